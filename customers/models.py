@@ -1,0 +1,207 @@
+"""Tenants (partners), their customers, billing contacts, providers and memberships."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Partner(models.Model):
+    """The billing business: a tenant. Its staff only ever see its own data."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    currency = models.CharField(max_length=3, default="USD")
+    legal_name = models.CharField(max_length=200, blank=True)
+    address = models.TextField(blank=True, help_text="Printed on PDFs and check instructions.")
+    tax_id = models.CharField("tax ID", max_length=50, blank=True)
+    email = models.EmailField(blank=True, help_text="Invoices are sent from this address.")
+    phone = models.CharField(max_length=40, blank=True)
+    ar_prefix = models.CharField("AR invoice prefix", max_length=10, default="INV")
+    ap_prefix = models.CharField("AP invoice prefix", max_length=10, default="BILL")
+    proforma_prefix = models.CharField(max_length=10, default="PF")
+    default_payment_terms_days = models.PositiveSmallIntegerField(default=30)
+    issue_generated_invoices = models.BooleanField(
+        default=False, help_text="Issue generated invoices at once instead of leaving them as drafts."
+    )
+    weeknight_starts = models.TimeField(default="18:00", help_text="Weekday hours from here on use the weeknight rate.")
+    weeknight_ends = models.TimeField(default="06:00", help_text="Weekday hours before this use the weeknight rate.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(ar_prefix=""), name="partner_ar_prefix_not_empty"),
+            models.CheckConstraint(condition=~Q(ap_prefix=""), name="partner_ap_prefix_not_empty"),
+            models.CheckConstraint(condition=~Q(proforma_prefix=""), name="partner_pf_prefix_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Customer(models.Model):
+    class PaymentMethod(models.TextChoices):
+        CHECK = "check", "Check"
+        CARD = "card", "Credit card"
+
+    class PaymentTerms(models.TextChoices):
+        NET = "net", "Net N days"
+        NO_PAYMENT = "no_payment", "No payment"
+
+    class Schedule(models.TextChoices):
+        AFTER_SERVICE = "after_service", "After each service"
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+
+    class ExpenseCodeMode(models.TextChoices):
+        GROUPED = "grouped", "Group invoices by expense codes"
+        PER_PROFORMA = "per_proforma", "Show each proforma's codes on its line"
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="customers")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    address = models.TextField(blank=True)
+    zone = models.ForeignKey(
+        "invoicing.Zone",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customers",
+        help_text="Default tax zone for manual invoices.",
+    )
+    payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices, default=PaymentMethod.CHECK)
+    payment_terms = models.CharField(max_length=12, choices=PaymentTerms.choices, default=PaymentTerms.NET)
+    payment_terms_days = models.PositiveSmallIntegerField(default=30)
+    invoicing_schedule = models.CharField(max_length=16, choices=Schedule.choices, default=Schedule.MONTHLY)
+    expense_code_mode = models.CharField(
+        max_length=16, choices=ExpenseCodeMode.choices, default=ExpenseCodeMode.GROUPED
+    )
+    require_expense_code = models.BooleanField(
+        default=False, help_text="A request cannot be submitted without an expense code."
+    )
+    allow_recurring_bookings = models.BooleanField(default=False)
+    auto_invoice_on_booking = models.BooleanField(
+        default=True, help_text="Generate an invoice as soon as the customer books in the portal."
+    )
+    auto_send = models.BooleanField(default=True, help_text="E-mail invoices when they are issued.")
+    auto_charge = models.BooleanField(default=False, help_text="Charge the card on file when an invoice is issued.")
+    discount_percent = models.DecimalField(
+        "subscription discount %",
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "name"], name="customer_name_unique_per_partner"),
+            # Seed 002: with recurring bookings off, the auto-invoice flag may be off only on "no payment" terms.
+            models.CheckConstraint(
+                condition=Q(allow_recurring_bookings=True)
+                | Q(payment_terms="no_payment")
+                | Q(auto_invoice_on_booking=True),
+                name="customer_auto_invoice_required_unless_no_payment",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_percent__gte=0) & Q(discount_percent__lte=100),
+                name="customer_discount_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_terms__in=["net", "no_payment"]), name="customer_payment_terms_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "invoicing_schedule"])]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def terms_label(self) -> str:
+        if self.payment_terms == self.PaymentTerms.NO_PAYMENT:
+            return "No payment"
+        return "Due on receipt" if self.payment_terms_days == 0 else f"Net {self.payment_terms_days}"
+
+
+class BillingContact(models.Model):
+    """Who receives a customer's invoices. Exactly one default per customer (database-enforced)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+    address = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+    receives_invoices = models.BooleanField(default=False, help_text="Copied (cc) on invoice e-mails.")
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(is_default=True), name="one_default_contact_per_customer"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>"
+
+
+class Provider(models.Model):
+    """Renders services; paid by the partner through AP invoices."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="providers")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    address = models.TextField(blank=True)
+    payment_terms_days = models.PositiveSmallIntegerField(default=30)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "name"], name="provider_name_unique_per_partner"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class StaffMembership(models.Model):
+    """A partner's staff user and their billing role."""
+
+    class Role(models.TextChoices):
+        BILLING_ADMIN = "billing_admin", "Billing admin"
+        BILLING_CLERK = "billing_clerk", "Billing clerk"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_membership")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="staff")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.BILLING_CLERK)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=["billing_admin", "billing_clerk"]), name="staff_role_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} – {self.get_role_display()} at {self.partner}"
+
+    @property
+    def is_billing_admin(self) -> bool:
+        return self.role == self.Role.BILLING_ADMIN
+
+
+class CustomerMembership(models.Model):
+    """A customer's portal user; may be allowed to manage expense-code labels."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_membership")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="members")
+    can_manage_expense_codes = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"{self.user} at {self.customer}"

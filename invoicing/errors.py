@@ -1,0 +1,29 @@
+"""Domain errors. Services raise these; views turn them into form errors or messages."""
+
+from django.core.exceptions import ValidationError
+
+
+class BillingError(Exception):
+    """A billing rule refused the action. The message is written for the person who tried it."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+class InvalidTransition(BillingError):
+    """The document's status does not allow this move (or it changed meanwhile)."""
+
+
+class BillingRuleError(BillingError):
+    """Some other billing rule refused it (overpayment, a cycle of child invoices, a missing contact...)."""
+
+
+class PricingError(BillingError):
+    """A service could not be priced (no applicable rate)."""
+
+
+__all__ = ["BillingError", "BillingRuleError", "InvalidTransition", "PricingError", "ValidationError"]

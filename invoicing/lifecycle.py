@@ -1,0 +1,282 @@
+"""Invoice lifecycle: issue, void, overdue, delete a draft, attach and detach child AR invoices.
+
+Every transition re-reads the row under ``select_for_update()`` inside ``atomic()``, checks the move
+against ``Invoice.TRANSITIONS``, refuses with a clear domain error, and writes an audit event.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .audit import audit_fields, audit_record
+from .errors import BillingRuleError, InvalidTransition
+from .models import AuditEvent, Invoice, InvoiceProforma, Slip
+from .numbering import number_take
+from .pricing import invoice_totals_refresh
+
+Status = Invoice.Status
+
+
+def invoice_lock(invoice_id: int, *, expected_status: str | None = None) -> Invoice:
+    """Re-read an invoice under a row lock; refuse if it moved since the caller looked at it."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    if expected_status is not None and invoice.status != expected_status:
+        raise InvalidTransition(
+            f"{invoice} changed meanwhile: it is now {invoice.get_status_display()}. Reload the page and try again."
+        )
+    return invoice
+
+
+def _check_move(invoice: Invoice, to_status: str, verb: str) -> None:
+    if to_status not in Invoice.TRANSITIONS.get(invoice.status, set()):
+        raise InvalidTransition(f"A {invoice.get_status_display().lower()} invoice cannot be {verb}.")
+
+
+def settled_status(invoice: Invoice, *, today: datetime.date | None = None) -> str:
+    """The status an issued, non-void invoice should have given what has been paid or contributed."""
+    today = today or timezone.localdate()
+    if invoice.outstanding_units <= 0:
+        return Status.PAID
+    if invoice.due_date and invoice.due_date < today:
+        return Status.OVERDUE
+    return Status.PARTIALLY_PAID if invoice.paid_units > 0 else Status.PENDING
+
+
+def due_date_for(invoice: Invoice, issue_date: datetime.date) -> datetime.date | None:
+    if invoice.no_payment:
+        return None
+    if invoice.due_date and invoice.due_date >= issue_date:
+        return invoice.due_date  # set explicitly on the draft
+    days = invoice.payment_terms_days
+    if days is None:
+        party = invoice.party
+        days = party.payment_terms_days if party is not None else invoice.partner.default_payment_terms_days
+    return issue_date + datetime.timedelta(days=days)
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice, user=None, issue_date: datetime.date | None = None) -> Invoice:
+    """Draft -> Pending: number, issue and due dates, frozen totals and billing-contact snapshot."""
+    invoice = invoice_lock(invoice.pk)
+    _check_move(invoice, Status.PENDING, "issued")
+    invoice_totals_refresh(invoice, save=False)
+    if not invoice_slips_exist(invoice):
+        raise BillingRuleError("An invoice needs at least one line before it can be issued.")
+    if invoice.kind == Invoice.Kind.AR:
+        if invoice.total_units < 0:
+            raise BillingRuleError("An invoice's total cannot be negative; issue a credit note instead.")
+        contact = invoice.billing_contact or invoice.customer.contacts.filter(is_default=True).first()
+        if contact is None:
+            raise BillingRuleError(f"{invoice.customer} has no default billing contact; add one before issuing.")
+        invoice.billing_contact = contact
+        invoice.contact_name = contact.name
+        invoice.contact_email = contact.email
+        invoice.contact_address = contact.address or invoice.customer.address
+        invoice.bill_to_name = invoice.customer.name
+    else:
+        invoice.bill_to_name = invoice.provider.name
+        invoice.contact_name = invoice.contact_name or invoice.provider.name
+        invoice.contact_email = invoice.contact_email or invoice.provider.email
+        invoice.contact_address = invoice.contact_address or invoice.provider.address
+    issue_date = issue_date or timezone.localdate()
+    series = invoice.kind  # "ar" / "ap" are also the counter series
+    [(sequence, number)] = number_take(partner=invoice.partner, series=series, on_date=issue_date)
+    invoice.sequence, invoice.number = sequence, number
+    invoice.issue_date = issue_date
+    invoice.due_date = due_date_for(invoice, issue_date)
+    invoice.issued_at = timezone.now()
+    invoice.status = Status.PENDING
+    if invoice.total_units - invoice.children_units <= 0:
+        invoice.status = Status.PAID  # nothing to pay (a zero invoice, or fully covered by child invoices)
+    invoice.save()
+    audit_record(
+        target=invoice,
+        action="issue",
+        actor=user,
+        from_status=Status.DRAFT,
+        to_status=invoice.status,
+        data={"number": number, "total_units": invoice.total_units},
+    )
+    from .tasks import on_invoice_issued
+
+    transaction.on_commit(lambda: on_invoice_issued(invoice.pk))
+    return invoice
+
+
+def invoice_slips_exist(invoice: Invoice) -> bool:
+    if Slip.objects.filter(invoice=invoice).exists():
+        return True
+    return InvoiceProforma.objects.filter(invoice=invoice, is_active=True).exists()
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, user=None, reason: str, expected_status: str | None = None) -> Invoice:
+    """Cancel an issued invoice. It keeps its number; its proformas become invoiceable again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingRuleError("Say why the invoice is voided.")
+    invoice = invoice_lock(invoice.pk, expected_status=expected_status)
+    if invoice.status == Status.DRAFT:
+        raise InvalidTransition("A draft has no number to keep: delete it instead of voiding it.")
+    _check_move(invoice, Status.VOID, "voided")
+    if invoice.payments.exists():
+        raise BillingRuleError("This invoice has payments recorded; it cannot be voided while they exist.")
+    if invoice.children.exists():
+        raise BillingRuleError("Detach the child invoices attached to this invoice before voiding it.")
+    if invoice.parent_id:
+        raise BillingRuleError(f"This invoice is attached to {invoice.parent}; detach it before voiding it.")
+    from_status = invoice.status
+    InvoiceProforma.objects.filter(invoice=invoice, is_active=True).update(is_active=False)
+    invoice.status = Status.VOID
+    invoice.void_reason = reason
+    invoice.voided_at = timezone.now()
+    invoice.save(update_fields=["status", "void_reason", "voided_at", "updated_at"])
+    audit_record(
+        target=invoice, action="void", actor=user, from_status=from_status, to_status=Status.VOID, reason=reason
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_delete_draft(*, invoice: Invoice, user=None) -> None:
+    invoice = invoice_lock(invoice.pk)
+    if invoice.status != Status.DRAFT:
+        raise InvalidTransition("Only a draft can be deleted; void an issued invoice instead.")
+    if invoice.children.exists():
+        raise BillingRuleError("Detach the child invoices first.")
+    audit_record(
+        target=invoice,
+        action="delete_draft",
+        actor=user,
+        from_status=Status.DRAFT,
+        data={"customer_id": invoice.customer_id, "total_units": invoice.total_units},
+    )
+    if invoice.parent_id:
+        _parent_children_units_change(invoice.parent_id, -invoice.total_units)
+    InvoiceProforma.objects.filter(invoice=invoice).delete()
+    invoice.delete()
+
+
+def invoices_mark_overdue(*, today: datetime.date | None = None, partner=None) -> int:
+    """Pending or partially paid invoices past their due date with a balance become Overdue."""
+    today = today or timezone.localdate()
+    qs = Invoice.objects.filter(
+        status__in=[Status.PENDING, Status.PARTIALLY_PAID],
+        due_date__lt=today,
+        total_units__gt=F("paid_units") + F("children_units"),
+    )
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    marked = 0
+    with transaction.atomic():
+        rows = list(qs.select_for_update(skip_locked=True).only("id", "partner_id", "status"))
+        events = []
+        for invoice in rows:
+            # Compare-and-set: only if nobody moved it meanwhile.
+            if Invoice.objects.filter(pk=invoice.pk, status=invoice.status).update(status=Status.OVERDUE):
+                marked += 1
+                events.append(
+                    AuditEvent(
+                        **audit_fields(
+                            target=invoice,
+                            action="mark_overdue",
+                            from_status=invoice.status,
+                            to_status=Status.OVERDUE,
+                            reason=f"past due on {today.isoformat()}",
+                        )
+                    )
+                )
+        AuditEvent.objects.bulk_create(events)
+    return marked
+
+
+def _parent_children_units_change(parent_id: int, delta: int) -> Invoice:
+    parent = Invoice.objects.select_for_update().get(pk=parent_id)
+    parent.children_units += delta
+    if parent.status not in (Status.DRAFT, Status.VOID):
+        parent.status = settled_status(parent)
+    parent.save(update_fields=["children_units", "status", "updated_at"])
+    return parent
+
+
+def _lock_pair(a_id: int, b_id: int) -> dict[int, Invoice]:
+    """Lock two invoices in id order so two concurrent attachers can never deadlock."""
+    return {inv.pk: inv for inv in Invoice.objects.select_for_update().filter(pk__in=[a_id, b_id]).order_by("pk")}
+
+
+@transaction.atomic
+def invoice_attach_child(*, parent: Invoice, child: Invoice, user=None) -> Invoice:
+    """Attach a child AR invoice: the parent's outstanding balance drops by the child's total (seed 003)."""
+    if parent.pk == child.pk:
+        raise BillingRuleError("An invoice cannot be attached to itself.")
+    locked = _lock_pair(parent.pk, child.pk)
+    parent, child = locked[parent.pk], locked[child.pk]
+    if parent.partner_id != child.partner_id:
+        raise BillingRuleError("Both invoices must belong to the same partner.")
+    if parent.kind != Invoice.Kind.AR or child.kind != Invoice.Kind.AR:
+        raise BillingRuleError("Only AR invoices can be parent and child.")
+    if parent.status in (Status.VOID, Status.PAID):
+        raise BillingRuleError(f"{parent} is {parent.get_status_display().lower()}: nothing can be attached to it.")
+    if child.status in (Status.VOID, Status.DRAFT):
+        raise BillingRuleError("Issue the child invoice before attaching it.")
+    if child.parent_id:
+        raise BillingRuleError(f"{child} is already attached to {child.parent}.")
+    if InvoiceProforma.objects.filter(invoice=child, is_active=True).exists():
+        raise BillingRuleError("A child invoice cannot carry proformas: use a general slip for the shared amount.")
+    if child.children.exists():
+        raise BillingRuleError(f"{child} has children of its own and cannot become a child.")
+    ancestor = parent
+    while ancestor.parent_id:  # no cycles
+        if ancestor.parent_id == child.pk:
+            raise BillingRuleError("Attaching it would make a cycle of invoices.")
+        ancestor = Invoice.objects.only("id", "parent_id").get(pk=ancestor.parent_id)
+    if child.total_units <= 0:
+        raise BillingRuleError("The child invoice has nothing to contribute.")
+    if child.total_units > parent.outstanding_units:
+        raise BillingRuleError(
+            f"The child's total is larger than {parent}'s outstanding balance; it cannot contribute more than is owed."
+        )
+    child.parent = parent
+    child.save(update_fields=["parent", "updated_at"])
+    from_status = parent.status
+    parent = _parent_children_units_change(parent.pk, child.total_units)
+    audit_record(
+        target=parent,
+        action="attach_child",
+        actor=user,
+        from_status=from_status,
+        to_status=parent.status,
+        data={"child": str(child), "child_id": child.pk, "amount_units": child.total_units},
+    )
+    audit_record(target=child, action="attached_to_parent", actor=user, data={"parent": str(parent)})
+    return parent
+
+
+@transaction.atomic
+def invoice_detach_child(*, child: Invoice, user=None) -> Invoice:
+    """Detach a child AR invoice: the parent's outstanding balance is restored."""
+    if not child.parent_id:
+        raise BillingRuleError(f"{child} is not attached to any invoice.")
+    locked = _lock_pair(child.parent_id, child.pk)
+    child = locked[child.pk]
+    if not child.parent_id or child.parent_id not in locked:
+        raise InvalidTransition("The invoice changed meanwhile. Reload the page and try again.")
+    parent = locked[child.parent_id]
+    child.parent = None
+    child.save(update_fields=["parent", "updated_at"])
+    from_status = parent.status
+    parent = _parent_children_units_change(parent.pk, -child.total_units)
+    audit_record(
+        target=parent,
+        action="detach_child",
+        actor=user,
+        from_status=from_status,
+        to_status=parent.status,
+        data={"child": str(child), "child_id": child.pk, "amount_units": child.total_units},
+    )
+    audit_record(target=child, action="detached_from_parent", actor=user, data={"parent": str(parent)})
+    return parent

@@ -1,0 +1,274 @@
+"""Invoices made by hand: manual invoices (seed 001), draft edits, adjustments, and quotes turned into invoices."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+
+from octoo_billing.money import to_decimal
+
+from .audit import audit_record
+from .errors import BillingRuleError, InvalidTransition
+from .lifecycle import invoice_issue, invoice_lock
+from .models import Invoice, InvoiceProforma, Proforma, Quote, Slip
+from .pricing import discount_spread, invoice_totals_refresh, proforma_totals_refresh, slip_price
+
+
+@dataclass
+class LineInput:
+    """One typed line of a manual invoice; amounts in minor units, quantity and rates as Decimal."""
+
+    description: str
+    quantity: Decimal
+    unit_price_units: Decimal
+    tax_rate: Decimal = Decimal(0)
+    discount_units: int = 0
+    slip_type: str = Slip.Type.GENERAL
+    pay_rate_units: Decimal = Decimal(0)
+
+
+def _slips_from_lines(partner_id: int, lines: list[LineInput]) -> list[Slip]:
+    slips = []
+    for position, line in enumerate(lines, start=1):
+        if not (line.description or "").strip():
+            raise BillingRuleError(f"Line {position}: enter a description.")
+        quantity = to_decimal(line.quantity)
+        if quantity <= 0:
+            raise BillingRuleError(f"Line {position}: the quantity must be more than zero.")
+        if line.discount_units < 0:
+            raise BillingRuleError(f"Line {position}: a discount cannot be negative.")
+        slip = slip_price(
+            Slip(
+                partner_id=partner_id,
+                position=position,
+                slip_type=line.slip_type,
+                description=line.description.strip(),
+                quantity=quantity,
+                bill_rate_units=to_decimal(line.unit_price_units),
+                pay_rate_units=to_decimal(line.pay_rate_units),
+                tax_rate=to_decimal(line.tax_rate),
+                line_discount_units=line.discount_units,
+            )
+        )
+        if line.discount_units > slip.bill_amount_units:
+            raise BillingRuleError(f"Line {position}: the discount is larger than the line.")
+        slips.append(slip)
+    return slips
+
+
+def _draft_fill(invoice: Invoice, lines: list[LineInput], discount_units: int) -> Invoice:
+    if not lines:
+        raise BillingRuleError("Add at least one line.")
+    if discount_units < 0:
+        raise BillingRuleError("The invoice discount cannot be negative.")
+    slips = _slips_from_lines(invoice.partner_id, lines)
+    discount_spread(slips, discount_units)
+    Slip.objects.filter(invoice=invoice).delete()
+    for slip in slips:
+        slip.invoice = invoice
+    Slip.objects.bulk_create(slips)
+    invoice.discount_units = discount_units
+    invoice_totals_refresh(invoice, save=False)
+    invoice.save()
+    return invoice
+
+
+@transaction.atomic
+def invoice_create_manual(
+    *,
+    partner,
+    customer,
+    lines: list[LineInput],
+    discount_units: int = 0,
+    billing_contact=None,
+    payment_terms_days: int | None = None,
+    due_date: datetime.date | None = None,
+    notes: str = "",
+    user=None,
+    issue: bool = False,
+    source: str = Invoice.Source.MANUAL,
+) -> Invoice:
+    """A draft AR invoice of typed lines for charges outside the booking flow; issued at once if asked."""
+    if customer.partner_id != partner.pk:
+        raise BillingRuleError("That customer belongs to another partner.")
+    contact = billing_contact or customer.contacts.filter(is_default=True).first()
+    if contact is not None and contact.customer_id != customer.pk:
+        raise BillingRuleError("That billing contact belongs to another customer.")
+    no_payment = customer.payment_terms == customer.PaymentTerms.NO_PAYMENT
+    invoice = Invoice.objects.create(
+        partner=partner,
+        kind=Invoice.Kind.AR,
+        customer=customer,
+        source=source,
+        currency=partner.currency,
+        billing_contact=contact,
+        contact_name=contact.name if contact else "",
+        contact_email=contact.email if contact else "",
+        bill_to_name=customer.name,
+        payment_terms_days=customer.payment_terms_days if payment_terms_days is None else payment_terms_days,
+        no_payment=no_payment,
+        due_date=None if no_payment else due_date,
+        notes=notes,
+        expense_code_mode=customer.expense_code_mode,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    _draft_fill(invoice, lines, discount_units)
+    audit_record(
+        target=invoice,
+        action="create",
+        actor=user,
+        to_status=Invoice.Status.DRAFT,
+        data={"source": source, "lines": len(lines)},
+    )
+    if issue:
+        invoice = invoice_issue(invoice=invoice, user=user)
+    return invoice
+
+
+@transaction.atomic
+def invoice_update_draft(
+    *,
+    invoice: Invoice,
+    lines: list[LineInput],
+    discount_units: int = 0,
+    billing_contact=None,
+    payment_terms_days: int | None = None,
+    due_date: datetime.date | None = None,
+    notes: str = "",
+    user=None,
+) -> Invoice:
+    """Replace a draft's lines and terms. Issued invoices are never edited."""
+    invoice = invoice_lock(invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise InvalidTransition("Issued invoices cannot be edited: void it and make a new one, or add an adjustment.")
+    if InvoiceProforma.objects.filter(invoice=invoice, is_active=True).exists():
+        raise BillingRuleError("This draft carries proformas; add adjustments instead of retyping its lines.")
+    if billing_contact is not None:
+        if billing_contact.customer_id != invoice.customer_id:
+            raise BillingRuleError("That billing contact belongs to another customer.")
+        invoice.billing_contact = billing_contact
+        invoice.contact_name, invoice.contact_email = billing_contact.name, billing_contact.email
+    if payment_terms_days is not None:
+        invoice.payment_terms_days = payment_terms_days
+    invoice.due_date = None if invoice.no_payment else due_date
+    invoice.notes = notes
+    _draft_fill(invoice, lines, discount_units)
+    audit_record(target=invoice, action="edit_draft", actor=user, from_status="draft", to_status="draft")
+    return invoice
+
+
+ADJUSTMENT_KINDS = {
+    "additional_work": ("Additional work", Slip.Type.ADJUSTMENT, 1),
+    "reduced_scope": ("Reduced scope", Slip.Type.ADJUSTMENT, -1),
+    "credit": ("Credit", Slip.Type.CREDIT, -1),
+}
+
+
+@transaction.atomic
+def slip_add_adjustment(
+    *,
+    kind: str,
+    description: str,
+    amount_units: int,
+    invoice: Invoice | None = None,
+    proforma: Proforma | None = None,
+    tax_rate: Decimal = Decimal(0),
+    pay_amount_units: int = 0,
+    user=None,
+) -> Slip:
+    """Add an adjustment line (additional work, reduced scope, credit) to a draft invoice or an uninvoiced
+    proforma. ``amount_units`` is the positive size of the change; the kind gives its sign."""
+    if kind not in ADJUSTMENT_KINDS:
+        raise BillingRuleError("Choose additional work, reduced scope or credit.")
+    if (invoice is None) == (proforma is None):
+        raise BillingRuleError("An adjustment goes on one invoice or one proforma.")
+    if not amount_units or amount_units <= 0:
+        raise BillingRuleError("Enter the amount of the adjustment, more than zero.")
+    if not (description or "").strip():
+        raise BillingRuleError("Describe the adjustment so the customer understands the change.")
+    label, slip_type, sign = ADJUSTMENT_KINDS[kind]
+    if invoice is not None:
+        invoice = invoice_lock(invoice.pk)
+        if invoice.status != Invoice.Status.DRAFT:
+            raise InvalidTransition("Adjustments go on drafts only: an issued invoice is never edited.")
+        target, owner = invoice, {"invoice": invoice}
+        position = Slip.objects.filter(invoice=invoice).count() + 1
+    else:
+        proforma = Proforma.objects.select_for_update().get(pk=proforma.pk)
+        if (
+            InvoiceProforma.objects.filter(proforma=proforma, is_active=True)
+            .exclude(invoice__status=Invoice.Status.DRAFT)
+            .exists()
+        ):
+            raise InvalidTransition("This proforma is on an issued invoice; adjust it on a new invoice instead.")
+        target, owner = proforma, {"proforma": proforma}
+        position = Slip.objects.filter(proforma=proforma).count() + 1
+    slip = slip_price(
+        Slip(
+            partner_id=target.partner_id,
+            position=position,
+            slip_type=slip_type,
+            description=f"{label}: {description.strip()}",
+            quantity=Decimal(1),
+            bill_rate_units=Decimal(sign * amount_units),
+            pay_rate_units=Decimal(sign * pay_amount_units),
+            tax_rate=to_decimal(tax_rate),
+            **owner,
+        )
+    )
+    slip.save()
+    if proforma is not None:
+        proforma_totals_refresh(proforma)
+        for link in InvoiceProforma.objects.filter(proforma=proforma, is_active=True).select_related("invoice"):
+            invoice_totals_refresh(link.invoice)
+    else:
+        invoice_totals_refresh(invoice)
+    audit_record(
+        target=target,
+        action="adjustment",
+        actor=user,
+        data={"kind": kind, "amount_units": sign * amount_units, "description": description.strip()},
+    )
+    return slip
+
+
+@transaction.atomic
+def quote_convert(*, quote: Quote, user=None, issue: bool = False) -> Invoice:
+    """Generate an invoice from a booking's quote (seed 002: Actions > Generate invoice)."""
+    quote = Quote.objects.select_for_update().select_related("request__customer__partner").get(pk=quote.pk)
+    if quote.status != Quote.Status.OPEN:
+        raise InvalidTransition(f"This quote is {quote.get_status_display().lower()}; it cannot be invoiced again.")
+    request = quote.request
+    lines = [
+        LineInput(
+            description=line.description,
+            quantity=line.quantity,
+            unit_price_units=line.unit_price_units,
+            tax_rate=line.tax_rate,
+            discount_units=line.discount_units,
+        )
+        for line in quote.lines.all()
+    ]
+    if not lines:
+        raise BillingRuleError("The quote has no lines to invoice.")
+    invoice = invoice_create_manual(
+        partner=request.customer.partner,
+        customer=request.customer,
+        lines=lines,
+        user=user,
+        notes=f"From the quote for request {request}",
+        source=Invoice.Source.QUOTE,
+    )
+    from expense_codes.applying import codes_copy
+
+    codes_copy(source={"request": request}, target={"invoice": invoice})
+    quote.status = Quote.Status.CONVERTED
+    quote.invoice = invoice
+    quote.save(update_fields=["status", "invoice"])
+    audit_record(target=invoice, action="from_quote", actor=user, data={"quote_id": quote.pk, "request_id": request.pk})
+    if issue:
+        invoice = invoice_issue(invoice=invoice, user=user)
+    return invoice

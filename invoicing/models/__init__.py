@@ -1,0 +1,32 @@
+from .audit import AuditEvent
+from .invoice import Invoice, InvoiceProforma
+from .numbering import NumberCounter
+from .payment import Payment
+from .pricing import Coupon, Holiday, PaySchedule, Rate, ServiceType, TimePolicy, Zone
+from .proforma import Proforma
+from .request import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest, Shift, SupportingDocument
+from .slip import Slip
+
+__all__ = [
+    "AuditEvent",
+    "Coupon",
+    "Holiday",
+    "Invoice",
+    "InvoiceProforma",
+    "NumberCounter",
+    "PaySchedule",
+    "Payment",
+    "Proforma",
+    "Quote",
+    "QuoteLine",
+    "Rate",
+    "Service",
+    "ServiceExtra",
+    "ServiceRequest",
+    "ServiceType",
+    "Shift",
+    "Slip",
+    "SupportingDocument",
+    "TimePolicy",
+    "Zone",
+]

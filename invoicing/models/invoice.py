@@ -1,0 +1,213 @@
+"""Invoice: AR (to a customer) or AP (from a provider), with its proformas, direct slips and frozen totals."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Invoice(models.Model):
+    class Kind(models.TextChoices):
+        AR = "ar", "AR (to customer)"
+        AP = "ap", "AP (from provider)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Pending"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+        VOID = "void", "Void"
+
+    class Source(models.TextChoices):
+        GENERATED = "generated", "Generated"
+        MANUAL = "manual", "Manual"
+        QUOTE = "quote", "From quote"
+        BOOKING = "booking", "On booking"
+
+    # The moves the lifecycle allows (invoicing.lifecycle refuses any other).
+    TRANSITIONS = {
+        Status.DRAFT: {Status.PENDING},
+        Status.PENDING: {Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE, Status.VOID},
+        Status.PARTIALLY_PAID: {Status.PAID, Status.OVERDUE, Status.PARTIALLY_PAID},
+        Status.OVERDUE: {Status.PARTIALLY_PAID, Status.PAID, Status.VOID},
+        # Only detaching a child invoice reopens a paid invoice.
+        Status.PAID: {Status.PENDING, Status.PARTIALLY_PAID, Status.OVERDUE},
+        Status.VOID: set(),
+    }
+    OPEN_STATUSES = (Status.PENDING, Status.PARTIALLY_PAID, Status.OVERDUE)
+    ISSUED_STATUSES = (Status.PENDING, Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE, Status.VOID)
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=2, choices=Kind.choices, default=Kind.AR)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    provider = models.ForeignKey(
+        "customers.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        help_text="A child AR invoice shares the parent's bill: it lowers the parent's outstanding balance.",
+    )
+    # Numbering: assigned at issue (invoicing.numbering); drafts have none.
+    number = models.CharField(max_length=30, null=True, blank=True)
+    sequence = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    issue_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    payment_terms_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    no_payment = models.BooleanField(default=False, help_text="Customer on 'no payment' terms: no due date.")
+    # Billing contact, and its snapshot frozen at issue.
+    billing_contact = models.ForeignKey(
+        "customers.BillingContact", on_delete=models.SET_NULL, null=True, blank=True, related_name="invoices"
+    )
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    contact_address = models.TextField(blank=True)
+    bill_to_name = models.CharField(max_length=200, blank=True)
+    # Expense codes: per_proforma invoices show each line's codes; grouped ones carry one set.
+    expense_code_mode = models.CharField(max_length=16, default="grouped")
+    expense_code_key = models.CharField(max_length=500, blank=True, default="")
+    generation_key = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="Identifies a generated invoice; a rerun never makes it twice.",
+    )
+    # Totals (frozen at issue): subtotal - discounts + tax = total.
+    discount_units = models.BigIntegerField(default=0, help_text="Invoice-level discount, spread over lines.")
+    subtotal_units = models.BigIntegerField(default=0)
+    discount_total_units = models.BigIntegerField(default=0)
+    tax_units = models.BigIntegerField(default=0)
+    total_units = models.BigIntegerField(default=0)
+    paid_units = models.BigIntegerField(default=0)
+    children_units = models.BigIntegerField(default=0, help_text="Sum of attached child AR invoices' totals.")
+    notes = models.TextField(blank=True)
+    void_reason = models.TextField(blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_error = models.TextField(blank=True)
+    pdf = models.FileField(upload_to="invoices/%Y/%m/", blank=True)
+    pdf_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "kind", "number"], condition=Q(number__isnull=False), name="invoice_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "kind", "sequence"],
+                condition=Q(sequence__isnull=False),
+                name="invoice_sequence_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "generation_key"],
+                condition=Q(generation_key__isnull=False) & ~Q(status="void"),
+                name="invoice_generation_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="ar") & Q(customer__isnull=False) & Q(provider__isnull=True))
+                | (Q(kind="ap") & Q(provider__isnull=False) & Q(customer__isnull=True)),
+                name="invoice_party_matches_kind",
+            ),
+            # Drafts have no number; every issued invoice (void included) keeps one.
+            models.CheckConstraint(
+                condition=(Q(status="draft") & Q(number__isnull=True) & Q(sequence__isnull=True))
+                | (
+                    ~Q(status="draft")
+                    & Q(number__isnull=False)
+                    & Q(sequence__isnull=False)
+                    & Q(issue_date__isnull=False)
+                ),
+                name="invoice_number_iff_issued",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_units=F("subtotal_units") - F("discount_total_units") + F("tax_units")),
+                name="invoice_total_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_units__gte=0) & Q(discount_total_units__gte=0),
+                name="invoice_discount_not_negative",
+            ),
+            models.CheckConstraint(condition=Q(paid_units__gte=0), name="invoice_paid_not_negative"),
+            models.CheckConstraint(condition=Q(children_units__gte=0), name="invoice_children_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status="void") | Q(paid_units__lte=F("total_units") - F("children_units")),
+                name="invoice_not_overpaid",
+            ),
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True) | (Q(kind="ar") & ~Q(parent=F("id"))),
+                name="invoice_child_is_ar_and_not_self",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_units=F("total_units") - F("children_units")),
+                name="invoice_paid_means_settled",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "kind", "status", "-id"]),
+            models.Index(fields=["partner", "kind", "-issue_date"]),
+            models.Index(fields=["partner", "kind", "due_date"]),
+            models.Index(fields=["partner", "customer", "status"]),
+            models.Index(fields=["partner", "provider", "status"]),
+        ]
+
+    def __str__(self):
+        return self.number or f"Draft {self.get_kind_display().split()[0]} #{self.pk}"
+
+    @property
+    def outstanding_units(self) -> int:
+        """What is still owed: total - payments - attached children (nothing on a void invoice)."""
+        if self.status == self.Status.VOID:
+            return 0
+        return self.total_units - self.paid_units - self.children_units
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def party(self):
+        return self.customer if self.kind == self.Kind.AR else self.provider
+
+
+class InvoiceProforma(models.Model):
+    """A proforma on an invoice. A proforma is on at most one live AR and one live AP invoice;
+    voiding an invoice deactivates its links (kept for the record), so the proformas are invoiceable again."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="proforma_links")
+    proforma = models.ForeignKey("invoicing.Proforma", on_delete=models.PROTECT, related_name="invoice_links")
+    kind = models.CharField(max_length=2, choices=Invoice.Kind.choices)
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["proforma", "kind"], condition=Q(is_active=True), name="proforma_on_one_live_invoice_per_kind"
+            ),
+            models.UniqueConstraint(fields=["invoice", "proforma"], name="invoice_proforma_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.proforma} on {self.invoice}"

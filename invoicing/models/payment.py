@@ -1,0 +1,40 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Payment(models.Model):
+    """Money received against an AR invoice (or paid out on an AP one). Partial payments are allowed."""
+
+    class Method(models.TextChoices):
+        CHECK = "check", "Check"
+        CARD = "card", "Card"
+        TRANSFER = "transfer", "Bank transfer"
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT, related_name="payments")
+    amount_units = models.BigIntegerField()
+    method = models.CharField(max_length=10, choices=Method.choices)
+    reference = models.CharField(max_length=100, blank=True, help_text="Check number or transaction reference.")
+    received_on = models.DateField()
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_units__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=~Q(method="check") | ~Q(reference=""), name="payment_check_has_number"),
+            models.UniqueConstraint(
+                fields=["partner", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="payment_idempotency_key_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "-received_on"])]
+
+    def __str__(self):
+        return f"{self.get_method_display()} {self.amount_units} on {self.invoice}"

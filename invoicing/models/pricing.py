@@ -1,0 +1,156 @@
+"""Pricing tables: zones (tax and price rule), service types, pay schedules, rates, policies, coupons."""
+
+from django.db import models
+from django.db.models import Q
+
+
+class PaySchedule(models.TextChoices):
+    WEEKDAY = "weekday", "Weekday"
+    WEEKNIGHT = "weeknight", "Weeknight"
+    WEEKEND = "weekend", "Weekend"
+    HOLIDAY = "holiday", "Holiday"
+
+
+class Zone(models.Model):
+    """A service area: its tax rate and its price rule (a multiplier and a flat surcharge per service)."""
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="zones")
+    name = models.CharField(max_length=100)
+    tax_rate = models.DecimalField("tax rate %", max_digits=6, decimal_places=3, default=0)
+    price_multiplier = models.DecimalField(max_digits=6, decimal_places=4, default=1)
+    surcharge_units = models.BigIntegerField(default=0, help_text="Flat amount in cents added per service.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "name"], name="zone_name_unique_per_partner"),
+            models.CheckConstraint(condition=Q(tax_rate__gte=0) & Q(tax_rate__lte=100), name="zone_tax_rate_range"),
+            models.CheckConstraint(condition=Q(price_multiplier__gt=0), name="zone_multiplier_positive"),
+            models.CheckConstraint(condition=Q(surcharge_units__gte=0), name="zone_surcharge_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.tax_rate.normalize()}%)"
+
+
+class ServiceType(models.Model):
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="service_types")
+    code = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["partner", "code"], name="service_type_code_unique")]
+
+    def __str__(self):
+        return self.name
+
+
+class Rate(models.Model):
+    """A price per unit for a slip type (and pay schedule), by partner, optionally per customer or provider.
+
+    ``bill_rate_units`` is what the customer is charged, ``pay_rate_units`` what the provider earns,
+    both in minor units per unit of quantity (Decimal, so 65.5 cents per mile is exact). A row with a
+    customer overrides the bill side for that customer, one with a provider the pay side for that provider.
+    """
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="rates")
+    service_type = models.ForeignKey(ServiceType, on_delete=models.CASCADE, null=True, blank=True)
+    slip_type = models.CharField(max_length=20)
+    pay_schedule = models.CharField(max_length=10, choices=PaySchedule.choices, blank=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, null=True, blank=True)
+    provider = models.ForeignKey("customers.Provider", on_delete=models.CASCADE, null=True, blank=True)
+    bill_rate_units = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    pay_rate_units = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(customer__isnull=True) | Q(provider__isnull=True), name="rate_customer_or_provider"
+            ),
+            models.CheckConstraint(
+                condition=Q(bill_rate_units__isnull=True) | Q(bill_rate_units__gte=0), name="rate_bill_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(pay_rate_units__isnull=True) | Q(pay_rate_units__gte=0), name="rate_pay_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(bill_rate_units__isnull=False) | Q(pay_rate_units__isnull=False), name="rate_has_a_side"
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "service_type", "slip_type", "pay_schedule", "customer", "provider"],
+                name="rate_unique_per_scope",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "slip_type"])]
+
+    def __str__(self):
+        scope = self.customer or self.provider or "default"
+        return f"{self.slip_type}/{self.pay_schedule or '-'} ({scope})"
+
+
+class TimePolicy(models.Model):
+    """A time-based policy on service time: minimum billable hours and rounding of worked time."""
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="time_policies")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, null=True, blank=True)
+    provider = models.ForeignKey("customers.Provider", on_delete=models.CASCADE, null=True, blank=True)
+    minimum_hours = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    rounding_minutes = models.PositiveSmallIntegerField(default=0, help_text="Round worked time up to this step.")
+
+    class Meta:
+        verbose_name_plural = "time policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(minimum_hours__gte=0), name="time_policy_minimum_not_negative"),
+            models.CheckConstraint(
+                condition=Q(customer__isnull=True) | Q(provider__isnull=True), name="time_policy_one_side"
+            ),
+        ]
+
+    def __str__(self):
+        scope = self.customer or self.provider or "default"
+        return f"min {self.minimum_hours} h, round {self.rounding_minutes} min ({scope})"
+
+
+class Holiday(models.Model):
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["partner", "date"], name="holiday_unique_per_day")]
+
+    def __str__(self):
+        return f"{self.date} {self.name}"
+
+
+class Coupon(models.Model):
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="coupons")
+    code = models.CharField(max_length=40)
+    percent_off = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    amount_off_units = models.BigIntegerField(null=True, blank=True)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "code"], name="coupon_code_unique"),
+            models.CheckConstraint(
+                condition=(Q(percent_off__isnull=False) & Q(amount_off_units__isnull=True))
+                | (Q(percent_off__isnull=True) & Q(amount_off_units__isnull=False)),
+                name="coupon_percent_xor_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(percent_off__isnull=True) | (Q(percent_off__gt=0) & Q(percent_off__lte=100)),
+                name="coupon_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_off_units__isnull=True) | Q(amount_off_units__gt=0), name="coupon_amount_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.code

@@ -1,0 +1,209 @@
+"""Requests (bookings), the services rendered for them, their extras, quotes and supporting documents."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from .pricing import PaySchedule  # noqa: F401  (re-exported for forms)
+
+
+class ServiceRequest(models.Model):
+    """A booking by a customer. Named so it never shadows Django's ``request``."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Source(models.TextChoices):
+        OFFICE = "office", "Office"
+        PORTAL = "portal", "Customer portal"
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="requests")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="requests")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTED)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.OFFICE)
+    is_recurring = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["partner", "customer", "-created_at"])]
+
+    def __str__(self):
+        return f"R-{self.pk} {self.title}"
+
+
+class Shift(models.Model):
+    """A reservation shift: several services worked together. Proformas follow once it is finished."""
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="shifts")
+    name = models.CharField(max_length=100)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="shift_ends_after_start")]
+
+    def __str__(self):
+        return self.name
+
+
+class Service(models.Model):
+    """A unit of work rendered by a provider for a request."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="services")
+    request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="services")
+    provider = models.ForeignKey(
+        "customers.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="services"
+    )
+    service_type = models.ForeignKey("invoicing.ServiceType", on_delete=models.PROTECT, related_name="services")
+    shift = models.ForeignKey(Shift, on_delete=models.SET_NULL, null=True, blank=True, related_name="services")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    address = models.TextField(blank=True)
+    zone = models.ForeignKey("invoicing.Zone", on_delete=models.PROTECT, null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    checked_out_at = models.DateTimeField(null=True, blank=True)
+    outcome_published_at = models.DateTimeField(null=True, blank=True)
+    # Recorded extras.
+    mileage = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    tolls_units = models.BigIntegerField(default=0)
+    prep_minutes = models.PositiveIntegerField(default=0)
+    pricing_error = models.TextField(blank=True, help_text="Why a proforma could not be priced, if it could not.")
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="service_ends_after_start"),
+            models.CheckConstraint(condition=Q(mileage__gte=0), name="service_mileage_not_negative"),
+            models.CheckConstraint(condition=Q(tolls_units__gte=0), name="service_tolls_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "status", "ends_at"]),
+            models.Index(fields=["partner", "-starts_at"]),
+        ]
+
+    def __str__(self):
+        return f"S-{self.pk} {self.service_type_id and self.service_type} {self.starts_at:%Y-%m-%d}"
+
+    @property
+    def hours(self):
+        from decimal import Decimal
+
+        seconds = int((self.ends_at - self.starts_at).total_seconds())
+        return (Decimal(seconds) / Decimal(3600)).quantize(Decimal("0.01"))
+
+
+class ServiceExtra(models.Model):
+    """A product, reimbursement or other extra recorded on a service (the seed's cart)."""
+
+    class Kind(models.TextChoices):
+        PRODUCT = "product", "Product"
+        REIMBURSEMENT = "reimbursement", "Reimbursement"
+        GENERAL = "general", "Other"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="extras")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PRODUCT)
+    description = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=12, decimal_places=4, default=1)
+    bill_rate_units = models.DecimalField(max_digits=14, decimal_places=4)
+    pay_rate_units = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="extra_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(bill_rate_units__gte=0) & Q(pay_rate_units__gte=0), name="extra_rates_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return self.description
+
+
+class Quote(models.Model):
+    """The priced offer attached to a portal booking when the customer is not invoiced at once (seed 002)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONVERTED = "converted", "Converted to invoice"
+        DECLINED = "declined", "Declined"
+
+    request = models.OneToOneField(ServiceRequest, on_delete=models.CASCADE, related_name="quote")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    invoice = models.OneToOneField(
+        "invoicing.Invoice", on_delete=models.SET_NULL, null=True, blank=True, related_name="from_quote"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="converted") | Q(invoice__isnull=False), name="quote_converted_has_invoice"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Quote for {self.request}"
+
+
+class QuoteLine(models.Model):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+    description = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=12, decimal_places=4, default=1)
+    unit_price_units = models.DecimalField(max_digits=14, decimal_places=4)
+    tax_rate = models.DecimalField("tax rate %", max_digits=6, decimal_places=3, default=0)
+    discount_units = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="quote_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price_units__gte=0), name="quote_line_price_not_negative"),
+            models.CheckConstraint(condition=Q(discount_units__gte=0), name="quote_line_discount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(tax_rate__gte=0) & Q(tax_rate__lte=100), name="quote_line_tax_rate_range"
+            ),
+        ]
+
+    def __str__(self):
+        return self.description
+
+
+def supporting_document_path(instance, filename):
+    return f"supporting/{instance.request.partner_id}/{instance.request_id}/{filename}"
+
+
+class SupportingDocument(models.Model):
+    """A financial document uploaded with a request (PDF, PNG, JPG); attached to its invoices' e-mails."""
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="documents")
+    file = models.FileField(upload_to=supporting_document_path)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(content_type__in=["application/pdf", "image/png", "image/jpeg"]),
+                name="supporting_document_type_allowed",
+            ),
+            models.CheckConstraint(condition=Q(size__gt=0), name="supporting_document_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,134 @@
+"""Line and document arithmetic. Every amount is integer minor units; every step rounds half-up once.
+
+Line total = quantity x unit price - discounts + tax, where tax is charged on the discounted amount.
+A document's totals are the exact sums of its lines; an invoice-level discount is spread over the
+lines before tax (largest remainder) so that the parts add up to the whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, Sum
+
+from octoo_billing.money import allocate, percent_of, round_half_up, to_decimal
+
+from .models import Invoice, InvoiceProforma, Proforma, Slip
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    amount_units: int
+    discount_units: int
+    tax_units: int
+    total_units: int
+
+
+def line_amounts(*, quantity, unit_price_units, tax_rate=0, discount_units: int = 0) -> LineAmounts:
+    """quantity x unit price (minor units, Decimal) - discount + tax on the discounted amount."""
+    amount = round_half_up(to_decimal(quantity) * to_decimal(unit_price_units))
+    taxable = amount - discount_units
+    tax = percent_of(taxable, tax_rate)
+    return LineAmounts(amount, discount_units, tax, taxable + tax)
+
+
+def slip_price(slip: Slip) -> Slip:
+    """Fill a slip's computed amounts from its quantity, rates, tax rate and discounts (no save)."""
+    slip.quantity = to_decimal(slip.quantity)
+    slip.bill_amount_units = round_half_up(slip.quantity * to_decimal(slip.bill_rate_units))
+    taxable = slip.bill_amount_units - slip.line_discount_units - slip.invoice_discount_units
+    slip.bill_tax_units = percent_of(taxable, slip.tax_rate)
+    slip.bill_total_units = taxable + slip.bill_tax_units
+    slip.pay_total_units = round_half_up(slip.quantity * to_decimal(slip.pay_rate_units))
+    return slip
+
+
+SLIP_COMPUTED_FIELDS = [
+    "bill_amount_units",
+    "line_discount_units",
+    "invoice_discount_units",
+    "bill_tax_units",
+    "bill_total_units",
+    "pay_total_units",
+]
+
+
+def discount_spread(slips: list[Slip], discount_units: int) -> list[Slip]:
+    """Spread an invoice-level discount over lines, before tax, in proportion to their discounted amounts."""
+    weights = [max(s.bill_amount_units - s.line_discount_units, 0) for s in slips]
+    if discount_units > sum(weights):
+        from .errors import BillingRuleError
+
+        raise BillingRuleError("The invoice discount is larger than the invoice's lines.")
+    for slip, share in zip(slips, allocate(discount_units, weights), strict=True):
+        slip.invoice_discount_units = share
+        slip_price(slip)
+    return slips
+
+
+def _slip_sums(qs) -> dict:
+    return qs.aggregate(
+        amount=Sum("bill_amount_units", default=0),
+        line_discount=Sum("line_discount_units", default=0),
+        invoice_discount=Sum("invoice_discount_units", default=0),
+        tax=Sum("bill_tax_units", default=0),
+        total=Sum("bill_total_units", default=0),
+        pay=Sum("pay_total_units", default=0),
+    )
+
+
+def proforma_totals_refresh(proforma: Proforma) -> Proforma:
+    sums = _slip_sums(Slip.objects.filter(proforma=proforma))
+    proforma.bill_subtotal_units = sums["amount"]
+    proforma.bill_discount_units = sums["line_discount"] + sums["invoice_discount"]
+    proforma.bill_tax_units = sums["tax"]
+    proforma.bill_total_units = sums["total"]
+    proforma.pay_total_units = sums["pay"]
+    proforma.save(
+        update_fields=[
+            "bill_subtotal_units",
+            "bill_discount_units",
+            "bill_tax_units",
+            "bill_total_units",
+            "pay_total_units",
+        ]
+    )
+    return proforma
+
+
+def invoice_slips(invoice: Invoice):
+    """Every line of an invoice: its direct slips and the slips of its live (or, once void, former) proformas."""
+    links = InvoiceProforma.objects.filter(invoice=invoice)
+    if invoice.status != Invoice.Status.VOID:
+        links = links.filter(is_active=True)
+    return Slip.objects.filter(Q(invoice=invoice) | Q(proforma__in=links.values("proforma_id")))
+
+
+def invoice_totals_refresh(invoice: Invoice, *, save: bool = True) -> Invoice:
+    """Recompute an invoice's totals from its lines. AR uses the bill side, AP the pay side."""
+    sums = _slip_sums(invoice_slips(invoice))
+    if invoice.kind == Invoice.Kind.AR:
+        invoice.subtotal_units = sums["amount"]
+        invoice.discount_total_units = sums["line_discount"] + sums["invoice_discount"]
+        invoice.tax_units = sums["tax"]
+        invoice.total_units = sums["total"]
+    else:
+        invoice.subtotal_units = sums["pay"]
+        invoice.discount_total_units = 0
+        invoice.tax_units = 0
+        invoice.total_units = sums["pay"]
+    if save:
+        invoice.save(update_fields=["subtotal_units", "discount_total_units", "tax_units", "total_units", "updated_at"])
+    return invoice
+
+
+def invoice_discount_apply(invoice: Invoice, discount_units: int) -> Invoice:
+    """Set an AR draft's invoice-level discount and spread it over all its bill-side lines."""
+    slips = list(invoice_slips(invoice).order_by("proforma_id", "position", "id"))
+    discount_spread(slips, discount_units)
+    Slip.objects.bulk_update(slips, SLIP_COMPUTED_FIELDS)
+    for proforma_id in {s.proforma_id for s in slips if s.proforma_id}:
+        proforma_totals_refresh(Proforma.objects.get(pk=proforma_id))
+    invoice.discount_units = discount_units
+    invoice.save(update_fields=["discount_units"])
+    return invoice_totals_refresh(invoice)
