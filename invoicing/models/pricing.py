@@ -1,7 +1,8 @@
 """Pricing tables: zones (tax and price rule), service types, pay schedules, rates, policies, coupons."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 
 
 class PaySchedule(models.TextChoices):
@@ -77,10 +78,15 @@ class Rate(models.Model):
             models.CheckConstraint(
                 condition=Q(bill_rate_units__isnull=False) | Q(pay_rate_units__isnull=False), name="rate_has_a_side"
             ),
+            # One rate per scope; Coalesce makes "no service type/customer/provider" count as one value.
             models.UniqueConstraint(
-                fields=["partner", "service_type", "slip_type", "pay_schedule", "customer", "provider"],
+                "partner",
+                Coalesce("service_type", Value(0)),
+                "slip_type",
+                "pay_schedule",
+                Coalesce("customer", Value(0)),
+                Coalesce("provider", Value(0)),
                 name="rate_unique_per_scope",
-                nulls_distinct=False,
             ),
         ]
         indexes = [models.Index(fields=["partner", "slip_type"])]
