@@ -65,11 +65,11 @@ def parse_amount(text: str, currency: str = "USD", *, allow_negative: bool = Fal
     """
     if text is None:
         raise AmountError("Enter an amount.")
-    cleaned = str(text).strip().replace(" ", "").lstrip("$€£")
+    cleaned = re.sub(r"^(-?)[$€£]+", r"\1", str(text).strip().replace(" ", ""))
     if not cleaned:
         raise AmountError("Enter an amount.")
     match = _AMOUNT_RE.match(cleaned)
-    if not match:
+    if not match or len(cleaned) > 40:
         raise AmountError(f"“{text}” is not an amount. Use digits with an optional decimal point, like 1,234.50.")
     exp = minor_exponent(currency)
     frac = match.group("frac") or ""

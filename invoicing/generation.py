@@ -1,0 +1,712 @@
+"""Turning rendered work into documents: proformas from services, AR and AP invoices from proformas.
+
+Everything here is idempotent and race-safe: a service has at most one proforma (OneToOne), a proforma
+is on at most one live AR and one live AP invoice (partial unique index), a generated invoice carries a
+``generation_key`` unique among live invoices, and runs lock the rows they work on
+(``select_for_update(skip_locked=True)`` per customer or provider) so two workers never do the same work.
+Queries are per customer (or per chunk of services), never per slip.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from customers.models import Customer, Provider
+from expense_codes.models import AppliedExpenseCode, codes_key
+
+from .audit import audit_fields, audit_record
+from .errors import PricingError
+from .models import (
+    AuditEvent,
+    Holiday,
+    Invoice,
+    InvoiceProforma,
+    Proforma,
+    Rate,
+    Service,
+    Slip,
+    TimePolicy,
+)
+from .numbering import Series, number_take
+from .pricing import slip_price
+from .schedules import apply_time_policy, closed_period, hours, split_by_pay_schedule
+
+logger = logging.getLogger(__name__)
+
+SERVICE_CHUNK = 200
+
+
+# --------------------------------------------------------------------------------------------------
+# Rates
+
+
+class RateBook:
+    """A partner's rates, time policies and holidays, loaded once and looked up in memory.
+
+    Bill side precedence: customer + service type, customer, service type, default.
+    Pay side precedence: provider + service type, provider, service type, default.
+    """
+
+    def __init__(self, partner):
+        self.partner = partner
+        self.rates: dict[tuple, Rate] = {}
+        for rate in Rate.objects.filter(partner=partner):
+            key = (rate.slip_type, rate.pay_schedule, rate.service_type_id, rate.customer_id, rate.provider_id)
+            self.rates[key] = rate
+        self.policies = {(p.customer_id, p.provider_id): p for p in TimePolicy.objects.filter(partner=partner)}
+        self.holidays = set(Holiday.objects.filter(partner=partner).values_list("date", flat=True))
+
+    def _find(self, side: str, slip_type: str, schedule: str, service_type_id, party_id):
+        attr = "bill_rate_units" if side == "bill" else "pay_rate_units"
+        for st in (service_type_id, None):
+            for party in (party_id, None) if party_id else (None,):
+                key = (slip_type, schedule, st, party if side == "bill" else None, party if side == "pay" else None)
+                rate = self.rates.get(key)
+                if rate is not None and getattr(rate, attr) is not None:
+                    return getattr(rate, attr)
+        return None
+
+    def rate(self, slip_type: str, schedule: str, *, service_type_id, customer_id, provider_id) -> tuple:
+        bill = self._find("bill", slip_type, schedule, service_type_id, customer_id)
+        pay = self._find("pay", slip_type, schedule, service_type_id, provider_id)
+        return bill, pay
+
+    def policy(self, customer_id, provider_id):
+        return (
+            self.policies.get((customer_id, None))
+            or self.policies.get((None, provider_id))
+            or self.policies.get((None, None))
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Proformas
+
+
+@dataclass
+class ProformaRun:
+    created: list[Proforma] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)  # service id -> message
+    skipped: int = 0
+
+
+def service_slips(service: Service, book: RateBook) -> list[Slip]:
+    """Price a service into slips (not saved). Raises PricingError when a needed rate is missing."""
+    customer = service.request.customer
+    zone = service.zone or customer.zone
+    tax_rate = zone.tax_rate if zone else Decimal(0)
+    multiplier = zone.price_multiplier if zone else Decimal(1)
+    ids = {"service_type_id": service.service_type_id, "customer_id": customer.pk, "provider_id": service.provider_id}
+    discount_percent = customer.discount_percent or Decimal(0)
+    slips: list[Slip] = []
+
+    def add(slip_type, description, quantity, bill, pay, schedule="", taxed=True, discounted=True):
+        slip = Slip(
+            partner_id=service.partner_id,
+            slip_type=slip_type,
+            pay_schedule=schedule,
+            description=description,
+            quantity=quantity,
+            bill_rate_units=bill,
+            pay_rate_units=pay,
+            tax_rate=tax_rate if taxed else 0,
+            position=len(slips) + 1,
+        )
+        slip_price(slip)
+        if discounted and discount_percent:
+            from octoo_billing.money import percent_of
+
+            slip.line_discount_units = percent_of(slip.bill_amount_units, discount_percent)
+            slip_price(slip)
+        slips.append(slip)
+
+    def priced(slip_type, schedule, what):
+        bill, pay = book.rate(slip_type, schedule, **ids)
+        if bill is None:
+            raise PricingError(
+                f"No {schedule + ' ' if schedule else ''}{what} bill rate for {customer} ({service.service_type})."
+            )
+        if pay is None:
+            pay = Decimal(0) if service.provider_id is None else None
+        if pay is None:
+            raise PricingError(f"No {schedule + ' ' if schedule else ''}{what} pay rate for {service.provider}.")
+        return bill, pay
+
+    minutes = split_by_pay_schedule(service.starts_at, service.ends_at, partner=book.partner, holidays=book.holidays)
+    minutes = apply_time_policy(minutes, book.policy(customer.pk, service.provider_id))
+    for schedule, mins in minutes.items():
+        if mins <= 0:
+            continue
+        bill, pay = priced("service", schedule, "service")
+        label = f"{service.service_type} – {schedule} ({hours(mins).normalize()} h)"
+        add(Slip.Type.SERVICE, label, hours(mins), bill * multiplier, pay, schedule=schedule)
+    if service.prep_minutes:
+        schedule = next(iter(minutes), "weekday")
+        bill, pay = priced("prep_time", schedule, "prep time")
+        add(
+            Slip.Type.PREP_TIME,
+            f"Prep time ({service.prep_minutes} min)",
+            hours(service.prep_minutes),
+            bill,
+            pay,
+            schedule=schedule,
+        )
+    if service.mileage:
+        bill, pay = priced("mileage", "", "mileage")
+        add(
+            Slip.Type.MILEAGE,
+            f"Mileage ({service.mileage.normalize()} mi)",
+            service.mileage,
+            bill,
+            pay,
+            discounted=False,
+        )
+    if service.tolls_units:
+        add(
+            Slip.Type.TOLLS,
+            "Tolls",
+            Decimal(1),
+            Decimal(service.tolls_units),
+            Decimal(service.tolls_units),
+            taxed=False,
+            discounted=False,
+        )
+    fee_bill, fee_pay = book.rate("booking_fee", "", **ids)
+    if fee_bill is not None:
+        add(Slip.Type.BOOKING_FEE, "Booking fee", Decimal(1), fee_bill, fee_pay or Decimal(0), discounted=False)
+    if zone is not None and zone.surcharge_units:
+        add(Slip.Type.GENERAL, f"Zone surcharge ({zone.name})", Decimal(1), Decimal(zone.surcharge_units), Decimal(0))
+    for extra in service.extras.all():
+        slip_type = Slip.Type.REIMBURSEMENT if extra.kind == "reimbursement" else Slip.Type.GENERAL
+        add(
+            slip_type,
+            extra.description,
+            extra.quantity,
+            extra.bill_rate_units,
+            extra.pay_rate_units,
+            taxed=slip_type != Slip.Type.REIMBURSEMENT,
+            discounted=False,
+        )
+    return slips
+
+
+def _billable_services(qs):
+    return qs.exclude(status=Service.Status.CANCELLED).filter(
+        ~Exists(Proforma.objects.filter(service_id=OuterRef("pk")))
+    )
+
+
+def proformas_create(*, service_ids: list[int], partner) -> ProformaRun:
+    """Create the proformas of the given services (those that have none yet), in one transaction per chunk.
+
+    A service that cannot be priced gets its ``pricing_error`` recorded and is skipped; the others go on.
+    """
+    run = ProformaRun()
+    book = RateBook(partner)
+    for start in range(0, len(service_ids), SERVICE_CHUNK):
+        chunk = service_ids[start : start + SERVICE_CHUNK]
+        try:
+            with transaction.atomic():
+                _proformas_create_chunk(chunk, partner, book, run)
+        except IntegrityError:
+            # Another worker got some of them first: fall back to one service at a time.
+            for service_id in chunk:
+                try:
+                    with transaction.atomic():
+                        _proformas_create_chunk([service_id], partner, book, run)
+                except IntegrityError:
+                    run.skipped += 1
+    return run
+
+
+def _proformas_create_chunk(chunk, partner, book: RateBook, run: ProformaRun) -> None:
+    services = list(
+        _billable_services(Service.objects.filter(pk__in=chunk, partner=partner))
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("request__customer__zone", "zone", "service_type", "provider")
+        .prefetch_related("extras")
+        .order_by("pk")
+    )
+    run.skipped += len(chunk) - len(services)
+    if not services:
+        return
+    codes_by_request: dict[int, list] = defaultdict(list)
+    codes_by_service: dict[int, list] = defaultdict(list)
+    for code in AppliedExpenseCode.objects.filter(
+        Q(request_id__in={s.request_id for s in services}) | Q(service_id__in=[s.pk for s in services])
+    ):
+        (codes_by_service[code.service_id] if code.service_id else codes_by_request[code.request_id]).append(code)
+    priced = []
+    errors_cleared = []
+    for service in services:
+        try:
+            slips = service_slips(service, book)
+        except PricingError as error:
+            run.errors[service.pk] = error.message
+            if service.pricing_error != error.message:
+                Service.objects.filter(pk=service.pk).update(pricing_error=error.message)
+            continue
+        if service.pricing_error:
+            errors_cleared.append(service.pk)
+        priced.append((service, slips))
+    if errors_cleared:
+        Service.objects.filter(pk__in=errors_cleared).update(pricing_error="")
+    if not priced:
+        return
+    today = timezone.localdate()
+    numbers = number_take(partner=partner, series=Series.PROFORMA, on_date=today, count=len(priced))
+    proformas = []
+    for (service, slips), (_, number) in zip(priced, numbers, strict=True):
+        codes = codes_by_request[service.request_id] + codes_by_service[service.pk]
+        proforma = Proforma(
+            partner_id=partner.pk,
+            customer_id=service.request.customer_id,
+            provider_id=service.provider_id,
+            service=service,
+            number=number,
+            status=Proforma.Status.CONFIRMED,
+            service_date=timezone.localtime(service.starts_at).date(),
+            expense_code_key=codes_key((c.label_name, c.value) for c in codes),
+            bill_subtotal_units=sum(s.bill_amount_units for s in slips),
+            bill_discount_units=sum(s.line_discount_units + s.invoice_discount_units for s in slips),
+            bill_tax_units=sum(s.bill_tax_units for s in slips),
+            bill_total_units=sum(s.bill_total_units for s in slips),
+            pay_total_units=sum(s.pay_total_units for s in slips),
+        )
+        proforma._slips, proforma._codes = slips, codes
+        proformas.append(proforma)
+    Proforma.objects.bulk_create(proformas)
+    all_slips, all_codes, events = [], [], []
+    for proforma in proformas:
+        for slip in proforma._slips:
+            slip.proforma_id = proforma.pk
+            all_slips.append(slip)
+        seen = set()
+        for code in proforma._codes:
+            if (code.label_name, code.value) in seen:
+                continue
+            seen.add((code.label_name, code.value))
+            all_codes.append(
+                AppliedExpenseCode(
+                    label_id=code.label_id, label_name=code.label_name, value=code.value, proforma_id=proforma.pk
+                )
+            )
+        events.append(
+            AuditEvent(
+                **audit_fields(
+                    target=proforma,
+                    action="generate",
+                    to_status=proforma.status,
+                    data={"service_id": proforma.service_id},
+                )
+            )
+        )
+    Slip.objects.bulk_create(all_slips, batch_size=1000)
+    AppliedExpenseCode.objects.bulk_create(all_codes, batch_size=1000)
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    run.created.extend(proformas)
+
+
+def proforma_generate(*, service: Service) -> Proforma:
+    """The proforma of one service, created if it has none (idempotent). Raises PricingError if unpriceable."""
+    existing = Proforma.objects.filter(service=service).first()
+    if existing:
+        return existing
+    run = proformas_create(service_ids=[service.pk], partner=service.partner)
+    if service.pk in run.errors:
+        raise PricingError(run.errors[service.pk])
+    return Proforma.objects.get(service=service)
+
+
+@transaction.atomic
+def service_publish_outcome(
+    *, service: Service, user=None, checked_out_at: datetime.datetime | None = None
+) -> Proforma:
+    """The crew checked out and the outcome is published: the service is completed and its proforma made.
+
+    Raises PricingError (after recording it on the service) when it cannot be priced; the service stays
+    completed so the sweep retries once the rate exists.
+    """
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    if service.status == Service.Status.CANCELLED:
+        from .errors import InvalidTransition
+
+        raise InvalidTransition("A cancelled service has no outcome to publish.")
+    if service.outcome_published_at is None:
+        from_status = service.status
+        now = timezone.now()
+        service.status = Service.Status.COMPLETED
+        service.checked_out_at = service.checked_out_at or checked_out_at or now
+        service.outcome_published_at = now
+        service.save(update_fields=["status", "checked_out_at", "outcome_published_at"])
+        audit_record(
+            target=service, action="publish_outcome", actor=user, from_status=from_status, to_status=service.status
+        )
+    try:
+        with transaction.atomic():
+            return proforma_generate(service=service)
+    except PricingError:
+        raise
+
+
+def sweep_candidates(*, partner, now: datetime.datetime | None = None) -> list[int]:
+    """Services that need a proforma now (seed 003's triggers):
+    1. the outcome was published;  2. the shift is finished and its sibling proformas are submitted
+    (no draft sibling left);  3. the scheduled end is in the past."""
+    now = now or timezone.now()
+    billable = _billable_services(Service.objects.filter(partner=partner))
+    draft_sibling = Proforma.objects.filter(service__shift_id=OuterRef("shift_id"), status=Proforma.Status.DRAFT)
+    return list(
+        billable.filter(
+            Q(outcome_published_at__isnull=False)
+            | (Q(shift__finished_at__isnull=False) & ~Exists(draft_sibling))
+            | Q(ends_at__lt=now)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def proformas_sweep(*, partner=None, now=None) -> dict:
+    """The worker's sweep: create every proforma that is due, partner by partner. Returns a report."""
+    from customers.models import Partner
+
+    report = {"created": 0, "errors": {}, "skipped": 0}
+    partners = [partner] if partner is not None else list(Partner.objects.all())
+    for p in partners:
+        ids = sweep_candidates(partner=p, now=now)
+        if not ids:
+            continue
+        run = proformas_create(service_ids=ids, partner=p)
+        report["created"] += len(run.created)
+        report["errors"].update(run.errors)
+        report["skipped"] += run.skipped
+    return report
+
+
+# --------------------------------------------------------------------------------------------------
+# AR and AP invoices
+
+
+def _key_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:16]  # noqa: S324 (a grouping key, not security)
+
+
+def _uninvoiced(kind: str):
+    return ~Exists(InvoiceProforma.objects.filter(proforma_id=OuterRef("pk"), kind=kind, is_active=True))
+
+
+def _period_filter(period_start, period_end, catch_up=False) -> Q:
+    """Proformas of the period; with ``catch_up`` also earlier ones still uninvoiced (e.g. after a void)."""
+    q = Q(service_date__lte=period_end)
+    if period_start is not None and not catch_up:
+        q &= Q(service_date__gte=period_start)
+    return q
+
+
+def _invoices_from_groups(
+    *, kind, party_field, party, partner, groups, period_start, period_end, key_prefix, user, issue, extra_fields
+) -> list[Invoice]:
+    """Create (or extend) one draft per group of proformas, with links, codes, totals and audit rows.
+
+    ``groups`` maps a group id (part of the generation key) to ``(expense_code_key, proformas)``.
+    """
+    keys = {group_id: f"{key_prefix}:{_key_hash(group_id)}" for group_id in groups}
+    live = {
+        inv.generation_key: inv
+        for inv in Invoice.objects.filter(partner=partner, generation_key__in=list(keys.values())).exclude(
+            status=Invoice.Status.VOID
+        )
+    }
+    new_invoices, extended = [], []
+    for group_id, (code_key, proformas) in groups.items():
+        key = keys[group_id]
+        existing = live.get(key)
+        if existing is not None and existing.status == Invoice.Status.DRAFT:
+            existing._proformas = proformas
+            extended.append(existing)
+            continue
+        if existing is not None:  # already issued: late proformas make a follow-up invoice
+            n = 2
+            while (
+                Invoice.objects.filter(partner=partner, generation_key=f"{key}:{n}")
+                .exclude(status=Invoice.Status.VOID)
+                .exists()
+            ):
+                n += 1
+            key = f"{key}:{n}"
+        starts = [p.service_date for p in proformas]
+        invoice = Invoice(
+            partner=partner,
+            kind=kind,
+            source=Invoice.Source.GENERATED,
+            currency=partner.currency,
+            period_start=period_start or min(starts),
+            period_end=period_end,
+            generation_key=key,
+            expense_code_key=code_key,
+            created_by=user if user is not None and user.is_authenticated else None,
+            **{party_field: party},
+            **extra_fields,
+        )
+        _totals_from_proformas(invoice, proformas)
+        invoice._proformas = proformas
+        new_invoices.append(invoice)
+    Invoice.objects.bulk_create(new_invoices)
+    links, codes, events = [], [], []
+    code_rows = defaultdict(list)
+    if kind == Invoice.Kind.AR and new_invoices:
+        first_ids = [inv._proformas[0].pk for inv in new_invoices if inv.expense_code_key]
+        for code in AppliedExpenseCode.objects.filter(proforma_id__in=first_ids):
+            code_rows[code.proforma_id].append(code)
+    for invoice in new_invoices + extended:
+        base = invoice.proforma_links.count() if invoice in extended else 0
+        for position, proforma in enumerate(invoice._proformas, start=base + 1):
+            links.append(InvoiceProforma(invoice=invoice, proforma=proforma, kind=kind, position=position))
+    for invoice in new_invoices:
+        for code in code_rows.get(invoice._proformas[0].pk, []):
+            codes.append(
+                AppliedExpenseCode(
+                    label_id=code.label_id, label_name=code.label_name, value=code.value, invoice=invoice
+                )
+            )
+        events.append(
+            AuditEvent(
+                **audit_fields(
+                    target=invoice,
+                    action="generate",
+                    actor=user,
+                    to_status=Invoice.Status.DRAFT,
+                    data={"proformas": len(invoice._proformas)},
+                )
+            )
+        )
+    InvoiceProforma.objects.bulk_create(links, batch_size=1000)
+    AppliedExpenseCode.objects.bulk_create(codes)
+    AuditEvent.objects.bulk_create(events)
+    from .pricing import invoice_totals_refresh
+
+    for invoice in extended:
+        invoice_totals_refresh(invoice)
+        audit_record(
+            target=invoice,
+            action="generate_add",
+            actor=user,
+            from_status="draft",
+            to_status="draft",
+            data={"proformas": len(invoice._proformas)},
+        )
+    invoices = new_invoices + extended
+    if issue:
+        from .lifecycle import invoice_issue
+
+        invoices = [invoice_issue(invoice=invoice, user=user) for invoice in invoices]
+    return invoices
+
+
+def _totals_from_proformas(invoice: Invoice, proformas: list[Proforma]) -> None:
+    if invoice.kind == Invoice.Kind.AR:
+        invoice.subtotal_units = sum(p.bill_subtotal_units for p in proformas)
+        invoice.discount_total_units = sum(p.bill_discount_units for p in proformas)
+        invoice.tax_units = sum(p.bill_tax_units for p in proformas)
+        invoice.total_units = sum(p.bill_total_units for p in proformas)
+    else:
+        invoice.subtotal_units = invoice.total_units = sum(p.pay_total_units for p in proformas)
+
+
+def ar_invoices_generate(
+    *,
+    customer: Customer,
+    period_start: datetime.date | None,
+    period_end: datetime.date,
+    user=None,
+    issue: bool | None = None,
+    skip_locked: bool = False,
+    catch_up: bool = False,
+) -> list[Invoice]:
+    """AR invoices for a customer's confirmed, not yet invoiced proformas of a period, in one transaction.
+
+    Grouped mode: one invoice per distinct set of expense codes (seed 000's "ABC123" example).
+    Per-proforma mode: one invoice for the period; each line shows its proforma's codes.
+    After-each-service customers: one invoice per proforma.
+    """
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update(skip_locked=skip_locked).filter(pk=customer.pk)
+        customer = locked.select_related("partner").first()
+        if customer is None:
+            return []  # another worker is invoicing this customer right now
+        partner = customer.partner
+        proformas = list(
+            Proforma.objects.filter(
+                _period_filter(period_start, period_end, catch_up),
+                partner=partner,
+                customer=customer,
+                status=Proforma.Status.CONFIRMED,
+            )
+            .filter(_uninvoiced(Invoice.Kind.AR))
+            .order_by("service_date", "pk")
+        )
+        if not proformas:
+            return []
+        groups: dict[str, tuple[str, list[Proforma]]] = {}
+        for proforma in proformas:
+            if customer.invoicing_schedule == Customer.Schedule.AFTER_SERVICE:
+                group_id, code_key = f"pf{proforma.pk}", proforma.expense_code_key
+            elif customer.expense_code_mode == Customer.ExpenseCodeMode.PER_PROFORMA:
+                group_id, code_key = "all", ""  # each line shows its own proforma's codes
+            else:
+                group_id = code_key = proforma.expense_code_key
+            groups.setdefault(group_id, (code_key, []))[1].append(proforma)
+        contact = customer.contacts.filter(is_default=True).first()
+        no_payment = customer.payment_terms == Customer.PaymentTerms.NO_PAYMENT
+        extra = {
+            "billing_contact": contact,
+            "contact_name": contact.name if contact else "",
+            "contact_email": contact.email if contact else "",
+            "bill_to_name": customer.name,
+            "payment_terms_days": customer.payment_terms_days,
+            "no_payment": no_payment,
+            "expense_code_mode": customer.expense_code_mode,
+        }
+        each = customer.invoicing_schedule == Customer.Schedule.AFTER_SERVICE
+        return _invoices_from_groups(
+            kind=Invoice.Kind.AR,
+            party_field="customer",
+            party=customer,
+            partner=partner,
+            groups=groups,
+            period_start=period_start,
+            period_end=period_end,
+            # after each service: one invoice per proforma, whatever the run date
+            key_prefix=f"ar:c{customer.pk}:each" if each else f"ar:c{customer.pk}:{period_end}",
+            user=user,
+            issue=partner.issue_generated_invoices if issue is None else issue,
+            extra_fields=extra,
+        )
+
+
+def ap_invoices_generate(
+    *,
+    provider: Provider,
+    period_start: datetime.date | None,
+    period_end: datetime.date,
+    user=None,
+    issue: bool | None = None,
+    skip_locked: bool = False,
+    catch_up: bool = False,
+) -> list[Invoice]:
+    """The AP invoice of a provider for a period: the pay side of its confirmed, not yet billed proformas."""
+    with transaction.atomic():
+        provider = (
+            Provider.objects.select_for_update(skip_locked=skip_locked)
+            .filter(pk=provider.pk)
+            .select_related("partner")
+            .first()
+        )
+        if provider is None:
+            return []
+        partner = provider.partner
+        proformas = list(
+            Proforma.objects.filter(
+                _period_filter(period_start, period_end, catch_up),
+                partner=partner,
+                provider=provider,
+                status=Proforma.Status.CONFIRMED,
+            )
+            .filter(_uninvoiced(Invoice.Kind.AP))
+            .order_by("service_date", "pk")
+        )
+        if not proformas:
+            return []
+        extra = {
+            "contact_name": provider.name,
+            "contact_email": provider.email,
+            "contact_address": provider.address,
+            "bill_to_name": provider.name,
+            "payment_terms_days": provider.payment_terms_days,
+        }
+        return _invoices_from_groups(
+            kind=Invoice.Kind.AP,
+            party_field="provider",
+            party=provider,
+            partner=partner,
+            groups={"all": ("", proformas)},
+            period_start=period_start,
+            period_end=period_end,
+            key_prefix=f"ap:p{provider.pk}:{period_end}",
+            user=user,
+            issue=partner.issue_generated_invoices if issue is None else issue,
+            extra_fields=extra,
+        )
+
+
+@dataclass
+class InvoiceRun:
+    invoices: list[Invoice] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # party -> message
+    parties: int = 0
+
+
+def ar_run(*, on_date: datetime.date | None = None, partner=None, customers=None, period=None, user=None) -> InvoiceRun:
+    """Invoice every active customer for its latest closed period (or the given ``period``), one transaction
+    per customer: a customer that fails is reported and the others still complete."""
+    on_date = on_date or timezone.localdate()
+    qs = Customer.objects.filter(is_active=True)
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    if customers is not None:
+        qs = qs.filter(pk__in=[c.pk for c in customers])
+    run = InvoiceRun()
+    for customer in qs.order_by("pk"):
+        run.parties += 1
+        # A scheduled run also catches up anything earlier still uninvoiced (e.g. after a void).
+        start, end = period if period is not None else closed_period(customer.invoicing_schedule, on_date)
+        try:
+            run.invoices += ar_invoices_generate(
+                customer=customer,
+                period_start=start,
+                period_end=end,
+                user=user,
+                skip_locked=period is None,
+                catch_up=period is None,
+            )
+        except Exception as error:  # one customer's failure must not stop the others
+            logger.exception("AR run failed for customer %s", customer.pk)
+            run.errors[str(customer)] = str(error)
+    return run
+
+
+def ap_run(*, on_date: datetime.date | None = None, partner=None, providers=None, period=None, user=None) -> InvoiceRun:
+    """Bill every active provider for last month (or the given ``period``), one transaction per provider."""
+    on_date = on_date or timezone.localdate()
+    qs = Provider.objects.filter(is_active=True)
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    if providers is not None:
+        qs = qs.filter(pk__in=[p.pk for p in providers])
+    run = InvoiceRun()
+    start, end = period if period is not None else closed_period("monthly", on_date)
+    for provider in qs.order_by("pk"):
+        run.parties += 1
+        try:
+            run.invoices += ap_invoices_generate(
+                provider=provider,
+                period_start=start,
+                period_end=end,
+                user=user,
+                skip_locked=period is None,
+                catch_up=period is None,
+            )
+        except Exception as error:
+            logger.exception("AP run failed for provider %s", provider.pk)
+            run.errors[str(provider)] = str(error)
+    return run

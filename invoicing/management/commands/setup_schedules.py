@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+# name -> (task, schedule type, minutes between runs for MINUTES schedules)
+SCHEDULES = {
+    "Proforma sweep": ("invoicing.tasks.proformas_sweep_task", Schedule.MINUTES, 10),
+    "AR invoice run": ("invoicing.tasks.ar_run_task", Schedule.HOURLY, None),
+    "AP invoice run": ("invoicing.tasks.ap_run_task", Schedule.DAILY, None),
+    "Mark overdue invoices": ("invoicing.tasks.mark_overdue_task", Schedule.HOURLY, None),
+}
+
+
+class Command(BaseCommand):
+    help = "Create or update the django-q2 schedules of the billing worker (idempotent)."
+
+    def handle(self, *args, **options):
+        for name, (func, schedule_type, minutes) in SCHEDULES.items():
+            _, created = Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes, "repeats": -1},
+            )
+            self.stdout.write(f"{'created' if created else 'kept'}: {name} ({func})")

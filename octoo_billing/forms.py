@@ -1,0 +1,200 @@
+"""Form fields for typed money, quantities and rates.
+
+Bad input is a form error in plain words, never a server error: "12.3.4", "1e9", "", "abc", "NaN".
+
+    amount = AmountField(currency="USD")                      # "1,234.50" -> 123450 (int minor units)
+    adjustment = AmountField(allow_negative=True)             # "-5" -> -500
+    quantity = QuantityField()                                # "2.5" -> Decimal("2.5"), more than zero
+    unit_price = RateField(currency="USD")                    # "0.655" -> Decimal("65.5") minor units per unit
+    tax_rate = PercentField()                                 # "8.25" -> Decimal("8.25"), 0..100
+
+A form that only learns the currency later sets it: ``self.fields["amount"].currency = invoice.currency``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .money import AmountError, minor_exponent, parse_amount, units_to_decimal
+
+# Digits, an optional decimal point and an optional leading minus; thousands commas allowed when well placed.
+_NUMBER_RE = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^-?\.\d+$")
+
+
+def _text_widget_attrs(widget, attrs):
+    # A text box, not <input type=number>: browsers accept "1e9" there and silently drop "1,000".
+    if not widget.is_hidden:
+        attrs.setdefault("inputmode", "decimal")
+        attrs.setdefault("autocomplete", "off")
+        attrs.setdefault("spellcheck", "false")
+    return attrs
+
+
+class AmountField(forms.CharField):
+    """A typed amount of money ("1,234.50") cleaned to integer minor units (123450)."""
+
+    default_error_messages = {"required": "Enter an amount."}
+
+    def __init__(self, *, currency: str = "USD", allow_negative: bool = False, **kwargs):
+        self.currency = currency
+        self.allow_negative = allow_negative
+        kwargs.pop("max_length", None)  # validators on the str would break on the cleaned int
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs["maxlength"] = "24"
+        return _text_widget_attrs(widget, attrs)
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        try:
+            return parse_amount(text, self.currency, allow_negative=self.allow_negative)
+        except AmountError as exc:
+            raise ValidationError(str(exc), code="invalid") from None
+
+    def prepare_value(self, value):
+        # Initial values are minor units; show them as the amount the user would type.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(units_to_decimal(value, self.currency))
+        return value
+
+
+class _PlainDecimalField(forms.DecimalField):
+    """A DecimalField that reads only plain numbers: no exponents, no NaN/Infinity, commas allowed."""
+
+    widget = forms.TextInput
+    kind = "number"
+    example = "2.5"
+    default_error_messages = {
+        "max_decimal_places": "Use at most %(max)s decimal places.",
+        "max_digits": "That number is too large.",
+        "max_whole_digits": "That number is too large.",
+    }
+
+    def __init__(self, *, allow_negative: bool = False, **kwargs):
+        self.allow_negative = allow_negative
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.pop("step", None)
+        return _text_widget_attrs(widget, attrs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().replace(" ", "")
+        if not text:
+            return None
+        if isinstance(value, Decimal):
+            number = value
+        else:
+            if not _NUMBER_RE.match(text):
+                raise ValidationError(
+                    f"“{value}” is not a {self.kind}. Use digits with an optional decimal point, like {self.example}.",
+                    code="invalid",
+                )
+            try:
+                number = Decimal(text.replace(",", ""))
+            except InvalidOperation:  # pragma: no cover - the pattern already refused it
+                raise ValidationError(f"“{value}” is not a {self.kind}.", code="invalid") from None
+        if not number.is_finite():
+            raise ValidationError(f"“{value}” is not a {self.kind}.", code="invalid")
+        if number < 0 and not self.allow_negative:
+            raise ValidationError(f"The {self.kind} cannot be negative.", code="negative")
+        return number
+
+    def validate(self, value):
+        forms.Field.validate(self, value)  # DecimalField.validate would re-check finiteness on our own terms
+
+
+class QuantityField(_PlainDecimalField):
+    """A quantity (hours, miles, items): a plain Decimal, more than zero (slips and lines need that)."""
+
+    kind = "quantity"
+    example = "2.5"
+    default_error_messages = {"required": "Enter a quantity."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 4)
+        super().__init__(**kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and value <= 0:
+            raise ValidationError("The quantity must be more than zero.", code="not_positive")
+
+
+class PercentField(_PlainDecimalField):
+    """A percentage such as a tax rate: "8.25" -> Decimal("8.25"), between 0 and 100."""
+
+    kind = "percentage"
+    example = "8.25"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 6)
+        kwargs.setdefault("decimal_places", 3)
+        super().__init__(**kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and value > 100:
+            raise ValidationError("A percentage cannot be more than 100.", code="too_large")
+
+
+class RateField(_PlainDecimalField):
+    """A price per unit typed in money ("45", "0.655"), cleaned to Decimal minor units (4500, 65.5),
+    the way ``*_rate_units`` and ``unit_price_units`` are stored. Up to 4 decimals of a minor unit."""
+
+    kind = "price"
+    example = "45.00"
+    default_error_messages = {"required": "Enter a price."}
+
+    def __init__(self, *, currency: str = "USD", **kwargs):
+        self.currency = currency
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 4)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, Decimal):
+            return value  # already minor units (an initial value)
+        if isinstance(value, str):
+            value = value.strip().lstrip("$€£")
+        major = super().to_python(value)
+        if major is None:
+            return None
+        return _tidy(major * 10 ** minor_exponent(self.currency))
+
+    def prepare_value(self, value):
+        # Initial values are minor units; show them as the price the user would type ("45.00", "0.655").
+        if isinstance(value, Decimal | int) and not isinstance(value, bool):
+            exp = minor_exponent(self.currency)
+            major = Decimal(value) / 10**exp
+            cents = Decimal(1).scaleb(-exp)
+            return str(major.quantize(cents) if major == major.quantize(cents) else _tidy(major))
+        return value
+
+    def run_validators(self, value):
+        try:
+            super().run_validators(value)
+        except ValidationError as exc:
+            codes = {error.code for error in exc.error_list}
+            if "max_decimal_places" in codes:
+                places = minor_exponent(self.currency) + self.decimal_places
+                raise ValidationError(f"Use at most {places} decimal places.", code="invalid") from None
+            raise ValidationError("That price is too large.", code="invalid") from None
+
+
+def _tidy(number: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (4500, not 4.5E+3)."""
+    number = number.normalize()
+    return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number
