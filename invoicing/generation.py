@@ -540,7 +540,7 @@ def ar_invoices_generate(
     After-each-service customers: one invoice per proforma.
     """
     with transaction.atomic():
-        locked = Customer.objects.select_for_update(skip_locked=skip_locked).filter(pk=customer.pk)
+        locked = Customer.objects.select_for_update(skip_locked=skip_locked, of=("self",)).filter(pk=customer.pk)
         customer = locked.select_related("partner").first()
         if customer is None:
             return []  # another worker is invoicing this customer right now
@@ -607,7 +607,7 @@ def ap_invoices_generate(
     """The AP invoice of a provider for a period: the pay side of its confirmed, not yet billed proformas."""
     with transaction.atomic():
         provider = (
-            Provider.objects.select_for_update(skip_locked=skip_locked)
+            Provider.objects.select_for_update(skip_locked=skip_locked, of=("self",))
             .filter(pk=provider.pk)
             .select_related("partner")
             .first()
