@@ -656,9 +656,38 @@ class InvoiceRun:
     parties: int = 0
 
 
+RUN_CHUNK = 50
+
+
+def _run_parties(parties, generate, run: InvoiceRun, what: str) -> InvoiceRun:
+    """Call ``generate(party)`` for each party: every party's work is atomic on its own (a savepoint), so a
+    failing party leaves nothing half-made and the others still complete; parties are committed in chunks
+    so a run of thousands does not pay one commit each."""
+    for start in range(0, len(parties), RUN_CHUNK):
+        with transaction.atomic():
+            for party in parties[start : start + RUN_CHUNK]:
+                run.parties += 1
+                try:
+                    with transaction.atomic():
+                        run.invoices += generate(party)
+                except Exception as error:  # one party's failure must not stop the others
+                    logger.exception("%s run failed for %s", what, party.pk)
+                    run.errors[str(party)] = str(error)
+    return run
+
+
+def _with_work(kind: str, party_field: str, qs, period_end):
+    """Only the parties that have confirmed, not yet invoiced proformas up to the period's end."""
+    pending = Proforma.objects.filter(
+        **{party_field: OuterRef("pk")}, status=Proforma.Status.CONFIRMED, service_date__lte=period_end
+    ).filter(_uninvoiced(kind))
+    return qs.filter(Exists(pending))
+
+
 def ar_run(*, on_date: datetime.date | None = None, partner=None, customers=None, period=None, user=None) -> InvoiceRun:
-    """Invoice every active customer for its latest closed period (or the given ``period``), one transaction
-    per customer: a customer that fails is reported and the others still complete."""
+    """Invoice every active customer for its latest closed period (or the given ``period``). A scheduled run
+    also catches up anything earlier still uninvoiced (e.g. after a void) and skips customers another worker
+    is invoicing right now."""
     on_date = on_date or timezone.localdate()
     qs = Customer.objects.filter(is_active=True)
     if partner is not None:
@@ -666,47 +695,48 @@ def ar_run(*, on_date: datetime.date | None = None, partner=None, customers=None
     if customers is not None:
         qs = qs.filter(pk__in=[c.pk for c in customers])
     run = InvoiceRun()
-    for customer in qs.order_by("pk"):
-        run.parties += 1
-        # A scheduled run also catches up anything earlier still uninvoiced (e.g. after a void).
+    run.parties = qs.count()
+    parties = list(_with_work(Invoice.Kind.AR, "customer", qs, period[1] if period else on_date).order_by("pk"))
+
+    def generate(customer):
         start, end = period if period is not None else closed_period(customer.invoicing_schedule, on_date)
-        try:
-            run.invoices += ar_invoices_generate(
-                customer=customer,
-                period_start=start,
-                period_end=end,
-                user=user,
-                skip_locked=period is None,
-                catch_up=period is None,
-            )
-        except Exception as error:  # one customer's failure must not stop the others
-            logger.exception("AR run failed for customer %s", customer.pk)
-            run.errors[str(customer)] = str(error)
+        return ar_invoices_generate(
+            customer=customer,
+            period_start=start,
+            period_end=end,
+            user=user,
+            skip_locked=period is None,
+            catch_up=period is None,
+        )
+
+    _run_parties(parties, generate, run, "AR")
+    run.parties -= len(parties)  # counted once above, once per party in _run_parties
     return run
 
 
 def ap_run(*, on_date: datetime.date | None = None, partner=None, providers=None, period=None, user=None) -> InvoiceRun:
-    """Bill every active provider for last month (or the given ``period``), one transaction per provider."""
+    """Bill every active provider for last month (or the given ``period``)."""
     on_date = on_date or timezone.localdate()
     qs = Provider.objects.filter(is_active=True)
     if partner is not None:
         qs = qs.filter(partner=partner)
     if providers is not None:
         qs = qs.filter(pk__in=[p.pk for p in providers])
-    run = InvoiceRun()
     start, end = period if period is not None else closed_period("monthly", on_date)
-    for provider in qs.order_by("pk"):
-        run.parties += 1
-        try:
-            run.invoices += ap_invoices_generate(
-                provider=provider,
-                period_start=start,
-                period_end=end,
-                user=user,
-                skip_locked=period is None,
-                catch_up=period is None,
-            )
-        except Exception as error:
-            logger.exception("AP run failed for provider %s", provider.pk)
-            run.errors[str(provider)] = str(error)
+    run = InvoiceRun()
+    run.parties = qs.count()
+    parties = list(_with_work(Invoice.Kind.AP, "provider", qs, end).order_by("pk"))
+
+    def generate(provider):
+        return ap_invoices_generate(
+            provider=provider,
+            period_start=start,
+            period_end=end,
+            user=user,
+            skip_locked=period is None,
+            catch_up=period is None,
+        )
+
+    _run_parties(parties, generate, run, "AP")
+    run.parties -= len(parties)
     return run

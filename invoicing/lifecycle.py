@@ -23,7 +23,11 @@ Status = Invoice.Status
 
 def invoice_lock(invoice_id: int, *, expected_status: str | None = None) -> Invoice:
     """Re-read an invoice under a row lock; refuse if it moved since the caller looked at it."""
-    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("partner", "customer", "provider", "billing_contact")
+        .get(pk=invoice_id)
+    )
     if expected_status is not None and invoice.status != expected_status:
         raise InvalidTransition(
             f"{invoice} changed meanwhile: it is now {invoice.get_status_display()}. Reload the page and try again."

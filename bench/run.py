@@ -1,0 +1,246 @@
+"""Benchmarks (`make bench`): billing-engine throughput on PostgreSQL. Writes bench/results.md.
+
+Not a test: figures depend on the machine, which the results file records with the date.
+Uses the database named by BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/octoo_bench),
+dropped and recreated on every run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import multiprocessing
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/octoo_bench")
+os.environ["DATABASE_URL"] = BENCH_URL
+os.environ["DEBUG"] = "0"
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "octoo_billing.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "1000"))
+SERVICES_PER_CUSTOMER = int(os.environ.get("BENCH_SERVICES", "10"))
+ISSUERS = 4
+NUMBERS = int(os.environ.get("BENCH_NUMBERS", "2000"))
+
+
+def recreate_database():
+    import psycopg
+
+    dbname = BENCH_URL.rsplit("/", 1)[1]
+    admin = BENCH_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def setup_django():
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def build_world():
+    """1,000 customers x 10 completed services (bulk inserted), with rates, zones, codes and providers."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from customers.models import BillingContact, Customer, Partner, Provider
+    from expense_codes.models import AppliedExpenseCode
+    from invoicing.models import Rate, Service, ServiceRequest, ServiceType, Zone
+
+    partner = Partner.objects.create(name="Bench Partner", slug="bench")
+    zone = Zone.objects.create(partner=partner, name="Metro", tax_rate=Decimal("8.25"))
+    stype = ServiceType.objects.create(partner=partner, code="svc", name="Field service")
+    for schedule, bill, pay in [("weekday", 8500, 5500), ("weeknight", 9500, 6000), ("weekend", 11000, 7000),
+                                ("holiday", 12000, 8000)]:
+        Rate.objects.create(partner=partner, slip_type="service", pay_schedule=schedule,
+                            bill_rate_units=Decimal(bill), pay_rate_units=Decimal(pay))
+    Rate.objects.create(partner=partner, slip_type="mileage", bill_rate_units=Decimal("67"),
+                        pay_rate_units=Decimal("60"))
+    Rate.objects.create(partner=partner, slip_type="booking_fee", bill_rate_units=Decimal("500"),
+                        pay_rate_units=Decimal("0"))
+    providers = Provider.objects.bulk_create(
+        [Provider(partner=partner, name=f"Provider {i:03d}") for i in range(50)]
+    )
+    customers = Customer.objects.bulk_create(
+        [Customer(partner=partner, name=f"Customer {i:05d}", zone=zone) for i in range(CUSTOMERS)]
+    )
+    BillingContact.objects.bulk_create(
+        [BillingContact(customer=c, name=f"AP {c.name}", email=f"ap{c.pk}@example.com", is_default=True)
+         for c in customers]
+    )
+    requests = ServiceRequest.objects.bulk_create(
+        [ServiceRequest(partner=partner, customer=c, title=f"Request {c.pk}-{j}") for c in customers
+         for j in range(2)]
+    )
+    AppliedExpenseCode.objects.bulk_create(
+        [AppliedExpenseCode(request=r, label_name="PO", value=f"PO-{r.pk % 2}") for r in requests]
+    )
+    last_month_end = timezone.localdate().replace(day=1) - datetime.timedelta(days=1)
+    services = []
+    for idx, request in enumerate(requests):
+        for k in range(SERVICES_PER_CUSTOMER // 2):
+            day = last_month_end.replace(day=1 + (idx + k) % 28)
+            start = timezone.make_aware(datetime.datetime.combine(day, datetime.time(8 + k % 10, 0)))
+            services.append(Service(
+                partner=partner, request=request, provider=providers[(idx + k) % len(providers)],
+                service_type=stype, zone=zone, starts_at=start, ends_at=start + datetime.timedelta(hours=3),
+                status="completed", outcome_published_at=start + datetime.timedelta(hours=3),
+                mileage=Decimal("12.5"),
+            ))
+    Service.objects.bulk_create(services, batch_size=2000)
+    return partner
+
+
+class QueryCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def measured(fn):
+    from django.db import connection
+
+    counter = QueryCounter()
+    start = time.perf_counter()
+    with connection.execute_wrapper(counter):
+        result = fn()
+    elapsed = time.perf_counter() - start
+    # Peak resident memory so far (tracemalloc would slow the run several times over).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return result, elapsed, counter.count, peak
+
+
+def _issuer(args):
+    """One of the concurrent issuers: issue its share of drafts, return the numbers it got."""
+    ids, = args
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from invoicing.lifecycle import invoice_issue
+    from invoicing.models import Invoice
+
+    numbers = []
+    for invoice in Invoice.objects.filter(pk__in=ids).order_by("pk"):
+        numbers.append(invoice_issue(invoice=invoice).sequence)
+    connections.close_all()
+    return numbers
+
+
+def bench_engine(lines: list[str]):
+    from django.db import connection
+
+    from invoicing.generation import ap_run, ar_run, proformas_sweep
+    from invoicing.models import Invoice, Proforma, Slip
+    from invoicing.schedules import closed_period
+
+    t0 = time.perf_counter()
+    partner = build_world()
+    setup_time = time.perf_counter() - t0
+    report, sweep_s, sweep_q, sweep_mem = measured(lambda: proformas_sweep(partner=partner))
+    proformas = report["created"]
+    slips = Slip.objects.filter(proforma__isnull=False).count()
+    period = closed_period("monthly", datetime.date.today())
+    run, ar_s, ar_q, ar_mem = measured(lambda: ar_run(partner=partner, period=period))
+    ar_invoices = len(run.invoices)
+    ap, ap_s, ap_q, ap_mem = measured(lambda: ap_run(partner=partner, period=period))
+    ap_invoices = len(ap.invoices)
+    assert not run.errors and not ap.errors, (run.errors, ap.errors)
+    assert Proforma.objects.count() == proformas == CUSTOMERS * SERVICES_PER_CUSTOMER
+
+    # Numbering: 4 processes issuing drafts at once.
+    drafts = list(Invoice.objects.filter(kind="ar", status="draft").values_list("pk", flat=True))[:NUMBERS]
+    chunks = [drafts[i::ISSUERS] for i in range(ISSUERS)]
+    connection.close()
+    ctx = multiprocessing.get_context("fork")
+    start = time.perf_counter()
+    with ctx.Pool(ISSUERS) as pool:
+        results = pool.map(_issuer, [(c,) for c in chunks])
+    issue_s = time.perf_counter() - start
+    sequences = sorted(n for r in results for n in r)
+    gapless = sequences == list(range(1, len(drafts) + 1))
+
+    lines += [
+        f"### Billing engine ({CUSTOMERS:,} customers x {SERVICES_PER_CUSTOMER} services, PostgreSQL)",
+        "",
+        "| step | rows | time | rate | queries | peak RSS so far |",
+        "|---|---|---|---|---|---|",
+        f"| bulk insert of the world (setup, not measured work) | {CUSTOMERS * SERVICES_PER_CUSTOMER:,} services "
+        f"| {setup_time:.1f} s | | | |",
+        f"| proforma generation (sweep) | {proformas:,} proformas, {slips:,} slips | {sweep_s:.2f} s "
+        f"| {proformas / sweep_s:,.0f} proformas/s | {sweep_q:,} | {sweep_mem / 2**20:.0f} MiB |",
+        f"| monthly AR run | {ar_invoices:,} invoices from {proformas:,} proformas | {ar_s:.2f} s "
+        f"| {ar_invoices / ar_s:,.0f} invoices/s, {proformas / ar_s:,.0f} proformas/s "
+        f"| {ar_q:,} ({ar_q / max(ar_invoices, 1):.1f} per invoice) | {ar_mem / 2**20:.0f} MiB |",
+        f"| monthly AP run | {ap_invoices:,} invoices | {ap_s:.2f} s | {ap_invoices / ap_s:,.0f} invoices/s "
+        f"| {ap_q:,} ({ap_q / max(ap_invoices, 1):.1f} per invoice) | {ap_mem / 2**20:.0f} MiB |",
+        f"| issue with {ISSUERS} concurrent processes | {len(drafts):,} numbers | {issue_s:.2f} s "
+        f"| {len(drafts) / issue_s:,.0f} numbers/s | | |",
+        "",
+        f"Numbering check: {len(sequences):,} numbers, {len(set(sequences)):,} distinct, "
+        f"{'no gap, no duplicate' if gapless else 'GAPS OR DUPLICATES'}.",
+        "Goals: AR run <= 10 s; >= 500 numbers/s with 4 issuers; no gap or duplicate. "
+        "Peer (silver): 135 s to bill 1,000 customers x 10 lines, 37 s to issue 1,000 invoices.",
+        "",
+    ]
+    if not gapless:
+        raise SystemExit("numbering produced gaps or duplicates")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} x {cpu}, {mem:.0f} GiB RAM, Python {platform.python_version()}, {pg}, "
+            f"{platform.system()} {platform.release()}")
+
+
+BENCHES = [bench_engine]
+
+
+def main():
+    recreate_database()
+    setup_django()
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {datetime.datetime.now():%Y-%m-%d %H:%M} on {machine()}.",
+        "",
+    ]
+    for bench in BENCHES:
+        bench(lines)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines.append(f"Peak resident memory of the benchmark process: {rss:.0f} MiB.")
+    out = ROOT / "bench" / "results.md"
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
