@@ -25,8 +25,12 @@ class Partner(models.Model):
     issue_generated_invoices = models.BooleanField(
         default=False, help_text="Issue generated invoices at once instead of leaving them as drafts."
     )
-    weeknight_starts = models.TimeField(default=datetime.time(18, 0), help_text="Weekday hours from here on use the weeknight rate.")
-    weeknight_ends = models.TimeField(default=datetime.time(6, 0), help_text="Weekday hours before this use the weeknight rate.")
+    weeknight_starts = models.TimeField(
+        default=datetime.time(18, 0), help_text="Weekday hours from here on use the weeknight rate."
+    )
+    weeknight_ends = models.TimeField(
+        default=datetime.time(6, 0), help_text="Weekday hours before this use the weeknight rate."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

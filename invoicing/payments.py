@@ -37,7 +37,7 @@ def payment_record(
     try:
         with transaction.atomic():
             return _payment_record(invoice, amount_units, method, reference, received_on, user, idempotency_key)
-    except IntegrityError:
+    except (IntegrityError, BillingRuleError, InvalidTransition):  # lost a race with the same idempotency key?
         if idempotency_key:
             existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
             if existing:

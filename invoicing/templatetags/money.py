@@ -1,0 +1,96 @@
+"""Template helpers for money and statuses.
+
+{% load money %}
+{{ invoice.total_units|money:invoice.currency }}      -> $1,082.50
+{{ slip.bill_rate_units|rate:invoice.currency }}      -> $0.655   (Decimal minor units, kept exact)
+{% status_badge invoice %}                            -> <span class="badge text-bg-success">Paid</span>
+{% status_badge "overdue" %}                          -> works with a bare status value too
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency
+from django import template
+from django.utils.html import format_html
+
+from octoo_billing.money import format_units, minor_exponent
+
+register = template.Library()
+
+DEFAULT_CURRENCY = "USD"
+
+# Bootstrap colour per status. Invoice statuses first; proforma, quote, request and service
+# statuses share the same words where they mean the same thing.
+STATUS_COLOURS = {
+    "draft": "secondary",
+    "pending": "primary",
+    "partially_paid": "info",
+    "paid": "success",
+    "overdue": "danger",
+    "void": "dark",
+    "confirmed": "success",
+    "cancelled": "dark",
+    "submitted": "primary",
+    "open": "primary",
+    "converted": "success",
+    "declined": "dark",
+    "scheduled": "secondary",
+    "in_progress": "info",
+    "completed": "success",
+}
+
+
+@register.filter
+def money(units, currency=DEFAULT_CURRENCY):
+    """Integer minor units -> '$1,234.50'. Empty for None; never raises on odd input."""
+    if units is None or units == "":
+        return ""
+    currency = currency or DEFAULT_CURRENCY
+    try:
+        value = Decimal(str(units))
+    except (InvalidOperation, ValueError):
+        return ""
+    if not value.is_finite():
+        return ""
+    if value == value.to_integral_value():
+        return format_units(int(value), currency)
+    return rate(value, currency)  # fractional minor units: show them exactly rather than truncate
+
+
+@register.filter
+def rate(units, currency=DEFAULT_CURRENCY):
+    """A Decimal rate in minor units per unit -> money, keeping extra decimals (65.5 -> '$0.655')."""
+    if units is None or units == "":
+        return ""
+    currency = currency or DEFAULT_CURRENCY
+    try:
+        value = Decimal(str(units))
+    except (InvalidOperation, ValueError):
+        return ""
+    if not value.is_finite():
+        return ""
+    major = value.scaleb(-minor_exponent(currency))
+    return format_currency(major, currency, locale="en_US", decimal_quantization=False)
+
+
+def _status_label(status: str) -> str:
+    from invoicing.models import Invoice
+
+    try:
+        return Invoice.Status(status).label
+    except ValueError:
+        return status.replace("_", " ").capitalize()
+
+
+@register.simple_tag
+def status_badge(obj_or_status, label=None):
+    """A Bootstrap badge for a document (anything with ``status``/``get_status_display``) or a status value."""
+    if obj_or_status is None or obj_or_status == "":
+        return ""
+    status = getattr(obj_or_status, "status", obj_or_status)
+    status = str(status)
+    if label is None:
+        get_display = getattr(obj_or_status, "get_status_display", None)
+        label = get_display() if callable(get_display) else _status_label(status)
+    colour = STATUS_COLOURS.get(status, "secondary")
+    return format_html('<span class="badge text-bg-{} status-badge status-{}">{}</span>', colour, status, label)

@@ -1,0 +1,18 @@
+"""/office/ URLs. Each area keeps its own route list in a module of this package."""
+
+from django.urls import path
+
+from office.views.dashboard import dashboard
+
+from . import customers, delivery, documents, lists, reports
+
+app_name = "office"
+
+urlpatterns = [
+    path("", dashboard, name="dashboard"),
+    *lists.urlpatterns,
+    *documents.urlpatterns,
+    *customers.urlpatterns,
+    *reports.urlpatterns,
+    *delivery.urlpatterns,
+]

@@ -1,0 +1,3 @@
+"""Office routes: delivery."""
+
+urlpatterns = []
