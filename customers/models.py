@@ -1,6 +1,6 @@
-import datetime
-
 """Tenants (partners), their customers, billing contacts, providers and memberships."""
+
+import datetime
 
 from django.conf import settings
 from django.db import models
