@@ -31,6 +31,7 @@ from .models import (
     Invoice,
     InvoiceProforma,
     Proforma,
+    Quote,
     Rate,
     Service,
     Slip,
@@ -553,6 +554,8 @@ def ar_invoices_generate(
                 status=Proforma.Status.CONFIRMED,
             )
             .filter(_uninvoiced(Invoice.Kind.AR))
+            # a booking whose quote became an invoice was billed by that invoice (seed 002): AP only
+            .exclude(service__request__quote__status=Quote.Status.CONVERTED)
             .order_by("service_date", "pk")
         )
         if not proformas:

@@ -415,3 +415,19 @@ def test_two_concurrent_sweeps_create_each_proforma_once(world):
     numbers = list(Proforma.objects.values_list("number", flat=True))
     assert len(set(numbers)) == 20
     assert Slip.objects.filter(proforma__isnull=False).count() == 20
+
+
+def test_a_booking_billed_through_its_quote_is_not_billed_again_but_the_provider_is_paid(world):
+    from invoicing.manual import quote_convert
+    from invoicing.models import Quote, QuoteLine
+
+    service = make_service(world, day=2)
+    quote = Quote.objects.create(request=service.request)
+    QuoteLine.objects.create(
+        quote=quote, description="Interpreting, 2 h", quantity=Decimal("2"), unit_price_units=Decimal("8500")
+    )
+    quote_convert(quote=quote)
+    service_publish_outcome(service=service)
+    assert ar_invoices_generate(customer=world["customer"], period_start=NOV[0], period_end=NOV[1]) == []
+    [bill] = ap_invoices_generate(provider=world["provider"], period_start=NOV[0], period_end=NOV[1])
+    assert bill.total_units == 11000
