@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from .audit import audit_fields, audit_record
 from .errors import BillingRuleError, InvalidTransition
-from .models import AuditEvent, Invoice, InvoiceProforma, Slip
+from .models import AuditEvent, Invoice, InvoiceProforma
 from .numbering import number_take
 from .pricing import invoice_totals_refresh
 
@@ -62,13 +62,33 @@ def due_date_for(invoice: Invoice, issue_date: datetime.date) -> datetime.date |
     return issue_date + datetime.timedelta(days=days)
 
 
+ISSUE_FIELDS = [
+    "subtotal_units",
+    "discount_total_units",
+    "tax_units",
+    "total_units",
+    "billing_contact",
+    "contact_name",
+    "contact_email",
+    "contact_address",
+    "bill_to_name",
+    "sequence",
+    "number",
+    "issue_date",
+    "due_date",
+    "issued_at",
+    "status",
+    "updated_at",
+]
+
+
 @transaction.atomic
 def invoice_issue(*, invoice: Invoice, user=None, issue_date: datetime.date | None = None) -> Invoice:
     """Draft -> Pending: number, issue and due dates, frozen totals and billing-contact snapshot."""
     invoice = invoice_lock(invoice.pk)
     _check_move(invoice, Status.PENDING, "issued")
     invoice_totals_refresh(invoice, save=False)
-    if not invoice_slips_exist(invoice):
+    if not invoice.line_count:
         raise BillingRuleError("An invoice needs at least one line before it can be issued.")
     if invoice.kind == Invoice.Kind.AR:
         if invoice.total_units < 0:
@@ -109,12 +129,6 @@ def invoice_issue(*, invoice: Invoice, user=None, issue_date: datetime.date | No
 
     transaction.on_commit(lambda: on_invoice_issued(invoice.pk))
     return invoice
-
-
-def invoice_slips_exist(invoice: Invoice) -> bool:
-    if Slip.objects.filter(invoice=invoice).exists():
-        return True
-    return InvoiceProforma.objects.filter(invoice=invoice, is_active=True).exists()
 
 
 @transaction.atomic

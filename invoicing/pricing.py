@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 
 from octoo_billing.money import allocate, percent_of, round_half_up, to_decimal
 
@@ -74,6 +74,7 @@ def _slip_sums(qs) -> dict:
         tax=Sum("bill_tax_units", default=0),
         total=Sum("bill_total_units", default=0),
         pay=Sum("pay_total_units", default=0),
+        lines=Count("id"),
     )
 
 
@@ -117,6 +118,7 @@ def invoice_totals_refresh(invoice: Invoice, *, save: bool = True) -> Invoice:
         invoice.discount_total_units = 0
         invoice.tax_units = 0
         invoice.total_units = sums["pay"]
+    invoice.line_count = sums["lines"]
     if save:
         invoice.save(update_fields=["subtotal_units", "discount_total_units", "tax_units", "total_units", "updated_at"])
     return invoice

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Sum
 
 from expense_codes.admin import ProformaExpenseCodeInline
+from octoo_billing.forms import PercentField, QuantityField
 from octoo_billing.money import format_units
 
 from ..errors import BillingRuleError
@@ -32,6 +33,8 @@ class SlipForm(BillingAdminForm):
     money_fields = ("line_discount_units",)
     rate_fields = ("bill_rate_units", "pay_rate_units")
     negative_fields = ("bill_rate_units", "pay_rate_units")
+    quantity = QuantityField()
+    tax_rate = PercentField(label="Tax rate %", initial=0)
 
     def clean(self):
         cleaned = super().clean()
@@ -46,9 +49,6 @@ class SlipForm(BillingAdminForm):
                 self.add_error(name, "Only adjustment and credit lines can have a negative rate.")
             if value > 0 and slip_type == Slip.Type.CREDIT:
                 self.add_error(name, "A credit line's rates are zero or negative.")
-        tax_rate = cleaned.get("tax_rate")
-        if tax_rate is not None and not 0 <= tax_rate <= 100:
-            self.add_error("tax_rate", "Enter a tax rate between 0 and 100.")
         return cleaned
 
 

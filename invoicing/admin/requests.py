@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from expense_codes.admin import RequestExpenseCodeInline, ServiceExpenseCodeInline
+from octoo_billing.forms import PercentField, QuantityField
 
 from ..models import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest, Shift, SupportingDocument
 from .common import (
@@ -64,6 +65,7 @@ class ShiftAdmin(admin.ModelAdmin):
 
 class ServiceExtraForm(BillingAdminForm):
     rate_fields = ("bill_rate_units", "pay_rate_units")
+    quantity = QuantityField()
 
 
 class ServiceExtraInline(CurrencyInlineMixin, admin.TabularInline):
@@ -118,6 +120,8 @@ class ServiceExtraAdmin(admin.ModelAdmin):
 class QuoteLineForm(BillingAdminForm):
     money_fields = ("discount_units",)
     rate_fields = ("unit_price_units",)
+    quantity = QuantityField()
+    tax_rate = PercentField(label="Tax rate %", initial=0)
 
 
 class QuoteLineInline(CurrencyInlineMixin, admin.TabularInline):
