@@ -328,35 +328,32 @@ def proforma_generate(*, service: Service) -> Proforma:
     return Proforma.objects.get(service=service)
 
 
-@transaction.atomic
 def service_publish_outcome(
     *, service: Service, user=None, checked_out_at: datetime.datetime | None = None
 ) -> Proforma:
     """The crew checked out and the outcome is published: the service is completed and its proforma made.
 
     Raises PricingError (after recording it on the service) when it cannot be priced; the service stays
-    completed so the sweep retries once the rate exists.
+    completed so the sweep retries once the rate exists. (The proforma is made after the status change has
+    committed: inside one transaction the error would roll back the status and the recorded error too.)
     """
-    service = Service.objects.select_for_update().get(pk=service.pk)
-    if service.status == Service.Status.CANCELLED:
-        from .errors import InvalidTransition
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        if service.status == Service.Status.CANCELLED:
+            from .errors import InvalidTransition
 
-        raise InvalidTransition("A cancelled service has no outcome to publish.")
-    if service.outcome_published_at is None:
-        from_status = service.status
-        now = timezone.now()
-        service.status = Service.Status.COMPLETED
-        service.checked_out_at = service.checked_out_at or checked_out_at or now
-        service.outcome_published_at = now
-        service.save(update_fields=["status", "checked_out_at", "outcome_published_at"])
-        audit_record(
-            target=service, action="publish_outcome", actor=user, from_status=from_status, to_status=service.status
-        )
-    try:
-        with transaction.atomic():
-            return proforma_generate(service=service)
-    except PricingError:
-        raise
+            raise InvalidTransition("A cancelled service has no outcome to publish.")
+        if service.outcome_published_at is None:
+            from_status = service.status
+            now = timezone.now()
+            service.status = Service.Status.COMPLETED
+            service.checked_out_at = service.checked_out_at or checked_out_at or now
+            service.outcome_published_at = now
+            service.save(update_fields=["status", "checked_out_at", "outcome_published_at"])
+            audit_record(
+                target=service, action="publish_outcome", actor=user, from_status=from_status, to_status=service.status
+            )
+    return proforma_generate(service=service)
 
 
 def sweep_candidates(*, partner, now: datetime.datetime | None = None) -> list[int]:
@@ -414,63 +411,75 @@ def _period_filter(period_start, period_end, catch_up=False) -> Q:
     return q
 
 
-def _invoices_from_groups(
-    *, kind, party_field, party, partner, groups, period_start, period_end, key_prefix, user, issue, extra_fields
-) -> list[Invoice]:
-    """Create (or extend) one draft per group of proformas, with links, codes, totals and audit rows.
+@dataclass
+class _Job:
+    """The invoices to make for one party: its groups of proformas and the fields every invoice gets."""
 
-    ``groups`` maps a group id (part of the generation key) to ``(expense_code_key, proformas)``.
-    """
-    keys = {group_id: f"{key_prefix}:{_key_hash(group_id)}" for group_id in groups}
+    party: Customer | Provider
+    groups: dict[str, tuple[str, list[Proforma]]]  # group id (part of the generation key) -> (code key, proformas)
+    period_start: datetime.date | None
+    period_end: datetime.date
+    key_prefix: str
+    fields: dict
+    issue: bool
+
+
+def _invoices_create(*, kind: str, jobs: list[_Job], user=None) -> list[Invoice]:
+    """Create (or extend) one draft per group of proformas, for many parties at once, with a fixed number of
+    queries: links, expense codes, totals and audit rows in bulk."""
+    party_field = "customer" if kind == Invoice.Kind.AR else "provider"
+    keyed = [(job, group_id, f"{job.key_prefix}:{_key_hash(group_id)}") for job in jobs for group_id in job.groups]
     live = {
         inv.generation_key: inv
-        for inv in Invoice.objects.filter(partner=partner, generation_key__in=list(keys.values())).exclude(
+        for inv in Invoice.objects.filter(generation_key__in=[key for _, _, key in keyed]).exclude(
             status=Invoice.Status.VOID
         )
     }
+    actor = user if user is not None and user.is_authenticated else None
     new_invoices, extended = [], []
-    for group_id, (code_key, proformas) in groups.items():
-        key = keys[group_id]
+    for job, group_id, key in keyed:
+        code_key, proformas = job.groups[group_id]
         existing = live.get(key)
         if existing is not None and existing.status == Invoice.Status.DRAFT:
-            existing._proformas = proformas
+            existing._proformas, existing._issue = proformas, job.issue
             extended.append(existing)
             continue
         if existing is not None:  # already issued: late proformas make a follow-up invoice
-            n = 2
-            while (
-                Invoice.objects.filter(partner=partner, generation_key=f"{key}:{n}")
+            taken = set(
+                Invoice.objects.filter(generation_key__startswith=f"{key}:")
                 .exclude(status=Invoice.Status.VOID)
-                .exists()
-            ):
+                .values_list("generation_key", flat=True)
+            )
+            n = 2
+            while f"{key}:{n}" in taken:
                 n += 1
             key = f"{key}:{n}"
-        starts = [p.service_date for p in proformas]
+        dates = [p.service_date for p in proformas]
         invoice = Invoice(
-            partner=partner,
+            partner_id=job.party.partner_id,
             kind=kind,
             source=Invoice.Source.GENERATED,
-            currency=partner.currency,
-            period_start=period_start or min(starts),
-            period_end=period_end,
+            currency=job.party.partner.currency,
+            period_start=min([job.period_start, *dates]) if job.period_start else min(dates),
+            period_end=job.period_end if job.period_start else max(dates),
             generation_key=key,
             expense_code_key=code_key,
-            created_by=user if user is not None and user.is_authenticated else None,
-            **{party_field: party},
-            **extra_fields,
+            created_by=actor,
+            **{party_field: job.party},
+            **job.fields,
         )
         _totals_from_proformas(invoice, proformas)
-        invoice._proformas = proformas
+        invoice._proformas, invoice._issue = proformas, job.issue
         new_invoices.append(invoice)
-    Invoice.objects.bulk_create(new_invoices)
-    links, codes, events = [], [], []
+    Invoice.objects.bulk_create(new_invoices, batch_size=500)
     code_rows = defaultdict(list)
-    if kind == Invoice.Kind.AR and new_invoices:
-        first_ids = [inv._proformas[0].pk for inv in new_invoices if inv.expense_code_key]
+    first_ids = [inv._proformas[0].pk for inv in new_invoices if inv.expense_code_key]
+    if first_ids:
         for code in AppliedExpenseCode.objects.filter(proforma_id__in=first_ids):
             code_rows[code.proforma_id].append(code)
+    links, codes, events = [], [], []
     for invoice in new_invoices + extended:
-        base = invoice.proforma_links.count() if invoice in extended else 0
+        base = invoice.proforma_links.count() if invoice in extended else 0  # extended drafts are few
         for position, proforma in enumerate(invoice._proformas, start=base + 1):
             links.append(InvoiceProforma(invoice=invoice, proforma=proforma, kind=kind, position=position))
     for invoice in new_invoices:
@@ -491,9 +500,9 @@ def _invoices_from_groups(
                 )
             )
         )
-    InvoiceProforma.objects.bulk_create(links, batch_size=1000)
-    AppliedExpenseCode.objects.bulk_create(codes)
-    AuditEvent.objects.bulk_create(events)
+    InvoiceProforma.objects.bulk_create(links, batch_size=2000)
+    AppliedExpenseCode.objects.bulk_create(codes, batch_size=2000)
+    AuditEvent.objects.bulk_create(events, batch_size=2000)
     from .pricing import invoice_totals_refresh
 
     for invoice in extended:
@@ -507,10 +516,10 @@ def _invoices_from_groups(
             data={"proformas": len(invoice._proformas)},
         )
     invoices = new_invoices + extended
-    if issue:
+    if any(invoice._issue for invoice in invoices):
         from .lifecycle import invoice_issue
 
-        invoices = [invoice_issue(invoice=invoice, user=user) for invoice in invoices]
+        invoices = [invoice_issue(invoice=inv, user=user) if inv._issue else inv for inv in invoices]
     return invoices
 
 
@@ -540,6 +549,86 @@ PROFORMA_RUN_FIELDS = (
 )
 
 
+def _pending_proformas(kind: str, party_field: str, parties, periods: dict, catch_up: bool) -> dict[int, list]:
+    """Confirmed, not yet invoiced proformas of each party within its period (earlier ones too on catch-up)."""
+    latest_end = max(end for _, end in periods.values())
+    q = Q(**{f"{party_field}_id__in": [p.pk for p in parties]}, status=Proforma.Status.CONFIRMED)
+    q &= Q(service_date__lte=latest_end)
+    starts = [start for start, _ in periods.values()]
+    if not catch_up and all(starts):
+        q &= Q(service_date__gte=min(starts))
+    qs = Proforma.objects.filter(q).filter(_uninvoiced(kind))
+    if kind == Invoice.Kind.AR:
+        # a booking whose quote became an invoice was billed by that invoice (seed 002): AP only
+        qs = qs.exclude(service__request__quote__status=Quote.Status.CONVERTED)
+    by_party: dict[int, list] = defaultdict(list)
+    for proforma in qs.only(*PROFORMA_RUN_FIELDS).order_by(f"{party_field}_id", "service_date", "pk"):
+        party_id = getattr(proforma, f"{party_field}_id")
+        start, end = periods[party_id]
+        if proforma.service_date > end or (start and not catch_up and proforma.service_date < start):
+            continue
+        by_party[party_id].append(proforma)
+    return by_party
+
+
+def _ar_generate(*, customer_ids, period_for, user=None, issue=None, skip_locked=False, catch_up=False):
+    """AR invoices for a batch of customers in one transaction (see ar_invoices_generate)."""
+    with transaction.atomic():
+        default_contact = BillingContact.objects.filter(customer=OuterRef("pk"), is_default=True)
+        customers = list(
+            Customer.objects.select_for_update(skip_locked=skip_locked, of=("self",))
+            .filter(pk__in=customer_ids)
+            .select_related("partner")
+            .annotate(  # the default contact in the same query
+                contact_id=Subquery(default_contact.values("pk")[:1]),
+                contact_name=Subquery(default_contact.values("name")[:1]),
+                contact_email=Subquery(default_contact.values("email")[:1]),
+            )
+            .order_by("pk")
+        )
+        if not customers:
+            return []  # another worker is invoicing them right now
+        periods = {c.pk: period_for(c) for c in customers}
+        by_customer = _pending_proformas(Invoice.Kind.AR, "customer", customers, periods, catch_up)
+        jobs = []
+        for customer in customers:
+            proformas = by_customer.get(customer.pk)
+            if not proformas:
+                continue
+            each = customer.invoicing_schedule == Customer.Schedule.AFTER_SERVICE
+            groups: dict[str, tuple[str, list[Proforma]]] = {}
+            for proforma in proformas:
+                if each:
+                    group_id, code_key = f"pf{proforma.pk}", proforma.expense_code_key
+                elif customer.expense_code_mode == Customer.ExpenseCodeMode.PER_PROFORMA:
+                    group_id, code_key = "all", ""  # each line shows its own proforma's codes
+                else:
+                    group_id = code_key = proforma.expense_code_key
+                groups.setdefault(group_id, (code_key, []))[1].append(proforma)
+            start, end = periods[customer.pk]
+            jobs.append(
+                _Job(
+                    party=customer,
+                    groups=groups,
+                    period_start=None if each else start,
+                    period_end=end,
+                    # after each service: one invoice per proforma, whatever the run date
+                    key_prefix=f"ar:c{customer.pk}:each" if each else f"ar:c{customer.pk}:{end}",
+                    fields={
+                        "billing_contact_id": customer.contact_id,
+                        "contact_name": customer.contact_name or "",
+                        "contact_email": customer.contact_email or "",
+                        "bill_to_name": customer.name,
+                        "payment_terms_days": customer.payment_terms_days,
+                        "no_payment": customer.payment_terms == Customer.PaymentTerms.NO_PAYMENT,
+                        "expense_code_mode": customer.expense_code_mode,
+                    },
+                    issue=customer.partner.issue_generated_invoices if issue is None else issue,
+                )
+            )
+        return _invoices_create(kind=Invoice.Kind.AR, jobs=jobs, user=user)
+
+
 def ar_invoices_generate(
     *,
     customer: Customer,
@@ -556,71 +645,49 @@ def ar_invoices_generate(
     Per-proforma mode: one invoice for the period; each line shows its proforma's codes.
     After-each-service customers: one invoice per proforma.
     """
+    return _ar_generate(
+        customer_ids=[customer.pk],
+        period_for=lambda c: (period_start, period_end),
+        user=user,
+        issue=issue,
+        skip_locked=skip_locked,
+        catch_up=catch_up,
+    )
+
+
+def _ap_generate(*, provider_ids, period, user=None, issue=None, skip_locked=False, catch_up=False):
+    """AP invoices for a batch of providers in one transaction (see ap_invoices_generate)."""
     with transaction.atomic():
-        default_contact = BillingContact.objects.filter(customer=OuterRef("pk"), is_default=True)
-        customer = (
-            Customer.objects.select_for_update(skip_locked=skip_locked, of=("self",))
-            .filter(pk=customer.pk)
+        providers = list(
+            Provider.objects.select_for_update(skip_locked=skip_locked, of=("self",))
+            .filter(pk__in=provider_ids)
             .select_related("partner")
-            .annotate(  # the default contact in the same query
-                contact_id=Subquery(default_contact.values("pk")[:1]),
-                contact_name=Subquery(default_contact.values("name")[:1]),
-                contact_email=Subquery(default_contact.values("email")[:1]),
-            )
-            .first()
+            .order_by("pk")
         )
-        if customer is None:
-            return []  # another worker is invoicing this customer right now
-        partner = customer.partner
-        proformas = list(
-            Proforma.objects.filter(
-                _period_filter(period_start, period_end, catch_up),
-                partner=partner,
-                customer=customer,
-                status=Proforma.Status.CONFIRMED,
-            )
-            .filter(_uninvoiced(Invoice.Kind.AR))
-            # a booking whose quote became an invoice was billed by that invoice (seed 002): AP only
-            .exclude(service__request__quote__status=Quote.Status.CONVERTED)
-            .only(*PROFORMA_RUN_FIELDS)
-            .order_by("service_date", "pk")
-        )
-        if not proformas:
+        if not providers:
             return []
-        groups: dict[str, tuple[str, list[Proforma]]] = {}
-        for proforma in proformas:
-            if customer.invoicing_schedule == Customer.Schedule.AFTER_SERVICE:
-                group_id, code_key = f"pf{proforma.pk}", proforma.expense_code_key
-            elif customer.expense_code_mode == Customer.ExpenseCodeMode.PER_PROFORMA:
-                group_id, code_key = "all", ""  # each line shows its own proforma's codes
-            else:
-                group_id = code_key = proforma.expense_code_key
-            groups.setdefault(group_id, (code_key, []))[1].append(proforma)
-        no_payment = customer.payment_terms == Customer.PaymentTerms.NO_PAYMENT
-        extra = {
-            "billing_contact_id": customer.contact_id,
-            "contact_name": customer.contact_name or "",
-            "contact_email": customer.contact_email or "",
-            "bill_to_name": customer.name,
-            "payment_terms_days": customer.payment_terms_days,
-            "no_payment": no_payment,
-            "expense_code_mode": customer.expense_code_mode,
-        }
-        each = customer.invoicing_schedule == Customer.Schedule.AFTER_SERVICE
-        return _invoices_from_groups(
-            kind=Invoice.Kind.AR,
-            party_field="customer",
-            party=customer,
-            partner=partner,
-            groups=groups,
-            period_start=period_start,
-            period_end=period_end,
-            # after each service: one invoice per proforma, whatever the run date
-            key_prefix=f"ar:c{customer.pk}:each" if each else f"ar:c{customer.pk}:{period_end}",
-            user=user,
-            issue=partner.issue_generated_invoices if issue is None else issue,
-            extra_fields=extra,
-        )
+        periods = {p.pk: period for p in providers}
+        by_provider = _pending_proformas(Invoice.Kind.AP, "provider", providers, periods, catch_up)
+        jobs = [
+            _Job(
+                party=provider,
+                groups={"all": ("", by_provider[provider.pk])},
+                period_start=period[0],
+                period_end=period[1],
+                key_prefix=f"ap:p{provider.pk}:{period[1]}",
+                fields={
+                    "contact_name": provider.name,
+                    "contact_email": provider.email,
+                    "contact_address": provider.address,
+                    "bill_to_name": provider.name,
+                    "payment_terms_days": provider.payment_terms_days,
+                },
+                issue=provider.partner.issue_generated_invoices if issue is None else issue,
+            )
+            for provider in providers
+            if by_provider.get(provider.pk)
+        ]
+        return _invoices_create(kind=Invoice.Kind.AP, jobs=jobs, user=user)
 
 
 def ap_invoices_generate(
@@ -634,49 +701,14 @@ def ap_invoices_generate(
     catch_up: bool = False,
 ) -> list[Invoice]:
     """The AP invoice of a provider for a period: the pay side of its confirmed, not yet billed proformas."""
-    with transaction.atomic():
-        provider = (
-            Provider.objects.select_for_update(skip_locked=skip_locked, of=("self",))
-            .filter(pk=provider.pk)
-            .select_related("partner")
-            .first()
-        )
-        if provider is None:
-            return []
-        partner = provider.partner
-        proformas = list(
-            Proforma.objects.filter(
-                _period_filter(period_start, period_end, catch_up),
-                partner=partner,
-                provider=provider,
-                status=Proforma.Status.CONFIRMED,
-            )
-            .filter(_uninvoiced(Invoice.Kind.AP))
-            .only(*PROFORMA_RUN_FIELDS)
-            .order_by("service_date", "pk")
-        )
-        if not proformas:
-            return []
-        extra = {
-            "contact_name": provider.name,
-            "contact_email": provider.email,
-            "contact_address": provider.address,
-            "bill_to_name": provider.name,
-            "payment_terms_days": provider.payment_terms_days,
-        }
-        return _invoices_from_groups(
-            kind=Invoice.Kind.AP,
-            party_field="provider",
-            party=provider,
-            partner=partner,
-            groups={"all": ("", proformas)},
-            period_start=period_start,
-            period_end=period_end,
-            key_prefix=f"ap:p{provider.pk}:{period_end}",
-            user=user,
-            issue=partner.issue_generated_invoices if issue is None else issue,
-            extra_fields=extra,
-        )
+    return _ap_generate(
+        provider_ids=[provider.pk],
+        period=(period_start, period_end),
+        user=user,
+        issue=issue,
+        skip_locked=skip_locked,
+        catch_up=catch_up,
+    )
 
 
 @dataclass
@@ -686,23 +718,26 @@ class InvoiceRun:
     parties: int = 0
 
 
-RUN_CHUNK = 50
+RUN_CHUNK = 100
 
 
-def _run_parties(parties, generate, run: InvoiceRun, what: str) -> InvoiceRun:
-    """Call ``generate(party)`` for each party: every party's work is atomic on its own (a savepoint), so a
-    failing party leaves nothing half-made and the others still complete; parties are committed in chunks
-    so a run of thousands does not pay one commit each."""
+def _run_in_chunks(parties, generate_many, run: InvoiceRun, what: str) -> InvoiceRun:
+    """Generate for parties in chunks: one transaction and a fixed number of queries per chunk. If a chunk
+    fails, it is rolled back whole and redone one party per transaction, so a failing party leaves nothing
+    half-made and the others still complete."""
     for start in range(0, len(parties), RUN_CHUNK):
-        with transaction.atomic():
-            for party in parties[start : start + RUN_CHUNK]:
-                run.parties += 1
-                try:
-                    with transaction.atomic():
-                        run.invoices += generate(party)
-                except Exception as error:  # one party's failure must not stop the others
-                    logger.exception("%s run failed for %s", what, party.pk)
-                    run.errors[str(party)] = str(error)
+        chunk = parties[start : start + RUN_CHUNK]
+        try:
+            run.invoices += generate_many(chunk)
+            continue
+        except Exception:
+            logger.warning("%s run: a chunk failed, redoing it one party at a time", what, exc_info=True)
+        for party in chunk:
+            try:
+                run.invoices += generate_many([party])
+            except Exception as error:  # one party's failure must not stop the others
+                logger.exception("%s run failed for %s", what, party.pk)
+                run.errors[str(party)] = str(error)
     return run
 
 
@@ -724,24 +759,22 @@ def ar_run(*, on_date: datetime.date | None = None, partner=None, customers=None
         qs = qs.filter(partner=partner)
     if customers is not None:
         qs = qs.filter(pk__in=[c.pk for c in customers])
-    run = InvoiceRun()
-    run.parties = qs.count()
+    run = InvoiceRun(parties=qs.count())
     parties = list(_with_work(Invoice.Kind.AR, "customer", qs, period[1] if period else on_date).order_by("pk"))
 
-    def generate(customer):
-        start, end = period if period is not None else closed_period(customer.invoicing_schedule, on_date)
-        return ar_invoices_generate(
-            customer=customer,
-            period_start=start,
-            period_end=end,
+    def period_for(customer):
+        return period if period is not None else closed_period(customer.invoicing_schedule, on_date)
+
+    def generate_many(chunk):
+        return _ar_generate(
+            customer_ids=[c.pk for c in chunk],
+            period_for=period_for,
             user=user,
             skip_locked=period is None,
             catch_up=period is None,
         )
 
-    _run_parties(parties, generate, run, "AR")
-    run.parties -= len(parties)  # counted once above, once per party in _run_parties
-    return run
+    return _run_in_chunks(parties, generate_many, run, "AR")
 
 
 def ap_run(*, on_date: datetime.date | None = None, partner=None, providers=None, period=None, user=None) -> InvoiceRun:
@@ -753,20 +786,16 @@ def ap_run(*, on_date: datetime.date | None = None, partner=None, providers=None
     if providers is not None:
         qs = qs.filter(pk__in=[p.pk for p in providers])
     start, end = period if period is not None else closed_period("monthly", on_date)
-    run = InvoiceRun()
-    run.parties = qs.count()
+    run = InvoiceRun(parties=qs.count())
     parties = list(_with_work(Invoice.Kind.AP, "provider", qs, end).order_by("pk"))
 
-    def generate(provider):
-        return ap_invoices_generate(
-            provider=provider,
-            period_start=start,
-            period_end=end,
+    def generate_many(chunk):
+        return _ap_generate(
+            provider_ids=[p.pk for p in chunk],
+            period=(start, end),
             user=user,
             skip_locked=period is None,
             catch_up=period is None,
         )
 
-    _run_parties(parties, generate, run, "AP")
-    run.parties -= len(parties)
-    return run
+    return _run_in_chunks(parties, generate_many, run, "AP")

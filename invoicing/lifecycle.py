@@ -25,7 +25,7 @@ def invoice_lock(invoice_id: int, *, expected_status: str | None = None) -> Invo
     """Re-read an invoice under a row lock; refuse if it moved since the caller looked at it."""
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
-        .select_related("partner", "customer", "provider", "billing_contact")
+        .select_related("partner", "customer", "billing_contact")
         .get(pk=invoice_id)
     )
     if expected_status is not None and invoice.status != expected_status:

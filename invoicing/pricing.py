@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from octoo_billing.money import allocate, percent_of, round_half_up, to_decimal
@@ -105,9 +106,42 @@ def invoice_slips(invoice: Invoice):
     return Slip.objects.filter(Q(invoice=invoice) | Q(proforma__in=links.values("proforma_id")))
 
 
+_SUM_COLUMNS = (
+    ("amount", "bill_amount_units"),
+    ("line_discount", "line_discount_units"),
+    ("invoice_discount", "invoice_discount_units"),
+    ("tax", "bill_tax_units"),
+    ("total", "bill_total_units"),
+    ("pay", "pay_total_units"),
+)
+
+
+def _invoice_sums(invoice: Invoice) -> dict:
+    """The sums of an invoice's lines in one plain query (a hot path: every issue runs it).
+
+    Same rows as ``invoice_slips``: direct slips plus the slips of its live (or, once void, former) proformas;
+    a UNION ALL lets each half use its own index."""
+    slip, link = Slip._meta.db_table, InvoiceProforma._meta.db_table
+    cols = ", ".join(f"s.{column}" for _, column in _SUM_COLUMNS)
+    sums = ", ".join(f"COALESCE(SUM({column}), 0)" for _, column in _SUM_COLUMNS)
+    only_live = "" if invoice.status == Invoice.Status.VOID else " AND l.is_active"
+    sql = (
+        f"SELECT {sums}, COUNT(*) FROM ("  # noqa: S608 (table and column names only)
+        f"SELECT {cols} FROM {slip} s WHERE s.invoice_id = %s "
+        f"UNION ALL SELECT {cols} FROM {slip} s JOIN {link} l ON l.proforma_id = s.proforma_id "
+        f"WHERE l.invoice_id = %s{only_live}) lines"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [invoice.pk, invoice.pk])
+        row = cursor.fetchone()
+    result = {name: int(value) for (name, _), value in zip(_SUM_COLUMNS, row, strict=False)}
+    result["lines"] = int(row[-1])
+    return result
+
+
 def invoice_totals_refresh(invoice: Invoice, *, save: bool = True) -> Invoice:
     """Recompute an invoice's totals from its lines. AR uses the bill side, AP the pay side."""
-    sums = _slip_sums(invoice_slips(invoice))
+    sums = _invoice_sums(invoice)
     if invoice.kind == Invoice.Kind.AR:
         invoice.subtotal_units = sums["amount"]
         invoice.discount_total_units = sums["line_discount"] + sums["invoice_discount"]

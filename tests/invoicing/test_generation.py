@@ -317,14 +317,14 @@ def test_ar_run_isolates_a_failing_customer(world, monkeypatch):
     service_publish_outcome(service=make_service(world, customer=other))
     from invoicing import generation
 
-    real = generation._invoices_from_groups
+    real = generation._invoices_create
 
     def flaky(**kwargs):
-        if kwargs["party"].pk == world["customer"].pk:
+        if any(job.party.pk == world["customer"].pk for job in kwargs["jobs"]):
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(generation, "_invoices_from_groups", flaky)
+    monkeypatch.setattr(generation, "_invoices_create", flaky)
     run = ar_run(on_date=datetime.date(2026, 12, 1), partner=world["partner"])
     assert len(run.invoices) == 1 and run.invoices[0].customer == other
     assert "disk full" in run.errors[str(world["customer"])]
