@@ -106,6 +106,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class OwnedRowsDeleteMixin:
+    """Deleting a document deletes its own lines and links with it. Those rows have view-only admins
+    (never deleted on their own), which would otherwise make Django refuse the delete for want of
+    permission on them."""
+
+    owned_models: tuple = ()
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        owned = {str(model._meta.verbose_name) for model in self.owned_models}
+        return deleted, model_count, {p for p in perms_needed if str(p) not in owned}, protected
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False

@@ -21,6 +21,7 @@ from .common import (
     BillingAdminForm,
     CurrencyInlineMixin,
     LockedInlineMixin,
+    OwnedRowsDeleteMixin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     money_column,
@@ -181,8 +182,9 @@ class ProformaForm(BillingAdminForm):
 
 
 @admin.register(Proforma)
-class ProformaAdmin(SlipSavingMixin, admin.ModelAdmin):
+class ProformaAdmin(OwnedRowsDeleteMixin, SlipSavingMixin, admin.ModelAdmin):
     form = ProformaForm
+    owned_models = (Slip,)
     list_display = ["__str__", "customer", "provider", "service_date", "status", "bill_total", "pay_total", "partner"]
     list_filter = ["status", "partner"]
     search_fields = ["number", "customer__name", "provider__name"]

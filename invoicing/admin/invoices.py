@@ -17,10 +17,11 @@ from octoo_billing.money import format_units
 from ..audit import audit_record
 from ..errors import BillingError
 from ..lifecycle import invoice_delete_draft, invoice_issue, invoices_mark_overdue
-from ..models import Invoice, InvoiceProforma, Payment
+from ..models import Invoice, InvoiceProforma, Payment, Slip
 from .common import (
     BillingAdminForm,
     LockedInlineMixin,
+    OwnedRowsDeleteMixin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     invoice_is_frozen,
@@ -103,8 +104,9 @@ class LockedInvoiceExpenseCodeInline(LockedInlineMixin, InvoiceExpenseCodeInline
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(SlipSavingMixin, admin.ModelAdmin):
+class InvoiceAdmin(OwnedRowsDeleteMixin, SlipSavingMixin, admin.ModelAdmin):
     form = InvoiceForm
+    owned_models = (Slip, InvoiceProforma)
     list_display = [
         "__str__",
         "kind",
