@@ -53,7 +53,7 @@ def _slips_from_lines(partner_id: int, lines: list[LineInput]) -> list[Slip]:
                 line_discount_units=line.discount_units,
             )
         )
-        if line.discount_units > slip.bill_amount_units:
+        if line.discount_units > max(slip.bill_amount_units, 0):  # adjustments and credits may be negative
             raise BillingRuleError(f"Line {position}: the discount is larger than the line.")
         slips.append(slip)
     return slips
@@ -178,6 +178,7 @@ def slip_add_adjustment(
     tax_rate: Decimal = Decimal(0),
     pay_amount_units: int = 0,
     user=None,
+    expected_status: str | None = None,
 ) -> Slip:
     """Add an adjustment line (additional work, reduced scope, credit) to a draft invoice or an uninvoiced
     proforma. ``amount_units`` is the positive size of the change; the kind gives its sign."""
@@ -191,7 +192,7 @@ def slip_add_adjustment(
         raise BillingRuleError("Describe the adjustment so the customer understands the change.")
     label, slip_type, sign = ADJUSTMENT_KINDS[kind]
     if invoice is not None:
-        invoice = invoice_lock(invoice.pk)
+        invoice = invoice_lock(invoice.pk, expected_status=expected_status)
         if invoice.status != Invoice.Status.DRAFT:
             raise InvalidTransition("Adjustments go on drafts only: an issued invoice is never edited.")
         target, owner = invoice, {"invoice": invoice}
@@ -236,7 +237,7 @@ def slip_add_adjustment(
 
 
 @transaction.atomic
-def quote_convert(*, quote: Quote, user=None, issue: bool = False) -> Invoice:
+def quote_convert(*, quote: Quote, user=None, issue: bool = False, source: str = Invoice.Source.QUOTE) -> Invoice:
     """Generate an invoice from a booking's quote (seed 002: Actions > Generate invoice)."""
     quote = Quote.objects.select_for_update().select_related("request__customer__partner").get(pk=quote.pk)
     if quote.status != Quote.Status.OPEN:
@@ -260,7 +261,7 @@ def quote_convert(*, quote: Quote, user=None, issue: bool = False) -> Invoice:
         lines=lines,
         user=user,
         notes=f"From the quote for request {request}",
-        source=Invoice.Source.QUOTE,
+        source=source,
     )
     from expense_codes.applying import codes_copy
 
