@@ -1,3 +1,10 @@
-"""Office routes: reports."""
+"""Office routes: reports (each also as CSV with ``?format=csv``)."""
 
-urlpatterns = []
+from django.urls import path
+
+from office.views import reports
+
+urlpatterns = [
+    path("reports/aging/", reports.report_aging, name="report_aging"),
+    path("reports/revenue/", reports.report_revenue, name="report_revenue"),
+]

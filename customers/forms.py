@@ -1,0 +1,228 @@
+"""Office forms for customers, billing contacts, billing settings and providers.
+
+Forms read and check the typed input only; the rules (seed 002's booking flags, one default contact,
+unique names) live in the domain functions (customers.billing, customers.contacts, customers.providers),
+whose ``ValidationError`` the views put back on these forms, field by field.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.utils import timezone
+
+from octoo_billing.forms import PercentField
+
+from .billing import MAX_TERMS_DAYS
+from .models import Customer, Provider
+
+TEXTAREA = forms.Textarea(attrs={"rows": 2})
+
+
+class CustomerDetailsForm(forms.Form):
+    name = forms.CharField(max_length=200, error_messages={"required": "Enter the customer's name."})
+    email = forms.EmailField(label="E-mail", required=False, help_text="The customer's general address.")
+    phone = forms.CharField(max_length=40, required=False)
+    address = forms.CharField(widget=TEXTAREA, required=False)
+
+    @classmethod
+    def for_customer(cls, customer: Customer, data=None):
+        return cls(data, initial={f: getattr(customer, f) for f in ("name", "email", "phone", "address")})
+
+
+class CustomerCreateForm(CustomerDetailsForm):
+    """A new customer and its first billing contact, which becomes the default (seed 000)."""
+
+    contact_name = forms.CharField(
+        label="Contact name", max_length=200, error_messages={"required": "Enter the billing contact's name."}
+    )
+    contact_email = forms.EmailField(
+        label="Contact e-mail",
+        error_messages={"required": "Enter the e-mail address invoices are sent to."},
+        help_text="Invoices are sent here.",
+    )
+    contact_phone = forms.CharField(label="Contact phone", max_length=40, required=False)
+    contact_address = forms.CharField(
+        label="Billing address", widget=TEXTAREA, required=False, help_text="Printed on invoices."
+    )
+
+    DETAIL_FIELDS = ("name", "email", "phone", "address")
+    CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone", "contact_address")
+
+
+class BillingContactForm(forms.Form):
+    name = forms.CharField(max_length=200, error_messages={"required": "Enter the contact's name."})
+    email = forms.EmailField(
+        label="E-mail", error_messages={"required": "Enter the e-mail address invoices are sent to."}
+    )
+    phone = forms.CharField(max_length=40, required=False)
+    address = forms.CharField(label="Billing address", widget=TEXTAREA, required=False)
+    receives_invoices = forms.BooleanField(
+        label="Copy on invoice e-mails", required=False, help_text="Sent a copy (cc) of every invoice e-mail."
+    )
+
+    FIELDS = ("name", "email", "phone", "address", "receives_invoices")
+
+    @classmethod
+    def for_contact(cls, contact, data=None):
+        return cls(data, initial={f: getattr(contact, f) for f in cls.FIELDS})
+
+
+class BillingContactCreateForm(BillingContactForm):
+    make_default = forms.BooleanField(
+        label="Make this the default contact", required=False, help_text="Every new invoice is addressed to it."
+    )
+
+
+class BillingSettingsForm(forms.Form):
+    """The billing settings a billing admin changes. Seed 002's rules are checked by
+    customers.billing.customer_billing_settings_update; static/js/billing_settings.js hides the auto-invoice
+    flag while recurring bookings are allowed."""
+
+    invoicing_schedule = forms.ChoiceField(
+        label="Invoicing schedule",
+        choices=Customer.Schedule.choices,
+        help_text="When automatic runs put confirmed proformas on an invoice.",
+    )
+    payment_method = forms.ChoiceField(label="Payment method", choices=Customer.PaymentMethod.choices)
+    payment_terms = forms.ChoiceField(label="Payment terms", choices=Customer.PaymentTerms.choices)
+    payment_terms_days = forms.IntegerField(
+        label="Days to pay",
+        min_value=0,
+        max_value=MAX_TERMS_DAYS,
+        required=False,
+        help_text="Net N days after issue; 0 means due on receipt.",
+        error_messages={
+            "invalid": "Enter a whole number of days.",
+            "min_value": "The number of days cannot be negative.",
+            "max_value": f"Use at most {MAX_TERMS_DAYS} days.",
+        },
+    )
+    zone = forms.ModelChoiceField(
+        label="Tax zone",
+        queryset=None,
+        required=False,
+        empty_label="No zone (no default tax)",
+        help_text="Its tax rate is the default on manual invoice lines.",
+    )
+    discount_percent = PercentField(
+        label="Subscription discount %", max_digits=5, decimal_places=2, help_text="Taken off service lines."
+    )
+    expense_code_mode = forms.ChoiceField(
+        label="Expense codes on invoices", choices=Customer.ExpenseCodeMode.choices, widget=forms.RadioSelect
+    )
+    require_expense_code = forms.BooleanField(label="Require an expense code to submit a request", required=False)
+    allow_recurring_bookings = forms.BooleanField(
+        label="Allow the customer to make repeat/recurring bookings",
+        required=False,
+        help_text="Recurring bookings carry their own invoicing.",
+    )
+    auto_invoice_on_booking = forms.BooleanField(
+        label="Generate an invoice automatically when the customer books",
+        required=False,
+        help_text="Off: the customer gets a quote, which staff turn into an invoice. "
+        "Can be off only on “No payment” terms.",
+    )
+    auto_send = forms.BooleanField(label="E-mail invoices when they are issued", required=False)
+    auto_charge = forms.BooleanField(
+        label="Charge the card on file when an invoice is issued",
+        required=False,
+        help_text="Only for customers who pay by credit card.",
+    )
+    is_active = forms.BooleanField(
+        label="Active", required=False, help_text="Inactive customers are left out of automatic invoicing runs."
+    )
+
+    def __init__(self, *args, customer: Customer, **kwargs):
+        from invoicing.models import Zone
+
+        from .billing import BILLING_SETTINGS
+
+        kwargs.setdefault("initial", {f: getattr(customer, f) for f in BILLING_SETTINGS})
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        self.fields["zone"].queryset = Zone.objects.filter(partner_id=customer.partner_id).order_by("name")
+        self.fields["allow_recurring_bookings"].widget.attrs["data-recurring-toggle"] = "1"
+
+    def settings(self) -> dict:
+        """The cleaned values, as customer_billing_settings_update takes them."""
+        values = dict(self.cleaned_data)
+        if values.get("payment_terms_days") is None:
+            values.pop("payment_terms_days", None)
+        return values
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("payment_terms") == Customer.PaymentTerms.NET and cleaned.get("payment_terms_days") is None:
+            if "payment_terms_days" not in self.errors:
+                self.add_error("payment_terms_days", "Enter the number of days the customer has to pay.")
+        return cleaned
+
+
+class ProviderForm(forms.Form):
+    name = forms.CharField(max_length=200, error_messages={"required": "Enter the provider's name."})
+    email = forms.EmailField(label="E-mail", required=False, help_text="Where remittance advice goes.")
+    phone = forms.CharField(max_length=40, required=False)
+    address = forms.CharField(widget=TEXTAREA, required=False)
+    payment_terms_days = forms.IntegerField(
+        label="Days to pay",
+        min_value=0,
+        max_value=MAX_TERMS_DAYS,
+        initial=30,
+        help_text="When the partner pays the provider's bills, counted from issue.",
+        error_messages={
+            "required": "Enter the number of days.",
+            "invalid": "Enter a whole number of days.",
+            "min_value": "The number of days cannot be negative.",
+            "max_value": f"Use at most {MAX_TERMS_DAYS} days.",
+        },
+    )
+    is_active = forms.BooleanField(
+        label="Active", required=False, initial=True, help_text="Inactive providers are left out of automatic runs."
+    )
+
+    FIELDS = ("name", "email", "phone", "address", "payment_terms_days", "is_active")
+
+    @classmethod
+    def for_provider(cls, provider: Provider, data=None):
+        return cls(data, initial={f: getattr(provider, f) for f in cls.FIELDS})
+
+
+class RunPeriodForm(forms.Form):
+    """Which period a "run now" covers: the latest closed period of the schedule (catching up anything
+    earlier still uninvoiced), or one chosen calendar month."""
+
+    LATEST = "latest"
+    MONTH = "month"
+
+    period = forms.ChoiceField(
+        choices=[(LATEST, "Latest closed period, with anything earlier"), (MONTH, "A chosen month")],
+        initial=LATEST,
+        widget=forms.RadioSelect,
+    )
+    month = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
+        help_text="The calendar month whose work to invoice.",
+    )
+
+    def clean_month(self):
+        text = (self.cleaned_data.get("month") or "").strip()
+        if not text:
+            return None
+        try:
+            day = datetime.datetime.strptime(text, "%Y-%m").date()
+        except ValueError:
+            raise forms.ValidationError("Enter a month as YYYY-MM, for example 2026-02.") from None
+        if day.year < 2000:
+            raise forms.ValidationError("Enter a month as YYYY-MM, for example 2026-02.")
+        if day > timezone.localdate().replace(day=1):
+            raise forms.ValidationError("That month has not started yet.")
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("period") == self.MONTH and cleaned.get("month") is None and "month" not in self.errors:
+            self.add_error("month", "Choose the month to invoice.")
+        return cleaned

@@ -1,0 +1,452 @@
+"""Office customer pages: detail, create and edit, billing settings (billing admins), billing contacts,
+expense-code labels and auto-applied codes, and "run AR now" for one customer.
+
+Thin views: load through ``partner_object`` (another partner's customer or contact is a 404), bind the form,
+call the domain function (customers.billing, customers.contacts, expense_codes.labels,
+invoicing.generation), turn its ``ValidationError``/``BillingError`` into form errors or a message, redirect.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from customers import billing, contacts
+from customers.access import staff_required
+from customers.forms import (
+    BillingContactCreateForm,
+    BillingContactForm,
+    BillingSettingsForm,
+    CustomerCreateForm,
+    CustomerDetailsForm,
+    RunPeriodForm,
+)
+from customers.models import BillingContact, Customer
+from expense_codes import labels as code_labels
+from expense_codes.forms import DefaultCodeForm, LabelForm
+from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
+from invoicing import reports
+from invoicing.errors import BillingError
+from invoicing.generation import ar_invoices_generate
+from invoicing.schedules import closed_period, month_period
+from octoo_billing.money import format_units
+from office.scoping import partner_object
+
+
+def optional_url(name: str, *args) -> str:
+    """The URL of ``name``, or "" while no page has that name yet (pages built by others link when they land)."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def invoice_links(invoices) -> None:
+    for invoice in invoices:
+        invoice.detail_url = optional_url("office:invoice_detail", invoice.pk)
+
+
+def proforma_links(proformas) -> None:
+    for proforma in proformas:
+        proforma.detail_url = optional_url("office:proforma_detail", proforma.pk)
+
+
+def apply_errors(form, error: ValidationError) -> None:
+    """Put a domain ValidationError on the form: next to its field when the form has it, on top otherwise."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _customer(request, pk):
+    return partner_object(request, Customer.objects.select_related("zone"), pk=pk)
+
+
+def _contact(request, customer, contact_pk):
+    return partner_object(request, BillingContact.objects.filter(customer=customer), pk=contact_pk)
+
+
+def _detail_url(customer) -> str:
+    return reverse("office:customer_detail", args=[customer.pk])
+
+
+# --------------------------------------------------------------------------------------------------
+# Detail
+
+
+def _detail_page(request, customer, *, run_form=None):
+    overview = reports.customer_overview(customer=customer)
+    invoice_links(overview["recent_invoices"])
+    proforma_links(overview["uninvoiced"])
+    context = {
+        "customer": customer,
+        "currency": request.partner.currency,
+        "is_admin": request.membership.is_billing_admin,
+        "run_form": run_form or RunPeriodForm(),
+        "settings_rows": settings_summary(customer),
+        "customer_list_url": optional_url("office:customer_list"),
+        "invoice_list_url": optional_url("office:ar_invoice_list"),
+        **overview,
+    }
+    return render(request, "office/customers/detail.html", context)
+
+
+def settings_summary(customer: Customer) -> list[tuple[str, str]]:
+    """The billing settings as label/value pairs, for the read-only summary everyone sees."""
+    flags_note = (
+        "Does not apply: recurring bookings carry their own invoicing"
+        if customer.allow_recurring_bookings
+        else ("On" if customer.auto_invoice_on_booking else "Off (bookings get a quote first)")
+    )
+    return [
+        ("Invoicing schedule", customer.get_invoicing_schedule_display()),
+        ("Payment method", customer.get_payment_method_display()),
+        ("Payment terms", customer.terms_label),
+        ("Tax zone", str(customer.zone) if customer.zone_id else "None"),
+        (
+            "Subscription discount",
+            f"{customer.discount_percent.normalize():f} %" if customer.discount_percent else "None",
+        ),
+        ("Expense codes on invoices", customer.get_expense_code_mode_display()),
+        ("Require a code to submit a request", "Yes" if customer.require_expense_code else "No"),
+        ("Recurring bookings in the portal", "Allowed" if customer.allow_recurring_bookings else "Not allowed"),
+        ("Invoice automatically on booking", flags_note),
+        ("E-mail invoices when issued", "Yes" if customer.auto_send else "No"),
+        ("Charge the card when issued", "Yes" if customer.auto_charge else "No"),
+        ("Automatic invoicing runs", "Included" if customer.is_active else "Left out (inactive)"),
+    ]
+
+
+@staff_required
+def customer_detail(request, pk):
+    return _detail_page(request, _customer(request, pk))
+
+
+# --------------------------------------------------------------------------------------------------
+# Create and edit
+
+
+def _form_page(request, context: dict):
+    context.setdefault("list_url", optional_url("office:customer_list"))
+    return render(request, "office/customers/form.html", context)
+
+
+@staff_required
+def customer_create(request):
+    form = CustomerCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = billing.customer_create(partner=request.partner, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"{customer} was added, with {form.cleaned_data['contact_name']} as its default billing contact.",
+            )
+            return redirect(_detail_url(customer))
+    return _form_page(
+        request,
+        {
+            "form": form,
+            "title": "New customer",
+            "submit": "Add customer",
+            "cancel_url": optional_url("office:customer_list") or reverse("office:dashboard"),
+            "sections": [
+                ("Customer", CustomerCreateForm.DETAIL_FIELDS),
+                ("Default billing contact", CustomerCreateForm.CONTACT_FIELDS),
+            ],
+            "intro": "Billing settings start at your defaults; a billing admin can change them on the customer's page.",
+        },
+    )
+
+
+@staff_required
+def customer_edit(request, pk):
+    customer = _customer(request, pk)
+    form = CustomerDetailsForm.for_customer(customer, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            billing.customer_update(customer=customer, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, "The customer's details were saved.")
+            return redirect(_detail_url(customer))
+    return _form_page(
+        request,
+        {
+            "form": form,
+            "customer": customer,
+            "title": f"Edit {customer}",
+            "submit": "Save",
+            "cancel_url": _detail_url(customer),
+        },
+    )
+
+
+@staff_required(admin_only=True)
+def customer_billing_settings(request, pk):
+    customer = _customer(request, pk)
+    form = BillingSettingsForm(request.POST or None, customer=customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            billing.customer_billing_settings_update(customer=customer, user=request.user, **form.settings())
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, "The billing settings were saved.")
+            return redirect(_detail_url(customer))
+    return render(
+        request,
+        "office/customers/billing_settings.html",
+        {"form": form, "customer": customer, "list_url": optional_url("office:customer_list")},
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Billing contacts
+
+
+@staff_required
+def customer_contact_create(request, pk):
+    customer = _customer(request, pk)
+    form = BillingContactCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = contacts.contact_create(customer=customer, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            note = " It is now the default." if contact.is_default else ""
+            messages.success(request, f"{contact.name} was added.{note}")
+            return redirect(_detail_url(customer) + "#contacts")
+    return _form_page(
+        request,
+        {
+            "form": form,
+            "customer": customer,
+            "title": f"New billing contact for {customer}",
+            "submit": "Add contact",
+            "cancel_url": _detail_url(customer) + "#contacts",
+        },
+    )
+
+
+@staff_required
+def customer_contact_edit(request, pk, contact_pk):
+    customer = _customer(request, pk)
+    contact = _contact(request, customer, contact_pk)
+    form = BillingContactForm.for_contact(contact, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contacts.contact_update(contact=contact, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, f"{form.cleaned_data['name']} was saved.")
+            return redirect(_detail_url(customer) + "#contacts")
+    return _form_page(
+        request,
+        {
+            "form": form,
+            "customer": customer,
+            "title": f"Edit billing contact {contact.name}",
+            "intro": "Invoices already issued keep the contact details they were issued with.",
+            "submit": "Save",
+            "cancel_url": _detail_url(customer) + "#contacts",
+        },
+    )
+
+
+@require_POST
+@staff_required
+def customer_contact_set_default(request, pk, contact_pk):
+    customer = _customer(request, pk)
+    contact = _contact(request, customer, contact_pk)
+    contacts.contact_set_default(contact=contact, user=request.user)
+    messages.success(request, f"{contact.name} is now the default billing contact: new invoices go to them.")
+    return redirect(_detail_url(customer) + "#contacts")
+
+
+@require_POST
+@staff_required
+def customer_contact_delete(request, pk, contact_pk):
+    customer = _customer(request, pk)
+    contact = _contact(request, customer, contact_pk)
+    try:
+        contacts.contact_delete(contact=contact, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{contact.name} was removed.")
+    return redirect(_detail_url(customer) + "#contacts")
+
+
+# --------------------------------------------------------------------------------------------------
+# Expense codes
+
+
+CODE_ACTIONS = ("label_create", "label_rename", "label_deactivate", "label_activate", "code_add", "code_remove")
+
+
+@staff_required
+def customer_expense_codes(request, pk):
+    """Labels and auto-applied codes. Every staff member may manage them (seed 000: the partner manages a
+    customer directly); expense_codes.labels checks the acting user, so the portal can reuse it."""
+    customer = _customer(request, pk)
+    labels_qs = ExpenseCodeLabel.objects.filter(customer=customer)
+    active_labels = labels_qs.filter(is_active=True).order_by("name")
+    new_label = LabelForm(prefix="new")
+    new_code = DefaultCodeForm(prefix="code", labels=active_labels)
+    rename_forms: dict[int, LabelForm] = {}
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in CODE_ACTIONS:
+            messages.error(request, "Unknown action: reload the page and try again.")
+            return redirect("office:customer_expense_codes", pk=customer.pk)
+        done, form = _code_action(request, customer, action, labels_qs, active_labels)
+        if done:
+            return redirect("office:customer_expense_codes", pk=customer.pk)
+        if action == "label_create":
+            new_label = form
+        elif action == "code_add":
+            new_code = form
+        elif action == "label_rename" and form is not None:
+            rename_forms[form.label_pk] = form
+    labels = list(labels_qs.order_by("-is_active", "name"))
+    for label in labels:
+        label.rename_form = rename_forms.get(label.pk) or LabelForm(prefix=f"l{label.pk}", initial={"name": label.name})
+    context = {
+        "customer": customer,
+        "labels": labels,
+        "default_codes": list(AppliedExpenseCode.objects.filter(default_for=customer)),
+        "new_label": new_label,
+        "new_code": new_code,
+        "has_active_labels": any(label.is_active for label in labels),
+        "list_url": optional_url("office:customer_list"),
+    }
+    return render(request, "office/customers/expense_codes.html", context)
+
+
+def _code_action(request, customer, action, labels_qs, active_labels):
+    """Run one expense-code action. Returns (done, form): form carries the errors when it was refused."""
+    user = request.user
+
+    def label():
+        return partner_object(request, labels_qs, pk=request.POST.get("label_id") or 0)
+
+    if action in ("label_create", "label_rename"):
+        target = label() if action == "label_rename" else None
+        form = LabelForm(request.POST, prefix=f"l{target.pk}" if target else "new")
+        form.label_pk = target.pk if target else None
+        if form.is_valid():
+            try:
+                if target is None:
+                    created = code_labels.label_create(customer=customer, user=user, name=form.cleaned_data["name"])
+                    messages.success(request, f"The label “{created.name}” was added.")
+                else:
+                    renamed = code_labels.label_rename(label=target, user=user, name=form.cleaned_data["name"])
+                    messages.success(request, f"The label is now called “{renamed.name}”.")
+                return True, form
+            except ValidationError as error:
+                apply_errors(form, error)
+        return False, form
+    if action == "label_deactivate":
+        target = label()
+        removed = code_labels.label_deactivate(label=target, user=user)
+        note = f" and its {removed} auto-applied code{'s' if removed != 1 else ''} removed" if removed else ""
+        messages.success(request, f"The label “{target.name}” was deactivated{note}. Documents keep their codes.")
+        return True, None
+    if action == "label_activate":
+        target = code_labels.label_activate(label=label(), user=user)
+        messages.success(request, f"The label “{target.name}” is active again.")
+        return True, None
+    if action == "code_add":
+        form = DefaultCodeForm(request.POST, prefix="code", labels=active_labels)
+        if form.is_valid():
+            try:
+                code = code_labels.default_code_add(customer=customer, user=user, **form.cleaned_data)
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                messages.success(request, f"“{code}” will be applied to every new request.")
+                return True, form
+        return False, form
+    code = partner_object(
+        request, AppliedExpenseCode.objects.filter(default_for=customer), pk=request.POST.get("code_id") or 0
+    )
+    code_labels.default_code_remove(code=code, user=user)
+    messages.success(request, f"“{code}” is no longer applied to new requests.")
+    return True, None
+
+
+# --------------------------------------------------------------------------------------------------
+# Run AR now
+
+
+def run_period(form: RunPeriodForm, schedule: str, today):
+    """(start, end, catch_up, label) of the period a "run now" covers."""
+    if form.cleaned_data["period"] == RunPeriodForm.MONTH:
+        month = form.cleaned_data["month"]
+        start, end = month_period(month.year, month.month)
+        return start, end, False, date_format(month, "F Y")
+    start, end = closed_period(schedule, today)
+    if start is None:  # after each service: everything up to today, one invoice per proforma
+        return start, end, False, f"everything up to {date_format(end, 'M j, Y')}"
+    period = (
+        date_format(end, "M j, Y") if start == end else f"{date_format(start, 'M j')} – {date_format(end, 'M j, Y')}"
+    )
+    return start, end, True, f"{period} (and anything earlier not yet invoiced)"
+
+
+def run_message(invoices, period_label: str, what: str):
+    if not invoices:
+        return None
+    items = format_html_join(
+        ", ",
+        "{} ({}, {})",
+        ((str(i), i.get_status_display().lower(), format_units(i.total_units, i.currency)) for i in invoices),
+    )
+    count = len(invoices)
+    return format_html(
+        "{} {} made or updated for {}: {}.", count, what + ("s" if count != 1 else ""), period_label, items
+    )
+
+
+@require_POST
+@staff_required
+def customer_run_ar(request, pk):
+    """Invoice this customer's confirmed proformas now. Idempotent: a second click makes nothing new.
+    Billing clerks draft (generated invoices are issued at once only when an admin runs it and the partner
+    issues generated invoices)."""
+    customer = _customer(request, pk)
+    form = RunPeriodForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the period to invoice: see the form below.")
+        return _detail_page(request, customer, run_form=form)
+    start, end, catch_up, label = run_period(form, customer.invoicing_schedule, timezone.localdate())
+    issue = None if request.membership.is_billing_admin else False
+    try:
+        invoices = ar_invoices_generate(
+            customer=customer, period_start=start, period_end=end, user=request.user, issue=issue, catch_up=catch_up
+        )
+    except BillingError as error:
+        messages.error(request, error.message)
+    else:
+        message = run_message(invoices, label, "invoice")
+        if message:
+            messages.success(request, message)
+        else:
+            messages.info(
+                request, f"Nothing new to invoice for {label}: every confirmed proforma in it is already on an invoice."
+            )
+    return redirect(_detail_url(customer) + "#invoices")
