@@ -148,7 +148,7 @@ def service_slips(service: Service, book: RateBook) -> list[Slip]:
         if mins <= 0:
             continue
         bill, pay = priced("service", schedule, "service")
-        label = f"{service.service_type} – {schedule} ({hours(mins).normalize()} h)"
+        label = f"{service.service_type} – {schedule} ({hours(mins).normalize():f} h)"
         add(Slip.Type.SERVICE, label, hours(mins), bill * multiplier, pay, schedule=schedule)
     if service.prep_minutes:
         schedule = next(iter(minutes), "weekday")
@@ -165,7 +165,7 @@ def service_slips(service: Service, book: RateBook) -> list[Slip]:
         bill, pay = priced("mileage", "", "mileage")
         add(
             Slip.Type.MILEAGE,
-            f"Mileage ({service.mileage.normalize()} mi)",
+            f"Mileage ({service.mileage.normalize():f} mi)",
             service.mileage,
             bill,
             pay,

@@ -83,9 +83,11 @@ ISSUE_FIELDS = [
 
 
 @transaction.atomic
-def invoice_issue(*, invoice: Invoice, user=None, issue_date: datetime.date | None = None) -> Invoice:
+def invoice_issue(
+    *, invoice: Invoice, user=None, issue_date: datetime.date | None = None, expected_status: str | None = None
+) -> Invoice:
     """Draft -> Pending: number, issue and due dates, frozen totals and billing-contact snapshot."""
-    invoice = invoice_lock(invoice.pk)
+    invoice = invoice_lock(invoice.pk, expected_status=expected_status)
     _check_move(invoice, Status.PENDING, "issued")
     invoice_totals_refresh(invoice, save=False)
     if not invoice.line_count:
@@ -160,8 +162,8 @@ def invoice_void(*, invoice: Invoice, user=None, reason: str, expected_status: s
 
 
 @transaction.atomic
-def invoice_delete_draft(*, invoice: Invoice, user=None) -> None:
-    invoice = invoice_lock(invoice.pk)
+def invoice_delete_draft(*, invoice: Invoice, user=None, expected_status: str | None = None) -> None:
+    invoice = invoice_lock(invoice.pk, expected_status=expected_status)
     if invoice.status != Status.DRAFT:
         raise InvalidTransition("Only a draft can be deleted; void an issued invoice instead.")
     if invoice.children.exists():
@@ -227,12 +229,18 @@ def _lock_pair(a_id: int, b_id: int) -> dict[int, Invoice]:
 
 
 @transaction.atomic
-def invoice_attach_child(*, parent: Invoice, child: Invoice, user=None) -> Invoice:
-    """Attach a child AR invoice: the parent's outstanding balance drops by the child's total (seed 003)."""
+def invoice_attach_child(*, parent: Invoice, child: Invoice, user=None, expected_status: str | None = None) -> Invoice:
+    """Attach a child AR invoice: the parent's outstanding balance drops by the child's total (seed 003).
+
+    ``expected_status`` is the parent's status as the caller saw it: refused if it moved meanwhile."""
     if parent.pk == child.pk:
         raise BillingRuleError("An invoice cannot be attached to itself.")
     locked = _lock_pair(parent.pk, child.pk)
     parent, child = locked[parent.pk], locked[child.pk]
+    if expected_status is not None and parent.status != expected_status:
+        raise InvalidTransition(
+            f"{parent} changed meanwhile: it is now {parent.get_status_display()}. Reload the page and try again."
+        )
     if parent.partner_id != child.partner_id:
         raise BillingRuleError("Both invoices must belong to the same partner.")
     if parent.kind != Invoice.Kind.AR or child.kind != Invoice.Kind.AR:
@@ -275,13 +283,17 @@ def invoice_attach_child(*, parent: Invoice, child: Invoice, user=None) -> Invoi
 
 
 @transaction.atomic
-def invoice_detach_child(*, child: Invoice, user=None) -> Invoice:
-    """Detach a child AR invoice: the parent's outstanding balance is restored."""
+def invoice_detach_child(*, child: Invoice, user=None, expected_parent_id: int | None = None) -> Invoice:
+    """Detach a child AR invoice: the parent's outstanding balance is restored.
+
+    ``expected_parent_id`` is the parent the caller saw it attached to: refused if that changed meanwhile."""
     if not child.parent_id:
         raise BillingRuleError(f"{child} is not attached to any invoice.")
     locked = _lock_pair(child.parent_id, child.pk)
     child = locked[child.pk]
     if not child.parent_id or child.parent_id not in locked:
+        raise InvalidTransition("The invoice changed meanwhile. Reload the page and try again.")
+    if expected_parent_id is not None and child.parent_id != expected_parent_id:
         raise InvalidTransition("The invoice changed meanwhile. Reload the page and try again.")
     parent = locked[child.parent_id]
     child.parent = None

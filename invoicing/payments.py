@@ -24,11 +24,13 @@ def payment_record(
     received_on: datetime.date | None = None,
     user=None,
     idempotency_key: str | None = None,
+    expected_status: str | None = None,
 ) -> Payment:
     """Record money received against an issued invoice: Partially Paid, then Paid.
 
     ``idempotency_key`` (the form's one-time token) makes a double-submitted payment a no-op that
-    returns the first one.
+    returns the first one. ``expected_status`` is the invoice's status as the caller saw it: a payment on
+    an invoice that moved meanwhile is refused (a double submit with the same key still returns the first).
     """
     if idempotency_key:
         existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
@@ -36,7 +38,9 @@ def payment_record(
             return existing
     try:
         with transaction.atomic():
-            return _payment_record(invoice, amount_units, method, reference, received_on, user, idempotency_key)
+            return _payment_record(
+                invoice, amount_units, method, reference, received_on, user, idempotency_key, expected_status
+            )
     except (IntegrityError, BillingRuleError, InvalidTransition):  # lost a race with the same idempotency key?
         if idempotency_key:
             existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
@@ -45,7 +49,7 @@ def payment_record(
         raise
 
 
-def _payment_record(invoice, amount_units, method, reference, received_on, user, idempotency_key):
+def _payment_record(invoice, amount_units, method, reference, received_on, user, idempotency_key, expected_status=None):
     if amount_units is None or amount_units <= 0:
         raise BillingRuleError("A payment must be more than zero.")
     if method not in Payment.Method.values:
@@ -53,7 +57,7 @@ def _payment_record(invoice, amount_units, method, reference, received_on, user,
     reference = (reference or "").strip()
     if method == Payment.Method.CHECK and not reference:
         raise BillingRuleError("Enter the check number.")
-    invoice = invoice_lock(invoice.pk)
+    invoice = invoice_lock(invoice.pk, expected_status=expected_status)
     if invoice.status not in Invoice.OPEN_STATUSES:
         if invoice.status == Status.DRAFT:
             raise InvalidTransition("Issue the invoice before recording a payment on it.")

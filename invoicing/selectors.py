@@ -1,9 +1,25 @@
 """Reads shared by pages, exports and reports; always scoped to a tenant."""
 
-from django.db.models import Count, Q, Sum
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Invoice, Proforma
+from customers.models import BillingContact, Customer, Provider
+
+from .models import Invoice, InvoiceProforma, Payment, Proforma, Quote, Service, ServiceRequest, Slip
 
 
 def office_dashboard_figures(*, partner) -> dict:
@@ -59,3 +75,248 @@ def portal_dashboard_figures(*, customer) -> dict:
         "overdue_count": agg["overdue_count"],
         "latest_invoices": list(invoices.order_by("-issue_date", "-id")[:10]),
     }
+
+
+# --- Office lists: the rows, before filters and sorting (invoicing.filters / office.views.lists) -------------
+
+
+def invoice_list_balance():
+    """The balance a list shows and totals: what is still owed on an issued invoice. Nothing on a void
+    invoice, and nothing on a draft either (a draft is not owed until it is issued)."""
+    return Case(
+        When(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID], then=Value(0)),
+        default=F("total_units") - F("paid_units") - F("children_units"),
+        output_field=BigIntegerField(),
+    )
+
+
+def invoice_list_queryset(*, partner, kind: str):
+    """A partner's AR or AP invoices with their customer or provider and ``balance_units``."""
+    party = "customer" if kind == Invoice.Kind.AR else "provider"
+    return (
+        Invoice.objects.filter(partner=partner, kind=kind)
+        .select_related(party)
+        .annotate(balance_units=invoice_list_balance())
+    )
+
+
+def invoice_list_totals(queryset) -> dict:
+    """Count, total and outstanding of a (filtered) invoice list in one aggregate query."""
+    return queryset.order_by().aggregate(
+        count=Count("id"),
+        total=Sum("total_units", default=0),
+        outstanding=Sum(invoice_list_balance(), default=0),
+    )
+
+
+def proforma_list_queryset(*, partner):
+    """A partner's proformas with customer, provider, service, and the live AR invoice they are on (if any)."""
+    live_ar = InvoiceProforma.objects.filter(proforma=OuterRef("pk"), kind=Invoice.Kind.AR, is_active=True)
+    return (
+        Proforma.objects.filter(partner=partner)
+        .select_related("customer", "provider", "service")
+        .annotate(
+            ar_invoice_id=Subquery(live_ar.values("invoice_id")[:1]),
+            ar_invoice_number=Subquery(live_ar.values("invoice__number")[:1]),
+        )
+    )
+
+
+def proforma_list_totals(queryset) -> dict:
+    return queryset.order_by().aggregate(
+        count=Count("id"),
+        billed=Sum("bill_total_units", default=0),
+        pay=Sum("pay_total_units", default=0),
+    )
+
+
+def request_list_queryset(*, partner):
+    """A partner's requests with their customer and how many services each has."""
+    services = (
+        Service.objects.filter(request=OuterRef("pk")).order_by().values("request").annotate(n=Count("pk")).values("n")
+    )
+    return (
+        ServiceRequest.objects.filter(partner=partner)
+        .select_related("customer")
+        .annotate(services_count=Coalesce(Subquery(services, output_field=IntegerField()), 0))
+    )
+
+
+def service_list_queryset(*, partner):
+    """A partner's services with their request, customer, provider, type, zone and proforma."""
+    return Service.objects.filter(partner=partner).select_related(
+        "request__customer", "provider", "service_type", "zone", "proforma"
+    )
+
+
+def count_totals(queryset) -> dict:
+    return {"count": queryset.order_by().count()}
+
+
+def customer_list_queryset(*, partner):
+    """A partner's customers with their default contact and open AR balance."""
+    open_balance = (
+        Invoice.objects.filter(customer=OuterRef("pk"), kind=Invoice.Kind.AR, status__in=Invoice.OPEN_STATUSES)
+        .order_by()
+        .values("customer")
+        .annotate(s=Sum(F("total_units") - F("paid_units") - F("children_units")))
+        .values("s")
+    )
+    contact = BillingContact.objects.filter(customer=OuterRef("pk"), is_default=True)
+    return Customer.objects.filter(partner=partner).annotate(
+        open_balance_units=Coalesce(Subquery(open_balance, output_field=BigIntegerField()), 0),
+        contact_name=Subquery(contact.values("name")[:1]),
+        contact_email=Subquery(contact.values("email")[:1]),
+    )
+
+
+def provider_list_queryset(*, partner):
+    """A partner's providers with what the partner still owes them on open AP invoices."""
+    open_balance = (
+        Invoice.objects.filter(provider=OuterRef("pk"), kind=Invoice.Kind.AP, status__in=Invoice.OPEN_STATUSES)
+        .order_by()
+        .values("provider")
+        .annotate(s=Sum(F("total_units") - F("paid_units") - F("children_units")))
+        .values("s")
+    )
+    return Provider.objects.filter(partner=partner).annotate(
+        open_balance_units=Coalesce(Subquery(open_balance, output_field=BigIntegerField()), 0)
+    )
+
+
+def payment_list_queryset(*, partner):
+    """A partner's payments with their invoice and its customer or provider."""
+    return Payment.objects.filter(partner=partner).select_related("invoice__customer", "invoice__provider")
+
+
+def payment_list_totals(queryset) -> dict:
+    return queryset.order_by().aggregate(count=Count("id"), amount=Sum("amount_units", default=0))
+
+
+# --- Office detail pages: a fixed number of queries whatever the number of lines ---------------------------
+
+
+def invoice_detail_queryset(*, partner):
+    """A partner's invoices with everything the detail page's header needs in one row."""
+    return Invoice.objects.filter(partner=partner).select_related(
+        "partner",
+        "customer__zone",
+        "provider",
+        "billing_contact",
+        "parent__customer",
+        "created_by",
+        "from_quote__request",
+    )
+
+
+def invoice_detail_parts(*, invoice) -> dict:
+    """The rest of an invoice's page, each part in one query: proforma groups (with their slips and codes),
+    direct slips, codes, payments, children, the live billing contact of a draft and the audit trail.
+
+    A void invoice shows the proformas it carried (their links are kept, inactive)."""
+    from expense_codes.models import AppliedExpenseCode
+
+    from .audit import audit_trail
+
+    links = InvoiceProforma.objects.filter(invoice=invoice)
+    if invoice.status != Invoice.Status.VOID:
+        links = links.filter(is_active=True)
+    links = list(
+        links.select_related("proforma__provider", "proforma__service").prefetch_related(
+            Prefetch("proforma__slips", queryset=Slip.objects.order_by("position", "id")),
+            "proforma__expense_codes",
+        )
+    )
+    contact = None
+    if invoice.status == Invoice.Status.DRAFT and invoice.kind == Invoice.Kind.AR:
+        contact = (
+            invoice.billing_contact
+            or BillingContact.objects.filter(customer_id=invoice.customer_id, is_default=True).first()
+        )
+    return {
+        "proforma_links": links,
+        "direct_slips": list(Slip.objects.filter(invoice=invoice).order_by("position", "id")),
+        "codes": list(AppliedExpenseCode.objects.filter(invoice=invoice)),
+        "payments": list(invoice.payments.select_related("created_by")),
+        "children": list(invoice.children.select_related("customer").order_by("id")),
+        "live_contact": contact,
+        "audit": list(audit_trail(invoice)),
+    }
+
+
+def proforma_detail_queryset(*, partner):
+    return Proforma.objects.filter(partner=partner).select_related(
+        "customer", "provider", "service__request", "service__service_type"
+    )
+
+
+def proforma_detail_parts(*, proforma) -> dict:
+    """A proforma's slips, codes, the invoices it is or was on (AR and AP, live and former) and its trail."""
+    from expense_codes.models import AppliedExpenseCode
+
+    from .audit import audit_trail
+
+    links = list(
+        InvoiceProforma.objects.filter(proforma=proforma)
+        .select_related("invoice__customer", "invoice__provider")
+        .order_by("-is_active", "kind", "-id")
+    )
+    return {
+        "slips": list(Slip.objects.filter(proforma=proforma).order_by("position", "id")),
+        "codes": list(AppliedExpenseCode.objects.filter(proforma=proforma)),
+        "links": links,
+        # Adjustments are refused once the proforma is on an issued invoice (invoicing.manual).
+        "adjustable": proforma.status != Proforma.Status.CANCELLED
+        and not any(link.is_active and link.invoice.status != Invoice.Status.DRAFT for link in links),
+        "audit": list(audit_trail(proforma)),
+    }
+
+
+def request_detail_queryset(*, partner):
+    return ServiceRequest.objects.filter(partner=partner).select_related("customer", "created_by")
+
+
+def request_detail_parts(*, service_request) -> dict:
+    """A request's codes, services (with provider, type, zone, proforma and codes) and quote with its lines."""
+    from expense_codes.models import AppliedExpenseCode
+
+    quote = Quote.objects.filter(request=service_request).select_related("invoice").first()
+    return {
+        "codes": list(AppliedExpenseCode.objects.filter(request=service_request)),
+        "services": list(
+            Service.objects.filter(request=service_request)
+            .select_related("provider", "service_type", "zone", "proforma")
+            .prefetch_related("expense_codes")
+            .order_by("starts_at", "id")
+        ),
+        "quote": quote,
+        "quote_lines": list(quote.lines.order_by("id")) if quote else [],
+    }
+
+
+def service_detail_queryset(*, partner):
+    return Service.objects.filter(partner=partner).select_related(
+        "request__customer", "provider", "service_type", "zone", "shift", "proforma"
+    )
+
+
+def service_detail_parts(*, service) -> dict:
+    from expense_codes.models import AppliedExpenseCode
+
+    from .audit import audit_trail
+
+    return {
+        "extras": list(service.extras.order_by("id")),
+        "codes": list(AppliedExpenseCode.objects.filter(service=service)),
+        "request_codes": list(AppliedExpenseCode.objects.filter(request_id=service.request_id)),
+        "audit": list(audit_trail(service)),
+    }
+
+
+def customer_invoices(*, customer):
+    """A customer's issued AR invoices, newest first: what the portal lists (drafts are never shown)."""
+    return (
+        Invoice.objects.filter(partner_id=customer.partner_id, customer=customer, kind=Invoice.Kind.AR)
+        .exclude(status=Invoice.Status.DRAFT)
+        .order_by("-issue_date", "-id")
+    )

@@ -31,7 +31,7 @@ class Zone(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} ({self.tax_rate.normalize()}%)"
+        return f"{self.name} ({self.tax_rate.normalize():f}%)"
 
 
 class ServiceType(models.Model):

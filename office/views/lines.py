@@ -1,0 +1,93 @@
+"""Document lines for the detail pages, pre-formatted in Python.
+
+An invoice can carry hundreds of lines; a template row per line with a Babel call per amount costs most of
+the page's time budget (150 ms at 500 lines). Here each line's numbers are formatted once, with the same
+text as the ``money`` and ``rate`` template filters, and the invoice's rows are built as escaped strings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from html import escape
+
+from babel.numbers import get_currency_symbol
+from django.utils.safestring import mark_safe
+
+from invoicing.models import PaySchedule, Slip
+from octoo_billing.money import minor_exponent
+
+TYPE_LABELS = dict(Slip.Type.choices)
+SCHEDULE_LABELS = dict(PaySchedule.choices)
+
+
+def plain_number(number: Decimal) -> str:
+    """2.0000 -> "2", 2.5000 -> "2.5", 8.250 -> "8.25" (never "1E+1")."""
+    if number == number.to_integral_value():
+        return str(number.quantize(Decimal(1)))
+    return f"{number.normalize():f}"
+
+
+class LineMoney:
+    """Money text without a Babel call per amount: en_US sign, symbol and grouped digits, like
+    ``octoo_billing.money.format_units``; a rate keeps its extra decimals, like the ``rate`` filter."""
+
+    def __init__(self, currency: str):
+        self.symbol = get_currency_symbol(currency, locale="en_US")
+        self.exp = minor_exponent(currency)
+
+    def units(self, units: int) -> str:
+        major = Decimal(abs(units)).scaleb(-self.exp)
+        return f"{'-' if units < 0 else ''}{self.symbol}{major:,.{self.exp}f}"
+
+    def rate(self, units_per_unit) -> str:
+        major = Decimal(units_per_unit).scaleb(-self.exp)
+        places = max(self.exp, -major.normalize().as_tuple().exponent)
+        return f"{'-' if major < 0 else ''}{self.symbol}{abs(major):,.{places}f}"
+
+
+def slips_for_display(slips, currency: str = "USD") -> list:
+    """Pre-format each line's numbers once (quantity, tax rate, the bill and pay amounts)."""
+    fmt = LineMoney(currency)
+    for slip in slips:
+        slip.qty_display = plain_number(slip.quantity)
+        slip.tax_display = plain_number(slip.tax_rate)
+        slip.m_rate = fmt.rate(slip.bill_rate_units)
+        slip.m_pay_rate = fmt.rate(slip.pay_rate_units)
+        slip.m_discount = fmt.units(slip.discount_units) if slip.discount_units else ""
+        slip.m_tax = fmt.units(slip.bill_tax_units)
+        slip.m_total = fmt.units(slip.bill_total_units)
+        slip.m_pay_total = fmt.units(slip.pay_total_units)
+    return slips
+
+
+_DASH = '<span class="text-body-secondary">—</span>'
+
+
+def line_rows_html(slips, *, currency: str, ar: bool):
+    """The <tr> of each line: the bill side (rate, discount, tax, total) for AR, the pay side for AP.
+
+    Plain f-strings with every text escaped (``html.escape``): ``format_html`` per cell costs as much as
+    the rest of a 500-line page."""
+    rows = []
+    for slip in slips_for_display(slips, currency):
+        schedule = escape(SCHEDULE_LABELS.get(slip.pay_schedule, ""))
+        head = (
+            f'<tr><td>{escape(slip.description)}<span class="line-sub">'
+            f"{escape(TYPE_LABELS.get(slip.slip_type, slip.slip_type))}"
+            f'<span class="d-md-none">{" · " + schedule if schedule else ""}</span></span></td>'
+            f'<td class="d-none d-md-table-cell">{schedule or "—"}</td><td class="num">{slip.qty_display}</td>'
+        )
+        if ar:
+            discount = f"−{escape(slip.m_discount)}" if slip.m_discount else _DASH
+            tail = (
+                f'<td class="num">{escape(slip.m_rate)}</td><td class="num">{discount}</td>'
+                f'<td class="num">{escape(slip.m_tax)}<span class="line-sub">{slip.tax_display}%</span></td>'
+                f'<td class="num fw-semibold">{escape(slip.m_total)}</td></tr>'
+            )
+        else:
+            tail = (
+                f'<td class="num">{escape(slip.m_pay_rate)}</td>'
+                f'<td class="num fw-semibold">{escape(slip.m_pay_total)}</td></tr>'
+            )
+        rows.append(head + tail)
+    return mark_safe("".join(rows))  # noqa: S308 (every text in it is escaped above)
