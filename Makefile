@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEV_ENV := DEBUG=1
 
-.PHONY: run test install system-deps browser-deps migrate seed web worker bench lint format ci clean
+.PHONY: run test install system-deps browser-deps migrate seed web worker bench lint format ci clean screenshots
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -76,3 +76,7 @@ ci:
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles .test-media
+
+# Screenshots of the main pages for the README (demo data in a throw-away database, Debian's Chromium).
+screenshots: install browser-deps
+	$(PY) docs/screenshots.py

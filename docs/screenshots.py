@@ -1,0 +1,121 @@
+"""Screenshots of the main pages for the README (`make screenshots`).
+
+Loads the demo data into a throw-away SQLite file, serves it, and photographs the pages with Debian's
+Chromium through Playwright. Writes docs/screenshots/*.png.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+STAFF_PAGES = [
+    ("office-dashboard", "/office/"),
+    ("ar-invoices", "/office/invoices/ar/"),
+    ("invoice-detail", "INVOICE"),
+    ("new-invoice", "NEW_INVOICE"),
+    ("customer-detail", "CUSTOMER"),
+    ("aging-report", "/office/reports/aging/"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp}/shots.sqlite3", "MEDIA_ROOT": tmp}
+    py = sys.executable
+    for command in (["migrate", "-v0"], ["seed_demo"]):
+        subprocess.run([py, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    ids = subprocess.run(
+        [
+            py,
+            "manage.py",
+            "shell",
+            "-c",
+            "from invoicing.models import Invoice; from customers.models import Customer;"
+            "i = Invoice.objects.filter(partner__slug='northwind', status='partially_paid').order_by('id').first();"
+            "c = Customer.objects.filter(partner__slug='northwind').order_by('id').first();"
+            "print(i.pk, c.pk)",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    invoice_id, customer_id = ids[-2], ids[-1]
+    port = free_port()
+    server = subprocess.Popen(
+        [py, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        from playwright.sync_api import sync_playwright
+
+        base = f"http://127.0.0.1:{port}"
+        OUT.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1360, "height": 900})
+
+            def sign_in(username):
+                page.context.clear_cookies()
+                page.goto(f"{base}/accounts/login/")
+                page.fill("input[name=username]", username)
+                page.fill("input[name=password]", "demo12345")
+                page.click("form [type=submit]")
+                page.wait_for_load_state()
+
+            sign_in("northwind.admin")
+            paths = {
+                "INVOICE": f"/office/invoices/{invoice_id}/",
+                "NEW_INVOICE": f"/office/invoices/new/?customer={customer_id}",
+                "CUSTOMER": f"/office/customers/{customer_id}/",
+            }
+            for name, path in STAFF_PAGES:
+                page.goto(base + paths.get(path, path))
+                page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
+                print("wrote", OUT / f"{name}.png")
+            sign_in("harborview.ap")
+            page.goto(f"{base}/portal/")
+            page.screenshot(path=str(OUT / "portal-dashboard.png"))
+            print("wrote", OUT / "portal-dashboard.png")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
