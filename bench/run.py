@@ -277,7 +277,19 @@ def machine() -> str:
     )
 
 
-BENCHES = [bench_engine]
+def bench_pages(lines: list[str]):
+    from bench.pages import bench_pages as run
+
+    run(lines)
+
+
+def bench_pdf(lines: list[str]):
+    from bench.pdf import bench_pdf as run
+
+    run(lines)
+
+
+BENCHES = [bench_engine, bench_pages, bench_pdf]
 
 
 def main():

@@ -93,6 +93,10 @@ class Customer(models.Model):
     )
     auto_send = models.BooleanField(default=True, help_text="E-mail invoices when they are issued.")
     auto_charge = models.BooleanField(default=False, help_text="Charge the card on file when an invoice is issued.")
+    # The card on file: the payment gateway's token and what may be shown of the card; never its number.
+    card_token = models.CharField(max_length=100, blank=True, help_text="The payment gateway's token for the card.")
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField("card ending", max_length=4, blank=True)
     discount_percent = models.DecimalField(
         "subscription discount %",
         max_digits=5,
@@ -119,6 +123,10 @@ class Customer(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(payment_terms__in=["net", "no_payment"]), name="customer_payment_terms_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(card_token="") & Q(card_last4="")) | (~Q(card_token="") & ~Q(card_last4="")),
+                name="customer_card_token_and_last4_together",
             ),
         ]
         indexes = [models.Index(fields=["partner", "invoicing_schedule"])]

@@ -10,9 +10,128 @@ import logging
 logger = logging.getLogger(__name__)
 
 
+def _enqueue(func: str, *args, name: str) -> str | None:
+    """Queue a task for the worker; never raises (an issue that committed must not look failed).
+
+    django-q2 retries a task that raises: it is not acknowledged, so the broker hands it out again after
+    ``Q_CLUSTER["retry"]`` seconds, up to ``max_attempts`` times. With ``sync`` on (tests), it runs here.
+    """
+    from django_q.tasks import async_task
+
+    try:
+        return async_task(func, *args, task_name=name[:100], group=func.rsplit(".", 1)[1])
+    except Exception:  # noqa: BLE001 - logged; the invoice shows what is missing and offers a retry
+        logger.exception("task %s for %s failed or could not be queued", func, args)
+        return None
+
+
 def on_invoice_issued(invoice_id: int) -> None:
-    """Runs after an issue commits: rendering, sending and auto-charge hang off this hook."""
-    logger.info("invoice %s issued", invoice_id)
+    """Runs after an issue commits (transaction.on_commit), so outside the numbering lock: queues the
+    invoice's delivery (``invoice_issued_task``). Nothing here can undo or fail the issue."""
+    from django.conf import settings
+
+    from .models import Invoice
+
+    if not getattr(settings, "INVOICE_ISSUE_HOOKS", True):
+        return
+    number = Invoice.objects.filter(pk=invoice_id).exclude(status=Invoice.Status.DRAFT).values_list("number")
+    number = number.first()
+    if number is None:
+        return
+    _enqueue("invoicing.tasks.invoice_issued_task", invoice_id, name=f"deliver {number[0]}")
+
+
+class DeliveryIncomplete(Exception):
+    """Some step of an invoice's delivery failed in a way a retry can fix; django-q2 will retry the task."""
+
+
+def invoice_issued_task(invoice_id: int) -> dict:
+    """An issued invoice's delivery, in order: render and store the PDF; e-mail it when the customer has
+    auto-send on; charge the card on file when the customer pays by card with auto-charge on.
+
+    One task per invoice, so two workers never render the same PDF, and the PDF is stored before the charge
+    (the document says "will be charged", never a payment that raced it). Each step records its own failure
+    on the invoice (``pdf_error``, ``send_error``, ``charge_error``) and the audit trail; a rendering failure
+    does not stop the charge. If a step failed in a way a retry can fix, the task raises at the end and
+    django-q2 runs it again later: the steps already done are skipped (stored PDF, ``sent_at``, the charge's
+    idempotency key or its final decline).
+    """
+    from .charging import auto_charge_applies, invoice_auto_charge
+    from .delivery import DeliveryError, invoice_send
+    from .models import Invoice
+    from .pdf import PdfRenderError, invoice_pdf_store
+
+    invoice = Invoice.objects.select_related("customer").get(pk=invoice_id)
+    report, retry = {}, []
+    try:
+        invoice_pdf_store(invoice=invoice)
+        report["pdf"] = "stored"
+    except PdfRenderError as exc:
+        report["pdf"] = "failed"
+        retry.append(str(exc))
+    if invoice.kind == Invoice.Kind.AR and invoice.customer.auto_send and invoice.status != Invoice.Status.VOID:
+        if invoice.sent_at is not None:
+            report["email"] = "already sent"
+        elif report["pdf"] == "failed":
+            report["email"] = "waiting for the PDF"
+            Invoice.objects.filter(pk=invoice.pk).update(send_error="Not sent yet: the PDF could not be rendered.")
+        else:
+            try:
+                invoice_send(invoice=invoice)
+                report["email"] = "sent"
+            except DeliveryError as exc:
+                report["email"] = "failed"
+                if exc.retryable:
+                    retry.append(exc.message)
+    if auto_charge_applies(invoice):
+        outcome = invoice_auto_charge(invoice=invoice)
+        report["charge"] = outcome.status
+        if outcome.status == "error":
+            retry.append(outcome.message)
+    if retry:
+        raise DeliveryIncomplete(f"{invoice.number}: " + " | ".join(retry))
+    return report
+
+
+# Single steps, for a retry of one of them on its own (e.g. a schedule re-rendering missing PDFs).
+
+
+def invoice_pdf_task(invoice_id: int) -> str:
+    """Render and store an issued invoice's PDF (kept if already stored). Raises on failure: retried."""
+    from .models import Invoice
+    from .pdf import invoice_pdf_store
+
+    invoice = invoice_pdf_store(invoice=Invoice.objects.get(pk=invoice_id))
+    return invoice.pdf.name
+
+
+def invoice_send_task(invoice_id: int) -> str:
+    """E-mail an issued invoice. A failure is recorded on the invoice and raised, so django-q2 retries it,
+    unless retrying cannot help (no recipient): then the office's Resend is the way."""
+    from .delivery import DeliveryError, invoice_send
+    from .models import Invoice
+
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.sent_at is not None:
+        return "already sent"  # a redelivered task never sends twice
+    try:
+        invoice_send(invoice=invoice)
+    except DeliveryError as exc:
+        if exc.retryable:
+            raise
+        return exc.message
+    return "sent"
+
+
+def invoice_charge_task(invoice_id: int) -> str:
+    """Charge the card on file. A processing error is raised (retried); a decline is final and recorded."""
+    from .charging import invoice_auto_charge
+    from .models import Invoice
+
+    outcome = invoice_auto_charge(invoice=Invoice.objects.get(pk=invoice_id))
+    if outcome.status == "error":
+        raise RuntimeError(outcome.message)
+    return outcome.status
 
 
 def proformas_sweep_task() -> dict:

@@ -128,6 +128,12 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@octoo.example")
 
+# Invoice delivery (invoicing.pdf, delivery, charging, uploads).
+# "simulated": test cards for the demo (4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined);
+# "manual": nothing is charged automatically.
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="simulated")
+SUPPORTING_DOCUMENT_MAX_BYTES = env.int("SUPPORTING_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

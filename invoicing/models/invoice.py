@@ -98,6 +98,7 @@ class Invoice(models.Model):
     send_error = models.TextField(blank=True)
     pdf = models.FileField(upload_to="invoices/%Y/%m/", blank=True)
     pdf_error = models.TextField(blank=True)
+    charge_error = models.TextField(blank=True, help_text="Why the last automatic card charge failed, if it did.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -1,3 +1,15 @@
-"""Office routes: delivery."""
+"""Office routes: delivery (invoice PDFs, e-mail, card charge, supporting documents)."""
 
-urlpatterns = []
+from django.urls import path
+
+from office.views import delivery
+
+urlpatterns = [
+    path("invoices/<int:pk>/pdf/", delivery.invoice_pdf, name="invoice_pdf"),
+    path("invoices/<int:pk>/pdf/render/", delivery.invoice_pdf_render, name="invoice_pdf_render"),
+    path("invoices/<int:pk>/send/", delivery.invoice_send, name="invoice_send"),
+    path("invoices/<int:pk>/charge/", delivery.invoice_charge, name="invoice_charge"),
+    path("proformas/<int:pk>/pdf/", delivery.proforma_pdf, name="proforma_pdf"),
+    path("requests/<int:pk>/documents/", delivery.request_document_upload, name="request_document_upload"),
+    path("documents/<int:pk>/", delivery.request_document_download, name="request_document_download"),
+]

@@ -1,0 +1,183 @@
+"""E-mailing issued invoices: to the default billing contact, contacts flagged for invoices in cc, from the
+partner's address, with the PDF and the request's supporting documents attached.
+
+``invoice_send`` is called by the worker after an issue (customers with auto-send on) and by the office's
+Send / Resend button. A failure is recorded on the invoice (``send_error``) and in the audit trail, and raised
+as ``DeliveryError``; the task re-raises it so django-q2 retries the delivery. The invoice stays issued and
+shows as "not sent" until a send succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.utils import formataddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .audit import audit_record
+from .errors import BillingError, BillingRuleError, InvalidTransition
+from .models import Invoice, SupportingDocument
+from .pdf import PdfRenderError, invoice_pdf_ensure, pdf_filename
+
+logger = logging.getLogger(__name__)
+
+# Supporting documents attached to one e-mail, at most (larger sets are listed, not attached).
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+
+class DeliveryError(BillingError):
+    """The e-mail could not be sent. ``retryable`` is False when trying again cannot help (no recipient)."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def invoice_supporting_documents(invoice: Invoice):
+    """The supporting documents of the requests an invoice bills (through its proformas or its quote)."""
+    live = Q(request__services__proforma__invoice_links__invoice=invoice)
+    if invoice.status != Invoice.Status.VOID:
+        live &= Q(request__services__proforma__invoice_links__is_active=True)
+    return (
+        SupportingDocument.objects.filter(live | Q(request__quote__invoice=invoice))
+        .distinct()
+        .order_by("uploaded_at", "id")
+    )
+
+
+def invoice_recipients(invoice: Invoice) -> tuple[list[str], list[str]]:
+    """(to, cc): the invoice's billing contact (its current address), then the customer's other contacts
+    flagged "receives invoices"."""
+    contact = invoice.billing_contact
+    to_address = (contact.email if contact is not None else "") or invoice.contact_email
+    if not to_address and invoice.customer_id:
+        default = invoice.customer.contacts.filter(is_default=True).first()
+        to_address = default.email if default else ""
+    to = [to_address] if to_address else []
+    cc = []
+    if invoice.customer_id:
+        for email in invoice.customer.contacts.filter(receives_invoices=True).values_list("email", flat=True):
+            if email and email.lower() not in {a.lower() for a in to + cc}:
+                cc.append(email)
+    return to, cc
+
+
+def _from_address(partner) -> str:
+    address = partner.email or settings.DEFAULT_FROM_EMAIL
+    name = " ".join((partner.name or "").split())  # no line breaks in a header
+    return formataddr((name, address)) if name and partner.email else address
+
+
+def invoice_email_build(*, invoice: Invoice, documents=None) -> EmailMultiAlternatives:
+    """The e-mail for an issued invoice, with its stored PDF and the supporting documents attached."""
+    to, cc = invoice_recipients(invoice)
+    documents = list(invoice_supporting_documents(invoice) if documents is None else documents)
+    attached, listed, budget = [], [], MAX_ATTACHMENT_BYTES
+    for document in documents:
+        if document.size <= budget:
+            attached.append(document)
+            budget -= document.size
+        else:
+            listed.append(document)
+    customer = invoice.customer
+    context = {
+        "invoice": invoice,
+        "partner": invoice.partner,
+        "customer": customer,
+        "contact_name": invoice.contact_name,
+        "currency": invoice.currency,
+        "attached_documents": attached,
+        "listed_documents": listed,
+        "card_auto": customer.payment_method == customer.PaymentMethod.CARD
+        and customer.auto_charge
+        and bool(customer.card_last4),
+        "card_last4": customer.card_last4,
+    }
+    subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("emails/invoice_body.txt", context),
+        from_email=_from_address(invoice.partner),
+        to=to,
+        cc=cc,
+        reply_to=[invoice.partner.email] if invoice.partner.email else None,
+    )
+    message.attach_alternative(render_to_string("emails/invoice_body.html", context), "text/html")
+    with invoice.pdf.open("rb") as handle:
+        message.attach(pdf_filename(invoice), handle.read(), "application/pdf")
+    for document in attached:
+        with document.file.open("rb") as handle:
+            message.attach(document.name, handle.read(), document.content_type)
+    return message
+
+
+def _failed(invoice: Invoice, user, message: str, *, retryable: bool) -> DeliveryError:
+    Invoice.objects.filter(pk=invoice.pk).update(send_error=message[:2000], updated_at=timezone.now())
+    invoice.send_error = message
+    audit_record(target=invoice, action="send_failed", actor=user, reason=message[:2000])
+    return DeliveryError(message, retryable=retryable)
+
+
+def invoice_send(*, invoice: Invoice, user=None) -> Invoice:
+    """E-mail an issued AR invoice (Send, and Resend once sent). Records ``sent_at`` and an audit event.
+
+    Refuses drafts, void and AP invoices (``BillingError``); a delivery failure is recorded in ``send_error``
+    and raised as ``DeliveryError``. The invoice's status never changes here.
+    """
+    invoice = Invoice.objects.select_related("partner", "customer", "billing_contact").get(pk=invoice.pk)
+    if invoice.is_draft:
+        raise InvalidTransition("Issue the invoice before sending it.")
+    if invoice.kind != Invoice.Kind.AR:
+        raise BillingRuleError("Only AR invoices are e-mailed; AP invoices come from providers.")
+    if invoice.status == Invoice.Status.VOID:
+        raise BillingRuleError("A void invoice is not sent.")
+    to, cc = invoice_recipients(invoice)
+    if not to:
+        raise _failed(
+            invoice,
+            user,
+            f"Not sent: {invoice.customer} has no billing contact with an e-mail address. Add one, then resend.",
+            retryable=False,
+        )
+    try:
+        stored = invoice_pdf_ensure(invoice=invoice, user=user)
+    except PdfRenderError as exc:
+        raise _failed(invoice, user, f"Not sent: {exc}", retryable=True) from exc
+    invoice.pdf = stored.pdf
+    documents = list(invoice_supporting_documents(invoice))
+    resend = invoice.sent_at is not None
+    try:
+        message = invoice_email_build(invoice=invoice, documents=documents)
+        message.send(fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - any backend failure (SMTP, network, file) is recorded, then raised
+        logger.warning("Sending invoice %s failed: %s", invoice.pk, exc)
+        raise _failed(
+            invoice, user, f"Not sent: the mail server refused it ({type(exc).__name__}: {exc}).", retryable=True
+        ) from exc
+    now = timezone.now()
+    Invoice.objects.filter(pk=invoice.pk).update(sent_at=now, send_error="", updated_at=now)
+    invoice.sent_at, invoice.send_error = now, ""
+    audit_record(
+        target=invoice,
+        action="resend" if resend else "send",
+        actor=user,
+        data={
+            "to": message.to,
+            "cc": message.cc,
+            "attachments": [name for name, _content, _mime in message.attachments],
+        },
+    )
+    return invoice
+
+
+__all__ = [
+    "DeliveryError",
+    "invoice_email_build",
+    "invoice_recipients",
+    "invoice_send",
+    "invoice_supporting_documents",
+]

@@ -1,0 +1,295 @@
+"""E-mailing issued invoices: recipients, sender, bodies, the PDF and the supporting documents attached;
+failures recorded on the invoice and retried by django-q2 until a send succeeds."""
+
+import smtplib
+from multiprocessing import Value
+from queue import Queue
+
+import pytest
+from django.core import mail
+from django.core.files.base import ContentFile
+from django.core.mail.backends.base import BaseEmailBackend
+from django_q.brokers import get_broker
+from django_q.conf import Conf
+from django_q.models import OrmQ, Task
+from django_q.monitor import monitor
+from django_q.signing import SignedPackage
+from django_q.worker import worker
+
+from invoicing import pdf
+from invoicing.audit import audit_trail
+from invoicing.delivery import DeliveryError, invoice_recipients, invoice_send, invoice_supporting_documents
+from invoicing.errors import BillingRuleError, InvalidTransition
+from invoicing.lifecycle import invoice_issue, invoice_void
+from invoicing.models import Invoice, Quote, SupportingDocument
+from tests.factories import (
+    BillingContactFactory,
+    CustomerFactory,
+    PartnerFactory,
+    ProviderFactory,
+    ServiceFactory,
+    ServiceRequestFactory,
+    draft_invoice,
+    draft_with_proformas,
+    issued_invoice,
+    proforma_with_slips,
+)
+
+pytestmark = pytest.mark.django_db
+
+FAKE_PDF = b"%PDF-1.7\n% a rendered invoice\n%%EOF\n"
+
+
+class FailingBackend(BaseEmailBackend):
+    """A mail server that is down."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+@pytest.fixture(autouse=True)
+def _media_and_hooks(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.INVOICE_ISSUE_HOOKS = True
+
+
+@pytest.fixture
+def fake_render(monkeypatch):
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
+
+
+def issue(invoice, capture):
+    with capture(execute=True):
+        return invoice_issue(invoice=invoice)
+
+
+def document_for(service_request, name="scan.pdf", content=b"%PDF-1.4 supporting\n", content_type="application/pdf"):
+    document = SupportingDocument(request=service_request, name=name, content_type=content_type, size=len(content))
+    document.file.save(name, ContentFile(content), save=True)
+    return document
+
+
+def invoice_with_a_document(customer):
+    """A draft AR invoice billing a service of a request that carries a supporting document."""
+    service_request = ServiceRequestFactory(customer=customer, partner=customer.partner)
+    service = ServiceFactory(request=service_request, partner=customer.partner)
+    proforma = proforma_with_slips(customer=customer, amounts=[15000], service=service, number="PF-2026-00901")
+    document = document_for(service_request, "purchase-order.pdf")
+    return draft_with_proformas(proformas=[proforma], customer=customer), document
+
+
+# --- the e-mail -----------------------------------------------------------------------------------------------
+
+
+def test_issuing_for_an_auto_send_customer_emails_the_pdf_and_the_supporting_documents(
+    partner, django_capture_on_commit_callbacks
+):
+    """The real renderer, once: the attachment is the stored PDF."""
+    customer = CustomerFactory(partner=partner, auto_send=True)
+    cc_contact = BillingContactFactory(customer=customer, receives_invoices=True, email="ap-team@customer.example")
+    BillingContactFactory(customer=customer, receives_invoices=False, email="not-me@customer.example")
+    draft, document = invoice_with_a_document(customer)
+
+    invoice = issue(draft, django_capture_on_commit_callbacks)
+
+    invoice.refresh_from_db()
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    default = customer.contacts.get(is_default=True)
+    assert message.to == [default.email]
+    assert message.cc == [cc_contact.email]
+    assert partner.email in message.from_email and partner.name in message.from_email
+    assert invoice.number in message.subject
+    assert invoice.number in message.body and "Balance due" in message.body
+    [(html, mime)] = message.alternatives
+    assert mime == "text/html" and invoice.number in html
+    names = {name: (content, mimetype) for name, content, mimetype in message.attachments}
+    pdf_bytes, pdf_type = names[f"{invoice.number}.pdf"]
+    assert pdf_type == "application/pdf" and pdf_bytes.startswith(b"%PDF")
+    assert pdf_bytes == invoice.pdf.read()  # the stored document, not another render
+    assert names["purchase-order.pdf"] == (b"%PDF-1.4 supporting\n", "application/pdf")
+    assert "purchase-order.pdf" in message.body
+    assert invoice.sent_at is not None and invoice.send_error == ""
+    assert invoice.status == Invoice.Status.PENDING
+    [event] = [e for e in audit_trail(invoice) if e.action == "send"]
+    assert event.data["to"] == [default.email] and f"{invoice.number}.pdf" in event.data["attachments"]
+    assert document in invoice_supporting_documents(invoice)
+
+
+def test_customer_with_auto_send_off_gets_nothing_until_staff_send(
+    fake_render, partner, django_capture_on_commit_callbacks
+):
+    customer = CustomerFactory(partner=partner, auto_send=False)
+    invoice = issue(draft_invoice(customer, [5000]), django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert mail.outbox == [] and invoice.sent_at is None
+    assert invoice.pdf  # rendered and stored all the same
+
+    invoice_send(invoice=invoice)
+    assert len(mail.outbox) == 1
+    assert Invoice.objects.get(pk=invoice.pk).sent_at is not None
+
+
+def test_resend_sends_again_and_is_audited_as_a_resend(fake_render, customer):
+    invoice = issued_invoice(customer, [5000])
+    invoice_send(invoice=invoice)
+    invoice_send(invoice=invoice)
+    assert len(mail.outbox) == 2
+    assert [e.action for e in audit_trail(invoice) if e.action in ("send", "resend")] == ["send", "resend"]
+
+
+def test_email_goes_to_the_contacts_current_address_with_the_sender_fallback(fake_render, settings):
+    settings.DEFAULT_FROM_EMAIL = "invoices@octoo.example"
+    partner = PartnerFactory(email="")
+    customer = CustomerFactory(partner=partner)
+    invoice = issued_invoice(customer, [5000])
+    contact = customer.contacts.get(is_default=True)
+    contact.email = "new-ap@customer.example"
+    contact.save()
+    invoice_send(invoice=invoice)
+    assert mail.outbox[0].to == ["new-ap@customer.example"]
+    assert mail.outbox[0].from_email == "invoices@octoo.example"
+
+
+def test_cc_never_repeats_the_main_recipient(customer):
+    default = customer.contacts.get(is_default=True)
+    default.receives_invoices = True
+    default.save()
+    other = BillingContactFactory(customer=customer, receives_invoices=True)
+    invoice = issued_invoice(customer, [5000])
+    assert invoice_recipients(invoice) == ([default.email], [other.email])
+
+
+def test_quote_invoices_carry_the_requests_documents(fake_render, customer):
+    service_request = ServiceRequestFactory(customer=customer, partner=customer.partner)
+    document = document_for(service_request, "authorization.png", b"\x89PNG\r\n\x1a\n...", "image/png")
+    invoice = issued_invoice(customer, [5000])
+    Quote.objects.create(request=service_request, status=Quote.Status.CONVERTED, invoice=invoice)
+    invoice_send(invoice=invoice)
+    assert ("authorization.png", document.file.open("rb").read(), "image/png") in mail.outbox[0].attachments
+
+
+def test_drafts_void_and_ap_invoices_are_not_sent(fake_render, customer):
+    with pytest.raises(InvalidTransition):
+        invoice_send(invoice=draft_invoice(customer, [5000]))
+    void = invoice_void(invoice=issued_invoice(customer, [5000]), reason="entered twice")
+    with pytest.raises(BillingRuleError):
+        invoice_send(invoice=void)
+    provider = ProviderFactory(partner=customer.partner)
+    proforma = proforma_with_slips(customer=customer, provider=provider)
+    ap = invoice_issue(invoice=draft_with_proformas(proformas=[proforma], provider=provider))
+    with pytest.raises(BillingRuleError):
+        invoice_send(invoice=ap)
+    assert mail.outbox == []
+
+
+def test_no_contact_email_is_recorded_and_not_worth_retrying(fake_render, partner):
+    customer = CustomerFactory(partner=partner)
+    invoice = issued_invoice(customer, [5000])
+    invoice.billing_contact.delete()
+    Invoice.objects.filter(pk=invoice.pk).update(contact_email="")
+    with pytest.raises(DeliveryError) as raised:
+        invoice_send(invoice=invoice)
+    assert raised.value.retryable is False
+    invoice.refresh_from_db()
+    assert "no billing contact with an e-mail address" in invoice.send_error and invoice.sent_at is None
+
+
+def test_a_pdf_that_cannot_render_is_a_failed_send(monkeypatch, customer):
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
+    invoice = issued_invoice(customer, [5000])
+    with pytest.raises(DeliveryError):
+        invoice_send(invoice=invoice)
+    invoice.refresh_from_db()
+    assert invoice.send_error.startswith("Not sent: The PDF could not be rendered")
+    assert mail.outbox == []
+
+
+# --- failures and django-q2 retries ---------------------------------------------------------------------------
+
+
+def run_cluster_once():
+    """What a qcluster worker does with the queued tasks: run each, save its result, acknowledge it if it
+    succeeded. A failed task stays in the broker and is handed out again after ``Q_CLUSTER["retry"]``."""
+    broker = get_broker()
+    for ack_id, payload in broker.dequeue() or []:
+        task = SignedPackage.loads(payload)
+        task["ack_id"] = ack_id
+        tasks, results = Queue(), Queue()
+        tasks.put(task)
+        tasks.put("STOP")
+        worker(tasks, results, Value("f", -1))
+        results.put("STOP")
+        monitor(results, broker)
+
+
+def test_a_failing_mail_server_is_retried_by_django_q_and_the_invoice_shows_not_sent(
+    fake_render, settings, monkeypatch, customer, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.invoicing.test_delivery.FailingBackend"
+    monkeypatch.setattr(Conf, "SYNC", False)  # queue the tasks in the ORM broker, as in production
+    customer.auto_send = True
+    customer.save()
+    invoice = issue(draft_invoice(customer, [5000]), django_capture_on_commit_callbacks)
+    monkeypatch.setattr(Conf, "SYNC", True)  # ...but let the "worker" below keep the test's DB connection
+    assert OrmQ.objects.count() == 1  # the invoice's delivery: render, then send
+
+    run_cluster_once()
+
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PENDING and invoice.number  # still issued
+    assert invoice.sent_at is None and "Connection unexpectedly closed" in invoice.send_error
+    assert invoice.pdf  # the rendering step succeeded and is kept
+    send_task = Task.objects.get(func="invoicing.tasks.invoice_issued_task")
+    assert send_task.success is False and send_task.attempt_count == 1
+    assert OrmQ.objects.count() == 1  # not acknowledged: django-q2 will hand it out again
+    assert "send_failed" in [e.action for e in audit_trail(invoice)]
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the server is back
+    OrmQ.objects.update(lock=OrmQ.objects.get().lock.replace(year=2000))  # the retry delay has passed
+    run_cluster_once()
+
+    invoice.refresh_from_db()
+    assert len(mail.outbox) == 1
+    assert invoice.sent_at is not None and invoice.send_error == ""
+    send_task.refresh_from_db()
+    assert send_task.success is True and send_task.attempt_count == 2
+    assert OrmQ.objects.count() == 0
+
+
+def test_a_pdf_that_fails_to_render_holds_the_email_and_the_task_is_retried(
+    monkeypatch, customer, django_capture_on_commit_callbacks
+):
+    from invoicing.tasks import DeliveryIncomplete, invoice_issued_task
+
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
+    customer.auto_send = True
+    customer.save()
+    invoice = issue(draft_invoice(customer, [5000]), django_capture_on_commit_callbacks)
+    invoice.refresh_from_db()
+    assert mail.outbox == [] and invoice.send_error == "Not sent yet: the PDF could not be rendered."
+    with pytest.raises(DeliveryIncomplete):  # what django-q2 sees: the task failed, it will run it again
+        invoice_issued_task(invoice.pk)
+
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
+    assert invoice_issued_task(invoice.pk) == {"pdf": "stored", "email": "sent"}
+    assert invoice_issued_task(invoice.pk) == {"pdf": "stored", "email": "already sent"}  # redelivered: no resend
+    assert len(mail.outbox) == 1
+
+
+def test_the_send_task_does_not_send_twice(fake_render, customer):
+    from invoicing.tasks import invoice_send_task
+
+    invoice = issued_invoice(customer, [5000])
+    assert invoice_send_task(invoice.pk) == "sent"
+    assert invoice_send_task(invoice.pk) == "already sent"
+    assert len(mail.outbox) == 1
+
+
+def test_the_send_task_raises_on_a_failure_that_a_retry_can_fix(fake_render, settings, customer):
+    from invoicing.tasks import invoice_send_task
+
+    settings.EMAIL_BACKEND = "tests.invoicing.test_delivery.FailingBackend"
+    invoice = issued_invoice(customer, [5000])
+    with pytest.raises(DeliveryError):
+        invoice_send_task(invoice.pk)
