@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 DEMO_PASSWORD = "demo12345"
+DEMO_CARD_NUMBER = "4242424242424242"  # the simulated gateway's test card that is always charged
 DEMO_MARKER_SLUG = "northwind"  # the first partner: its presence means the demo data is loaded
 SEED = 42
 HISTORY_DAYS = 90
@@ -857,6 +858,37 @@ class DemoSeed:
         from invoicing.lifecycle import invoices_mark_overdue
 
         invoices_mark_overdue(today=self.today)
+        self.mark_historical_invoices_sent()
+
+    def cards_on_file(self, customers) -> None:
+        """Customers who pay by card get the gateway's test card that succeeds, so issuing one of their invoices
+        in the demo charges it (nothing to keep on file with the manual gateway)."""
+        from invoicing.charging import customer_card_save, payment_gateway
+
+        if not payment_gateway().charges_cards:
+            return
+        for customer in customers:
+            if customer.payment_method == customer.PaymentMethod.CARD:
+                customer_card_save(
+                    customer=customer, number=DEMO_CARD_NUMBER, exp_month=12, exp_year=self.today.year + 3
+                )
+
+    def mark_historical_invoices_sent(self) -> None:
+        """The seed issues its invoices with the issue hooks off (nothing e-mailed, rendered or charged while it
+        runs); those of auto-send customers are recorded as e-mailed on their issue date, as they would have
+        been, so only invoices issued from now on show "Not sent" until the worker delivers them."""
+        from django.utils import timezone
+
+        from invoicing.models import Invoice
+
+        tz = timezone.get_current_timezone()
+        invoices = list(
+            Invoice.objects.filter(kind=Invoice.Kind.AR, customer__auto_send=True, issue_date__isnull=False)
+        )
+        for invoice in invoices:
+            moment = datetime.datetime.combine(invoice.issue_date, datetime.time(9, 0), tzinfo=tz)
+            invoice.sent_at = moment + datetime.timedelta(minutes=self.rng.randint(0, 90))
+        Invoice.objects.bulk_update(invoices, ["sent_at"], batch_size=500)
 
     def create_users_hash(self) -> None:
         from django.contrib.auth.hashers import make_password
@@ -958,6 +990,7 @@ class DemoSeed:
                 codes.append(AppliedExpenseCode(label=label, label_name=label_name, value=value, default_for=customer))
         BillingContact.objects.bulk_create(contacts)
         AppliedExpenseCode.objects.bulk_create(codes)
+        self.cards_on_file(customers.values())
         ctx["customers"], ctx["labels"] = customers, labels
         # Rates: defaults, per service type, customer bill overrides, provider pay overrides.
         rates = []
@@ -1718,7 +1751,11 @@ def seed_demo(*, today: datetime.date | None = None) -> DemoSeed | None:
     """Load the demo data set in one transaction. Returns None (and changes nothing) if it is already loaded."""
     from django.db import transaction
 
-    with transaction.atomic():
+    from invoicing.tasks import issue_hooks_paused
+
+    # Historical invoices are issued with the issue hooks off: no e-mail, PDF render or card charge is queued
+    # for them when the transaction commits (their PDFs are rendered and stored on first download).
+    with issue_hooks_paused(), transaction.atomic():
         if demo_loaded():
             return None
         seed = DemoSeed(today=today)

@@ -127,9 +127,10 @@ def invoice_issue(
         to_status=invoice.status,
         data={"number": number, "total_units": invoice.total_units},
     )
-    from .tasks import on_invoice_issued
+    from .tasks import issue_hooks_are_paused, on_invoice_issued
 
-    transaction.on_commit(lambda: on_invoice_issued(invoice.pk))
+    if not issue_hooks_are_paused():
+        transaction.on_commit(lambda: on_invoice_issued(invoice.pk))
     return invoice
 
 

@@ -6,8 +6,27 @@ The schedules that run them are created by ``manage.py setup_schedules``.
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
+_hooks = threading.local()
+
+
+@contextmanager
+def issue_hooks_paused():
+    """Invoices issued within this block queue no delivery when they commit: used by the demo seed, whose
+    historical invoices must not be e-mailed, rendered or charged."""
+    previous = getattr(_hooks, "paused", False)
+    _hooks.paused = True
+    try:
+        yield
+    finally:
+        _hooks.paused = previous
+
+
+def issue_hooks_are_paused() -> bool:
+    return getattr(_hooks, "paused", False)
 
 
 def _enqueue(func: str, *args, name: str) -> str | None:

@@ -131,3 +131,58 @@ def test_a_seed_that_fails_half_way_leaves_nothing_behind(monkeypatch):
     assert not Partner.objects.exists()
     assert not Proforma.objects.exists()
     assert not get_user_model().objects.filter(username__in=[u.username for u in DEMO_USERS]).exists()
+
+
+def test_seed_demo_emails_charges_and_queues_nothing_for_its_historical_invoices(
+    settings, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.INVOICE_ISSUE_HOOKS = True
+    queued = []
+    monkeypatch.setattr("invoicing.tasks._enqueue", lambda func, *args, name: queued.append(name))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run("seed_demo")
+
+    assert queued == []
+    assert mailoutbox == []
+    auto_send_ar = Invoice.objects.filter(kind="ar", customer__auto_send=True, issue_date__isnull=False)
+    assert auto_send_ar.exists()
+    assert not auto_send_ar.filter(sent_at__isnull=True).exists()
+    assert not Invoice.objects.filter(Q(send_error__gt="") | Q(charge_error__gt="")).exists()
+
+
+def test_seed_demo_puts_the_succeeding_test_card_on_file_for_card_customers():
+    run("seed_demo")
+
+    card = Customer.objects.filter(payment_method="card")
+    assert card.exists()
+    assert not card.filter(card_last4="").exists()
+    assert set(card.values_list("card_last4", flat=True)) == {"4242"}
+    assert not Customer.objects.exclude(payment_method="card").exclude(card_last4="").exists()
+
+
+def test_issuing_a_new_invoice_after_the_seed_queues_its_delivery(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from invoicing.lifecycle import invoice_issue
+
+    run("seed_demo")
+    settings.INVOICE_ISSUE_HOOKS = True
+    queued = []
+    monkeypatch.setattr("invoicing.tasks._enqueue", lambda func, *args, name: queued.append(name))
+    draft = Invoice.objects.filter(kind="ar", status="draft").first()
+    admin = StaffMembership.objects.filter(partner=draft.partner, role="billing_admin").first().user
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_issue(invoice=draft, user=admin)
+
+    assert queued == [f"deliver {Invoice.objects.get(pk=draft.pk).number}"]
+
+
+def test_the_readme_lists_every_demo_login_and_no_other():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Demo logins", 1)[1].split("\n\n`make run`", 1)[0]
+    listed = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
+    assert listed == {u.username for u in DEMO_USERS}
