@@ -2,7 +2,6 @@
 
 from django.db.models import (
     BigIntegerField,
-    Case,
     Count,
     F,
     IntegerField,
@@ -11,8 +10,6 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
-    Value,
-    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -20,6 +17,7 @@ from django.utils import timezone
 from customers.models import BillingContact, Customer, Provider
 
 from .models import Invoice, InvoiceProforma, Payment, Proforma, Quote, Service, ServiceRequest, Slip
+from .models.invoice import list_balance_expression
 
 
 def office_dashboard_figures(*, partner) -> dict:
@@ -81,13 +79,8 @@ def portal_dashboard_figures(*, customer) -> dict:
 
 
 def invoice_list_balance():
-    """The balance a list shows and totals: what is still owed on an issued invoice. Nothing on a void
-    invoice, and nothing on a draft either (a draft is not owed until it is issued)."""
-    return Case(
-        When(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID], then=Value(0)),
-        default=F("total_units") - F("paid_units") - F("children_units"),
-        output_field=BigIntegerField(),
-    )
+    """The balance a list shows and totals (see ``list_balance_expression``)."""
+    return list_balance_expression()
 
 
 def invoice_list_queryset(*, partner, kind: str):

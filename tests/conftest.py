@@ -35,10 +35,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``postgres`` need row locks and real concurrency: skip them, visibly, on SQLite."""
+    """Tests marked ``postgres`` need row locks, real concurrency or its planner: skip them, visibly, on SQLite."""
     if connection.vendor != "sqlite":
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: row locks and concurrency")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, concurrency, its query planner)")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)

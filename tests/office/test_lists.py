@@ -637,3 +637,36 @@ def test_amount_filter_reads_the_partners_currency(client, customer):
 def test_money_in_rows_never_uses_floats(client, staff_user, customer):
     issued_invoice(customer, [Decimal("33333")])
     assert b"$333.33" in get(client, staff_user, ar_url()).content
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("-outstanding", "invoice_balance_sort_idx"),
+        ("outstanding", "invoice_balance_sort_idx"),
+        ("-number", "invoice_number_sort_idx"),
+        ("total", "invoice_total_sort_idx"),
+    ],
+)
+def test_sorted_invoice_lists_read_their_page_off_an_index_instead_of_sorting(partner, sort, index):
+    """The page query of a sorted list must match its index exactly (the balance index is on an expression:
+    if the list's expression drifts from the index's, PostgreSQL silently sorts every invoice again)."""
+    from invoicing.selectors import invoice_list_queryset
+    from office.pagination import SORT_VALUE, _ordering
+    from office.views.lists import _INVOICE_SORTS
+
+    key = {k.key: k for k in _INVOICE_SORTS}[sort.lstrip("-")]
+    qs = (
+        invoice_list_queryset(partner=partner, kind="ar")
+        .annotate(**{SORT_VALUE: key.resolved()})
+        .order_by(*_ordering(sort.startswith("-")))[:26]
+    )
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert index in plan
+    assert "Sort Key" not in plan
