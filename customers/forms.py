@@ -226,3 +226,54 @@ class RunPeriodForm(forms.Form):
         if cleaned.get("period") == self.MONTH and cleaned.get("month") is None and "month" not in self.errors:
             self.add_error("month", "Choose the month to invoice.")
         return cleaned
+
+
+class _NoEchoInput(forms.TextInput):
+    """A text input that never writes the typed value back into the page (a card number, on an error)."""
+
+    def format_value(self, value):
+        return None
+
+
+class CardOnFileForm(forms.Form):
+    """A card to keep on file for automatic charges. The number goes to the payment gateway, which keeps it;
+    the customer keeps the gateway's token, the brand and the last four digits (invoicing.charging)."""
+
+    number = forms.CharField(
+        label="Card number",
+        max_length=30,
+        widget=_NoEchoInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric", "spellcheck": "false"}),
+        error_messages={"required": "Enter the card number."},
+    )
+    expiry = forms.CharField(
+        label="Expires (MM/YY)",
+        max_length=7,
+        widget=forms.TextInput(attrs={"autocomplete": "cc-exp", "inputmode": "numeric", "placeholder": "MM/YY"}),
+        error_messages={"required": "Enter the month and year the card expires, as MM/YY."},
+    )
+
+    def clean_number(self):
+        from invoicing.charging import luhn_valid
+
+        text = self.cleaned_data["number"]
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if any(not (ch.isdigit() or ch in " -") for ch in text) or not 12 <= len(digits) <= 19:
+            raise forms.ValidationError("Enter the card number: 12 to 19 digits, spaces allowed.")
+        if not luhn_valid(digits):
+            raise forms.ValidationError("That card number is not valid: check the digits.")
+        return digits
+
+    def clean_expiry(self):
+        text = self.cleaned_data["expiry"].strip().replace(" ", "")
+        month_text, _, year_text = text.partition("/")
+        if not (month_text.isdigit() and year_text.isdigit() and len(year_text) in (2, 4)):
+            raise forms.ValidationError("Enter the expiry as MM/YY, for example 08/29.")
+        month, year = int(month_text), int(year_text)
+        if len(year_text) == 2:
+            year += 2000
+        if not 1 <= month <= 12:
+            raise forms.ValidationError("The expiry month must be between 01 and 12.")
+        today = timezone.localdate()
+        if (year, month) < (today.year, today.month):
+            raise forms.ValidationError("That card has expired.")
+        return month, year

@@ -9,6 +9,8 @@ urlpatterns = [
     path("customers/<int:pk>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/edit/", customers.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/billing/", customers.customer_billing_settings, name="customer_billing_settings"),
+    path("customers/<int:pk>/card/", customers.customer_card, name="customer_card"),
+    path("customers/<int:pk>/card/remove/", customers.customer_card_remove, name="customer_card_remove"),
     path("customers/<int:pk>/contacts/new/", customers.customer_contact_create, name="customer_contact_create"),
     path(
         "customers/<int:pk>/contacts/<int:contact_pk>/edit/",

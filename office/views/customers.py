@@ -23,6 +23,7 @@ from customers.forms import (
     BillingContactCreateForm,
     BillingContactForm,
     BillingSettingsForm,
+    CardOnFileForm,
     CustomerCreateForm,
     CustomerDetailsForm,
     RunPeriodForm,
@@ -31,7 +32,7 @@ from customers.models import BillingContact, Customer
 from expense_codes import labels as code_labels
 from expense_codes.forms import DefaultCodeForm, LabelForm
 from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
-from invoicing import reports
+from invoicing import charging, reports
 from invoicing.errors import BillingError
 from invoicing.generation import ar_invoices_generate
 from invoicing.schedules import closed_period, month_period
@@ -92,6 +93,7 @@ def _detail_page(request, customer, *, run_form=None):
         "is_admin": request.membership.is_billing_admin,
         "run_form": run_form or RunPeriodForm(),
         "settings_rows": settings_summary(customer),
+        "card_gateway": charging.payment_gateway(),
         "customer_list_url": optional_url("office:customer_list"),
         "invoice_list_url": optional_url("office:ar_invoice_list"),
         **overview,
@@ -210,6 +212,48 @@ def customer_billing_settings(request, pk):
         "office/customers/billing_settings.html",
         {"form": form, "customer": customer, "list_url": optional_url("office:customer_list")},
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Card on file (seed 001's auto-charge)
+
+
+@staff_required(admin_only=True)
+def customer_card(request, pk):
+    """Put a card on file, or replace the one there: the gateway keeps the card, the customer its token."""
+    customer = _customer(request, pk)
+    gateway = charging.payment_gateway()
+    form = CardOnFileForm(request.POST or None)
+    if request.method == "POST" and gateway.charges_cards and form.is_valid():
+        month, year = form.cleaned_data["expiry"]
+        try:
+            charging.customer_card_save(
+                customer=customer, number=form.cleaned_data["number"], exp_month=month, exp_year=year, user=request.user
+            )
+        except BillingError as error:
+            form.add_error("number", str(error))
+        else:
+            card = f"{customer.card_brand} ending {customer.card_last4}"
+            messages.success(request, f"{card} is now on file for {customer}.")
+            return redirect(_detail_url(customer) + "#card")
+    return render(
+        request,
+        "office/customers/card.html",
+        {"form": form, "customer": customer, "gateway": gateway, "list_url": optional_url("office:customer_list")},
+    )
+
+
+@require_POST
+@staff_required(admin_only=True)
+def customer_card_remove(request, pk):
+    customer = _customer(request, pk)
+    if customer.card_last4:
+        last4 = customer.card_last4
+        charging.customer_card_remove(customer=customer, user=request.user)
+        messages.success(request, f"The card ending {last4} was removed; nothing will be charged to it.")
+    else:
+        messages.info(request, f"{customer} has no card on file.")
+    return redirect(_detail_url(customer) + "#card")
 
 
 # --------------------------------------------------------------------------------------------------
