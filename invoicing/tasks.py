@@ -5,6 +5,7 @@ The schedules that run them are created by ``manage.py setup_schedules``.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 from contextlib import contextmanager
@@ -151,6 +152,33 @@ def invoice_charge_task(invoice_id: int) -> str:
     if outcome.status == "error":
         raise RuntimeError(outcome.message)
     return outcome.status
+
+
+# Issued invoices whose PDF is still missing after django-q2 gave up on its retries (a long font or disk
+# outage, a worker that died) are picked up by a schedule; older ones render on first download.
+PDF_SWEEP_GRACE = datetime.timedelta(minutes=15)
+PDF_SWEEP_WINDOW = datetime.timedelta(days=7)
+PDF_SWEEP_LIMIT = 200
+
+
+def pdf_sweep_task() -> dict:
+    """Queue the rendering of every invoice issued in the last week (more than 15 minutes ago, so its own
+    delivery task has had its chance) that is not void and still has no stored PDF; at most 200 a run."""
+    from django.utils import timezone
+
+    from .models import Invoice
+
+    now = timezone.now()
+    missing = (
+        Invoice.objects.filter(pdf="", issued_at__gte=now - PDF_SWEEP_WINDOW, issued_at__lte=now - PDF_SWEEP_GRACE)
+        .exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
+        .order_by("issued_at")
+        .values_list("pk", "number")[:PDF_SWEEP_LIMIT]
+    )
+    queued = 0
+    for pk, number in missing:
+        queued += _enqueue("invoicing.tasks.invoice_pdf_task", pk, name=f"pdf {number}") is not None
+    return {"queued": queued}
 
 
 def proformas_sweep_task() -> dict:

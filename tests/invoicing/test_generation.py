@@ -358,7 +358,10 @@ def test_setup_schedules_is_idempotent(db):
 
     call_command("setup_schedules")
     call_command("setup_schedules")
-    assert Schedule.objects.count() == 4
+    from invoicing.management.commands.setup_schedules import SCHEDULES
+
+    assert sorted(Schedule.objects.values_list("name", flat=True)) == sorted(SCHEDULES)
+    assert Schedule.objects.filter(func="invoicing.tasks.pdf_sweep_task").exists()
 
 
 @pytest.mark.postgres

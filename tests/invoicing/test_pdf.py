@@ -412,3 +412,39 @@ def test_pdf_context_costs_a_fixed_number_of_queries(customer, django_assert_max
     with django_assert_max_num_queries(8):
         context = pdf.invoice_pdf_context(big)
     assert sum(len(group.lines) for group in context["groups"]) == 30
+
+
+def test_the_pdf_sweep_renders_recent_issued_invoices_still_missing_their_pdf(hooks_on, fake_render, customer):
+    """A schedule catches invoices whose delivery task gave up: issued in the last week, more than 15 minutes
+    ago, not void, no stored PDF. Each is rendered once; the others are left alone."""
+    import datetime
+
+    from django.utils import timezone
+
+    from invoicing.lifecycle import invoice_void
+    from invoicing.tasks import pdf_sweep_task
+
+    now = timezone.now()
+
+    def issued_at(invoice, delta):
+        Invoice.objects.filter(pk=invoice.pk).update(issued_at=now - delta)
+        return invoice
+
+    missing = issued_at(issued_invoice(customer, [12000]), datetime.timedelta(hours=2))
+    just_issued = issued_at(issued_invoice(customer, [12000]), datetime.timedelta(minutes=2))
+    too_old = issued_at(issued_invoice(customer, [12000]), datetime.timedelta(days=30))
+    void = issued_invoice(customer, [12000])
+    invoice_void(invoice=void, reason="Billed twice")
+    issued_at(void, datetime.timedelta(hours=2))
+    stored = issued_at(issued_invoice(customer, [12000]), datetime.timedelta(hours=2))
+    pdf.invoice_pdf_store(invoice=stored)
+    draft_invoice(customer, [12000])
+    fake_render.clear()
+
+    assert pdf_sweep_task() == {"queued": 1}  # Q sync: rendered right here
+
+    assert Invoice.objects.get(pk=missing.pk).pdf
+    assert len(fake_render) == 1 and missing.number in fake_render[0]
+    for untouched in (just_issued, too_old, void):
+        assert not Invoice.objects.get(pk=untouched.pk).pdf
+    assert pdf_sweep_task() == {"queued": 0}

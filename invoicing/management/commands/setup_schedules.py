@@ -7,6 +7,7 @@ SCHEDULES = {
     "AR invoice run": ("invoicing.tasks.ar_run_task", Schedule.HOURLY, None),
     "AP invoice run": ("invoicing.tasks.ap_run_task", Schedule.DAILY, None),
     "Mark overdue invoices": ("invoicing.tasks.mark_overdue_task", Schedule.HOURLY, None),
+    "Render missing invoice PDFs": ("invoicing.tasks.pdf_sweep_task", Schedule.MINUTES, 30),
 }
 
 
