@@ -219,6 +219,8 @@ def _bench_pages(lines, partner, user, customers, setup_s):
         ("AR list, search by invoice number", f"{ar_list}?q={middle_number}"),
         ("AR list, search by customer name", f"{ar_list}?q={busy.name.split()[-1]}"),
         ("AR list sorted by outstanding", f"{ar_list}?sort=-outstanding"),
+        ("AR list sorted by customer name", f"{ar_list}?sort=customer"),
+        ("AR list sorted by total, last page", f"{ar_list}?sort=-total&last=1"),
     ]
     results = [(label, *_time_page(client, url)) for label, url in pages]
 

@@ -67,7 +67,10 @@ class SortKey:
 
     ``expression`` is a field path ("customer__name") or an expression over the list's queryset;
     ``kind`` says how a cursor value is read back ("int", "str", "date", "datetime");
-    ``first_desc`` makes the first click on the header sort downwards (newest dates, largest amounts first).
+    ``first_desc`` makes the first click on the header sort downwards (newest dates, largest amounts first);
+    ``partner_path`` ("customer__partner"), for a sort on a related row's column that is never NULL, names
+    that row's partner: the page query then also filters on it (always true), which lets PostgreSQL walk the
+    related table's (partner, name) index in order instead of sorting every row of the list.
     """
 
     key: str
@@ -75,6 +78,7 @@ class SortKey:
     kind: str = "str"
     nullable: bool = False
     first_desc: bool = False
+    partner_path: str = ""
 
     def resolved(self) -> Expression:
         return F(self.expression) if isinstance(self.expression, str) else self.expression

@@ -193,7 +193,7 @@ def _invoice_spec(kind: str) -> ListSpec:
         template="office/lists/invoices.html",
         rows=lambda *, partner: selectors.invoice_list_queryset(partner=partner, kind=kind),
         filterset=filters.InvoiceFilterSet.for_kind(kind),
-        sort_keys=(*_INVOICE_SORTS, SortKey(party, f"{party}__name")),
+        sort_keys=(*_INVOICE_SORTS, SortKey(party, f"{party}__name", partner_path=f"{party}__partner")),
         default_sort="-issued",
         headers=(
             Header("Number", "number"),
@@ -241,7 +241,7 @@ PROFORMAS = ListSpec(
     sort_keys=(
         SortKey("number", "number", nullable=True),
         SortKey("date", "service_date", kind="date", first_desc=True),
-        SortKey("customer", "customer__name"),
+        SortKey("customer", "customer__name", partner_path="customer__partner"),
         SortKey("provider", "provider__name", nullable=True),
         SortKey("status", "status"),
         SortKey("billed", "bill_total_units", kind="int", first_desc=True),
@@ -274,7 +274,7 @@ REQUESTS = ListSpec(
     sort_keys=(
         SortKey("id", "id", kind="int", first_desc=True),
         SortKey("title", "title"),
-        SortKey("customer", "customer__name"),
+        SortKey("customer", "customer__name", partner_path="customer__partner"),
         SortKey("created", "created_at", kind="datetime", first_desc=True),
         SortKey("status", "status"),
         SortKey("services", "services_count", kind="int", first_desc=True),
@@ -305,7 +305,7 @@ SERVICES = ListSpec(
     sort_keys=(
         SortKey("id", "id", kind="int", first_desc=True),
         SortKey("starts", "starts_at", kind="datetime", first_desc=True),
-        SortKey("customer", "request__customer__name"),
+        SortKey("customer", "request__customer__name", partner_path="request__customer__partner"),
         SortKey("provider", "provider__name", nullable=True),
         SortKey("type", "service_type__name"),
         SortKey("status", "status"),
@@ -447,6 +447,8 @@ def render_list(request, spec: ListSpec):
     if filterset.is_valid():
         queryset = filterset.qs
         totals = spec.totals(queryset)
+        if sort.key.partner_path:
+            queryset = queryset.filter(**{sort.key.partner_path: request.partner})
         page = keyset_page(
             queryset.only(*spec.page_fields) if spec.page_fields else queryset,
             sort=sort,

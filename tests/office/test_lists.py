@@ -670,3 +670,42 @@ def test_sorted_invoice_lists_read_their_page_off_an_index_instead_of_sorting(pa
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert index in plan
     assert "Sort Key" not in plan
+
+
+@pytest.mark.postgres
+def test_the_customer_sorted_invoice_list_walks_the_customer_name_index(partner):
+    """Sorted by customer, the page query filters on the customer's partner too (always true), so PostgreSQL
+    can read customers in name order off their (partner, name) index and stop after one page."""
+    from invoicing.selectors import invoice_list_queryset
+    from office.pagination import SORT_VALUE, _ordering
+    from office.views.lists import AR_INVOICES
+
+    key = AR_INVOICES.keys["customer"]
+    qs = (
+        invoice_list_queryset(partner=partner, kind="ar")
+        .filter(**{key.partner_path: partner})
+        .annotate(**{SORT_VALUE: key.resolved()})
+        .order_by(*_ordering(False))[:26]
+    )
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "customer_name_unique_per_partner" in plan
+    assert "Nested Loop" in plan
+
+
+def test_sorting_by_customer_keeps_every_row_and_the_totals(client, staff_user, partner):
+    alpha = CustomerFactory(partner=partner, name="Alpha Clinic")
+    zulu = CustomerFactory(partner=partner, name="Zulu Labs")
+    for customer in (zulu, alpha, zulu):
+        issued_invoice(customer, [10000])
+    client.force_login(staff_user)
+
+    response = client.get(reverse("office:ar_invoice_list") + "?sort=customer")
+
+    names = [row.customer.name for row in response.context["rows"]]
+    assert names == ["Alpha Clinic", "Zulu Labs", "Zulu Labs"]
+    assert response.context["totals"]["count"] == 3
