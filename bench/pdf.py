@@ -87,10 +87,32 @@ SLIP_SHAPES = [  # (type, schedule, description, quantity, bill rate, pay rate, 
 ]
 
 
+def _slip(partner, position: int, shape: tuple, **owner):
+    """A priced slip of one of ``SLIP_SHAPES`` on a proforma or an invoice (``owner``), not yet saved."""
+    from invoicing.models import Slip
+    from invoicing.pricing import slip_price
+
+    kind, schedule, description, quantity, bill, pay, taxed = shape
+    return slip_price(
+        Slip(
+            partner=partner,
+            position=position,
+            slip_type=kind,
+            pay_schedule=schedule,
+            description=description,
+            quantity=Decimal(quantity),
+            bill_rate_units=Decimal(bill),
+            pay_rate_units=Decimal(pay),
+            tax_rate=Decimal("8.25") if taxed else Decimal(0),
+            **owner,
+        )
+    )
+
+
 def _draft_with_proformas(partner, customer, provider, proformas: int, slips_each: int, start: int):
     """A draft AR invoice of ``proformas`` proformas of ``slips_each`` priced slips each (bulk inserted)."""
     from invoicing.models import Invoice, InvoiceProforma, Proforma, Slip
-    from invoicing.pricing import invoice_totals_refresh, proforma_totals_refresh, slip_price
+    from invoicing.pricing import invoice_totals_refresh, proforma_totals_refresh
 
     day = datetime.date.today().replace(day=1) - datetime.timedelta(days=1)
     rows = Proforma.objects.bulk_create(
@@ -106,26 +128,11 @@ def _draft_with_proformas(partner, customer, provider, proformas: int, slips_eac
             for i in range(proformas)
         ]
     )
-    slips = []
-    for proforma in rows:
-        for position in range(slips_each):
-            kind, schedule, description, quantity, bill, pay, taxed = SLIP_SHAPES[position % len(SLIP_SHAPES)]
-            slips.append(
-                slip_price(
-                    Slip(
-                        partner=partner,
-                        proforma=proforma,
-                        position=position,
-                        slip_type=kind,
-                        pay_schedule=schedule,
-                        description=description,
-                        quantity=Decimal(quantity),
-                        bill_rate_units=Decimal(bill),
-                        pay_rate_units=Decimal(pay),
-                        tax_rate=Decimal("8.25") if taxed else Decimal(0),
-                    )
-                )
-            )
+    slips = [
+        _slip(partner, position, SLIP_SHAPES[position % len(SLIP_SHAPES)], proforma=proforma)
+        for proforma in rows
+        for position in range(slips_each)
+    ]
     Slip.objects.bulk_create(slips, batch_size=2000)
     for proforma in rows:
         proforma_totals_refresh(proforma)
@@ -151,6 +158,7 @@ def _render_in_child(html: str, queue) -> None:
     django.setup()
     from invoicing.pdf import html_to_pdf
 
+    html_to_pdf("<p>warm-up</p>")  # fonts and stylesheet loaded once per process, as in a worker
     before = _current_rss_kib()
     started, cpu = time.perf_counter(), time.process_time()
     data = html_to_pdf(html)
@@ -219,8 +227,8 @@ def bench_renders(partner, lines: list[str]) -> None:
         f"| {BIG_PROFORMAS * BIG_SLIPS_EACH:,}-line invoice on {BIG_PROFORMAS} proformas "
         f"({big_pages or '?'} pages) | 1 | {prepare + elapsed:.1f} s "
         f"(context and template {prepare:.1f} s) | {cpu:.1f} s "
-        f"| peak RSS {_mib(peak):.0f} MiB of a fresh worker-like process (+{_mib(peak - before):.0f} MiB for the "
-        "render) "
+        f"| peak RSS {_mib(peak):.0f} MiB of a fresh worker-like process (+{_mib(peak - before):.0f} MiB over the "
+        "warmed-up process) "
         f"| {size / 1024:.0f} KiB |",
         "",
         "Goals: 1-page p50 <= 200 ms; 50-page <= 20 s and <= 300 MB.",
@@ -250,7 +258,7 @@ def bench_issue_and_send(partner, lines: list[str]) -> None:
     from customers.models import BillingContact, Customer
     from invoicing.lifecycle import invoice_issue
     from invoicing.models import Invoice, Slip
-    from invoicing.pricing import invoice_totals_refresh, slip_price
+    from invoicing.pricing import invoice_totals_refresh
 
     customers = Customer.objects.bulk_create(
         [Customer(partner=partner, name=f"Send Customer {i:05d}", auto_send=True) for i in range(INVOICES)]
@@ -264,25 +272,11 @@ def bench_issue_and_send(partner, lines: list[str]) -> None:
     invoices = Invoice.objects.bulk_create(
         [Invoice(partner=partner, kind="ar", customer=c, currency=partner.currency) for c in customers]
     )
-    slips = []
-    for invoice in invoices:
-        for position, (kind, schedule, description, quantity, bill, pay, taxed) in enumerate(SLIP_SHAPES[:3]):
-            slips.append(
-                slip_price(
-                    Slip(
-                        partner=partner,
-                        invoice=invoice,
-                        position=position,
-                        slip_type=kind,
-                        pay_schedule=schedule,
-                        description=description,
-                        quantity=Decimal(quantity),
-                        bill_rate_units=Decimal(bill),
-                        pay_rate_units=Decimal(pay),
-                        tax_rate=Decimal("8.25") if taxed else Decimal(0),
-                    )
-                )
-            )
+    slips = [
+        _slip(partner, position, shape, invoice=invoice)
+        for invoice in invoices
+        for position, shape in enumerate(SLIP_SHAPES[:3])
+    ]
     Slip.objects.bulk_create(slips, batch_size=2000)
     for invoice in invoices:
         invoice_totals_refresh(invoice)

@@ -1,8 +1,7 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from customers.access import customer_user_required
@@ -10,6 +9,7 @@ from invoicing import selectors
 from invoicing.delivery import invoice_supporting_documents
 from invoicing.models import Invoice
 from invoicing.pdf import PdfRenderError, invoice_pdf_context, invoice_pdf_open
+from octoo_billing.http import pdf_response
 
 STATUS_FILTERS = {
     "open": ("Open", list(Invoice.OPEN_STATUSES)),
@@ -23,13 +23,6 @@ STATUS_FILTERS = {
 def dashboard(request):
     figures = selectors.portal_dashboard_figures(customer=request.customer)
     return render(request, "portal/dashboard.html", {"figures": figures})
-
-
-def pdf_response(data: bytes, filename: str, *, inline: bool = False) -> HttpResponse:
-    response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(not inline, filename)
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def _customer_invoice(request, pk) -> Invoice:

@@ -8,20 +8,21 @@ add a message, redirect back to the page the button was on.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import staff_required
 from invoicing.charging import invoice_charge as charge_invoice
-from invoicing.delivery import DeliveryError, invoice_recipients
+from invoicing.delivery import invoice_recipients
 from invoicing.delivery import invoice_send as send_invoice
 from invoicing.errors import BillingError
 from invoicing.models import Invoice, Proforma, ServiceRequest, SupportingDocument
 from invoicing.pdf import PdfRenderError, invoice_pdf_open, invoice_pdf_store, proforma_pdf_bytes
 from invoicing.uploads import DocumentUploadForm, supporting_document_add
+from octoo_billing.http import pdf_response
 from octoo_billing.money import format_units
 from office.scoping import partner_object
 
@@ -39,13 +40,6 @@ def _back(request, fallback: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
         return target
     return fallback
-
-
-def pdf_response(data: bytes, filename: str, *, inline: bool = False) -> HttpResponse:
-    response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(not inline, filename)
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def _invoice(request, pk) -> Invoice:
@@ -94,9 +88,7 @@ def invoice_send(request, pk):
     back = _back(request, _url("office:invoice_detail", invoice.pk))
     try:
         invoice = send_invoice(invoice=invoice, user=request.user)
-    except DeliveryError as exc:
-        messages.error(request, exc.message)
-    except BillingError as exc:
+    except BillingError as exc:  # DeliveryError included: the reason, in plain words
         messages.error(request, exc.message)
     else:
         to, cc = invoice_recipients(invoice)

@@ -689,7 +689,7 @@ def test_the_customer_sorted_invoice_list_walks_the_customer_name_index(partner)
     )
     sql, params = qs.query.sql_with_params()
     with connection.cursor() as cursor:
-        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_sort"):
             cursor.execute(f"SET LOCAL {setting} = off")
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
