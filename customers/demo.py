@@ -875,20 +875,20 @@ class DemoSeed:
 
     def mark_historical_invoices_sent(self) -> None:
         """The seed issues its invoices with the issue hooks off (nothing e-mailed, rendered or charged while it
-        runs); those of auto-send customers are recorded as e-mailed on their issue date, as they would have
-        been, so only invoices issued from now on show "Not sent" until the worker delivers them."""
+        runs). Each is recorded as issued on the morning of its issue date, and those of auto-send customers
+        as e-mailed then, as they would have been; their PDFs are stored on first download."""
         from django.utils import timezone
 
         from invoicing.models import Invoice
 
-        tz = timezone.get_current_timezone()
-        invoices = list(
-            Invoice.objects.filter(kind=Invoice.Kind.AR, customer__auto_send=True, issue_date__isnull=False)
-        )
+        tz, now = timezone.get_current_timezone(), timezone.now()
+        invoices = list(Invoice.objects.filter(issue_date__isnull=False).select_related("customer"))
         for invoice in invoices:
             moment = datetime.datetime.combine(invoice.issue_date, datetime.time(9, 0), tzinfo=tz)
-            invoice.sent_at = moment + datetime.timedelta(minutes=self.rng.randint(0, 90))
-        Invoice.objects.bulk_update(invoices, ["sent_at"], batch_size=500)
+            invoice.issued_at = min(moment + datetime.timedelta(minutes=self.rng.randint(0, 90)), now)
+            if invoice.kind == Invoice.Kind.AR and invoice.customer.auto_send:
+                invoice.sent_at = min(invoice.issued_at + datetime.timedelta(minutes=self.rng.randint(1, 5)), now)
+        Invoice.objects.bulk_update(invoices, ["issued_at", "sent_at"], batch_size=500)
 
     def create_users_hash(self) -> None:
         from django.contrib.auth.hashers import make_password

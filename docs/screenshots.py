@@ -103,6 +103,8 @@ def main():
                 "NEW_INVOICE": f"/office/invoices/new/?customer={customer_id}",
                 "CUSTOMER": f"/office/customers/{customer_id}/",
             }
+            # The invoice's PDF as a customer got it (stored on first download), as the worker would have.
+            page.request.get(f"{base}/office/invoices/{invoice_id}/pdf/")
             for name, path in STAFF_PAGES:
                 page.goto(base + paths.get(path, path))
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
