@@ -155,6 +155,11 @@ def payment_gateway() -> PaymentGateway:
 def customer_card_save(*, customer, number: str, exp_month: int, exp_year: int, user=None):
     """Put a card on file: the gateway keeps the card, the customer keeps its token and last four digits."""
     card = payment_gateway().card_store(number=number, exp_month=exp_month, exp_year=exp_year)
+    return customer_card_keep(customer=customer, card=card, user=user)
+
+
+def customer_card_keep(*, customer, card: StoredCard, user=None):
+    """Keep a card the gateway already tokenised (e.g. one just charged) on file for later charges."""
     customer.card_token, customer.card_brand, customer.card_last4 = card.token, card.brand, card.last4
     customer.save(update_fields=["card_token", "card_brand", "card_last4"])
     audit_record(
@@ -196,9 +201,15 @@ def auto_charge_applies(invoice: Invoice) -> bool:
 
 
 def invoice_charge(
-    *, invoice: Invoice, user=None, idempotency_key: str | None = None, automatic: bool = False
+    *,
+    invoice: Invoice,
+    user=None,
+    idempotency_key: str | None = None,
+    automatic: bool = False,
+    card: StoredCard | None = None,
 ) -> ChargeOutcome:
-    """Charge an issued AR invoice's outstanding balance to the customer's card on file.
+    """Charge an issued AR invoice's outstanding balance to the customer's card on file (or to ``card``, a
+    card the gateway tokenised for this one payment).
 
     Success records a card payment (Partially Paid / Paid as usual). A decline, a processing error, a missing
     card or the manual gateway records ``charge_error`` and a ``charge_failed`` audit event, and leaves the
@@ -210,29 +221,31 @@ def invoice_charge(
         invoice = invoice_lock(invoice.pk)
         if invoice.kind != Invoice.Kind.AR:
             raise BillingRuleError("Only AR invoices are charged to a customer's card.")
+        # A redelivered task or a double-submitted form finds its payment, even once the invoice is Paid.
+        existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=key).first()
+        if existing is not None:
+            return ChargeOutcome(status="succeeded", payment=existing)
         if invoice.status not in Invoice.OPEN_STATUSES:
             if automatic:
                 return ChargeOutcome(status="nothing_due", message=f"{invoice} is {invoice.get_status_display()}.")
             raise BillingRuleError(f"A {invoice.get_status_display().lower()} invoice is not charged.")
-        existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=key).first()
-        if existing is not None:
-            return ChargeOutcome(status="succeeded", payment=existing)
         amount = invoice.outstanding_units
         if amount <= 0:
             return ChargeOutcome(status="nothing_due", message="Nothing is left to pay.")
         customer = invoice.customer
         gateway = payment_gateway()
-        if not customer.card_token:
+        token, last4 = (card.token, card.last4) if card else (customer.card_token, customer.card_last4)
+        if not token:
             result = ChargeResult(status="not_charged", message=f"Not charged: {customer} has no card on file.")
         else:
             result = gateway.charge(
-                token=customer.card_token,
+                token=token,
                 amount_units=amount,
                 currency=invoice.currency,
                 idempotency_key=key,
                 description=f"{invoice.partner.name} invoice {invoice.number}",
             )
-        card = f"card ending {customer.card_last4}" if customer.card_last4 else "card"
+        card = f"card ending {last4}" if last4 else "card"
         data = {"gateway": gateway.name, "amount_units": amount, "status": result.status, "automatic": automatic}
         if not result.succeeded:
             message = result.message or "The charge did not go through."
@@ -270,6 +283,35 @@ def invoice_charge(
         return ChargeOutcome(status="succeeded", payment=payment)
 
 
+def invoice_pay_by_card(
+    *,
+    invoice: Invoice,
+    user,
+    idempotency_key: str,
+    number: str = "",
+    exp_month: int | None = None,
+    exp_year: int | None = None,
+    keep_on_file: bool = False,
+) -> ChargeOutcome:
+    """A customer pays an invoice's balance by card in the portal: with the card on file (no ``number``), or
+    with a card typed in, kept on file for later charges when ``keep_on_file`` and the charge went through.
+    The same ``idempotency_key`` (one per payment form shown) never charges twice."""
+    existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return ChargeOutcome(status="succeeded", payment=existing)
+    if invoice.no_payment:
+        raise BillingRuleError("No payment is due on this invoice.")
+    if not number:
+        if not invoice.customer.card_token:
+            raise BillingRuleError("There is no card on file: enter the card to pay with.")
+        return invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key)
+    card = payment_gateway().card_store(number=number, exp_month=exp_month, exp_year=exp_year)
+    outcome = invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key, card=card)
+    if keep_on_file and outcome.succeeded:  # a card that was declined is not kept
+        customer_card_keep(customer=invoice.customer, card=card, user=user)
+    return outcome
+
+
 def auto_charge_key(invoice: Invoice) -> str:
     """The idempotency key of an invoice's automatic charge: one automatic charge per invoice, ever."""
     return f"auto-charge-{invoice.pk}"
@@ -300,10 +342,12 @@ __all__ = [
     "SimulatedCardGateway",
     "StoredCard",
     "auto_charge_applies",
+    "customer_card_keep",
     "customer_card_remove",
     "customer_card_save",
     "invoice_auto_charge",
     "invoice_charge",
+    "invoice_pay_by_card",
     "luhn_valid",
     "payment_gateway",
 ]

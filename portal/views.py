@@ -2,14 +2,19 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import customer_user_required
 from invoicing import selectors
+from invoicing.charging import invoice_pay_by_card, payment_gateway
 from invoicing.delivery import invoice_supporting_documents
+from invoicing.errors import BillingError
 from invoicing.models import Invoice
 from invoicing.pdf import PdfRenderError, invoice_pdf_context, invoice_pdf_open
 from octoo_billing.http import pdf_response
+from octoo_billing.money import format_units
+
+from .forms import CardPaymentForm, PayKeyForm, new_pay_key
 
 STATUS_FILTERS = {
     "open": ("Open", list(Invoice.OPEN_STATUSES)),
@@ -52,13 +57,76 @@ def invoice_list(request):
     return render(request, "portal/invoice_list.html", context)
 
 
+def _payable(invoice: Invoice) -> bool:
+    """Whether the portal offers to pay this invoice by card now."""
+    return (
+        invoice.status in Invoice.OPEN_STATUSES
+        and not invoice.no_payment
+        and invoice.outstanding_units > 0
+        and payment_gateway().charges_cards
+    )
+
+
+def _detail_page(request, invoice: Invoice, *, card_form=None, status=200):
+    document = invoice_pdf_context(invoice)  # the same lines, groups and totals as the PDF
+    context = {**document, "documents": list(invoice_supporting_documents(invoice))}
+    if _payable(invoice):
+        # A form shown again after an error keeps its key (submitting it twice still charges once).
+        kept = card_form.cleaned_data.get("pay_key") if card_form is not None else None
+        context["pay"] = {
+            "card_form": card_form or CardPaymentForm(),
+            "key": kept or new_pay_key(),
+            "saved_card": invoice.customer.card_last4
+            and f"{invoice.customer.card_brand} ending {invoice.customer.card_last4}",
+        }
+    return render(request, "portal/invoice_detail.html", context, status=status)
+
+
 @customer_user_required
 @require_GET
 def invoice_detail(request, pk):
+    return _detail_page(request, _customer_invoice(request, pk))
+
+
+@customer_user_required
+@require_POST
+def invoice_pay(request, pk):
+    """Pay the invoice's balance by card: the card on file, or one typed in (kept only if asked)."""
     invoice = _customer_invoice(request, pk)
-    document = invoice_pdf_context(invoice)  # the same lines, groups and totals as the PDF
-    context = {**document, "documents": list(invoice_supporting_documents(invoice))}
-    return render(request, "portal/invoice_detail.html", context)
+    with_saved_card = "number" not in request.POST
+    form = PayKeyForm(request.POST) if with_saved_card else CardPaymentForm(request.POST)
+    if not _payable(invoice):
+        messages.info(request, "There is nothing to pay by card on this invoice.")
+        return redirect("portal:invoice_detail", pk=invoice.pk)
+    if not form.is_valid():
+        if with_saved_card:
+            messages.error(request, " ".join(form.errors.get("pay_key", ["Reload the page and try again."])))
+            return redirect("portal:invoice_detail", pk=invoice.pk)
+        return _detail_page(request, invoice, card_form=form, status=400)
+    data = form.cleaned_data
+    month, year = data["expiry"] if not with_saved_card else (None, None)
+    try:
+        outcome = invoice_pay_by_card(
+            invoice=invoice,
+            user=request.user,
+            idempotency_key=f"portal-{invoice.pk}-{data['pay_key']}",
+            number="" if with_saved_card else data["number"],
+            exp_month=month,
+            exp_year=year,
+            keep_on_file=not with_saved_card and data["keep_on_file"],
+        )
+    except BillingError as exc:
+        if with_saved_card:
+            messages.error(request, exc.message)
+            return redirect("portal:invoice_detail", pk=invoice.pk)
+        form.add_error("number", exc.message)
+        return _detail_page(request, invoice, card_form=form, status=400)
+    if outcome.succeeded:
+        amount = format_units(outcome.payment.amount_units, invoice.currency)
+        messages.success(request, f"Thank you: {amount} was paid on {invoice.number} by card.")
+    else:
+        messages.error(request, outcome.message or "The card was not charged.")
+    return redirect("portal:invoice_detail", pk=invoice.pk)
 
 
 @customer_user_required

@@ -160,6 +160,20 @@ def test_a_redelivered_charge_task_never_charges_twice(partner):
     assert Payment.objects.filter(invoice=invoice).count() == 1
 
 
+def test_the_same_key_after_the_invoice_is_paid_returns_the_payment_it_made(partner):
+    customer = card_customer(partner)
+    invoice = issued_invoice(customer, [12000])
+    first = invoice_charge(invoice=invoice, idempotency_key="form-key-1")
+
+    again = invoice_charge(invoice=invoice, idempotency_key="form-key-1")
+
+    assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.PAID
+    assert again.succeeded and again.payment == first.payment
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+    with pytest.raises(BillingRuleError, match="paid invoice is not charged"):
+        invoice_charge(invoice=invoice, idempotency_key="another-key")
+
+
 def test_partly_paid_invoices_are_charged_only_the_balance(partner):
     from invoicing.payments import payment_record
 
