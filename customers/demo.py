@@ -858,7 +858,7 @@ class DemoSeed:
         from invoicing.lifecycle import invoices_mark_overdue
 
         invoices_mark_overdue(today=self.today)
-        self.mark_historical_invoices_sent()
+        self.backdate_issued_invoices()
 
     def cards_on_file(self, customers) -> None:
         """Customers who pay by card get the gateway's test card that succeeds, so issuing one of their invoices
@@ -873,7 +873,7 @@ class DemoSeed:
                     customer=customer, number=DEMO_CARD_NUMBER, exp_month=12, exp_year=self.today.year + 3
                 )
 
-    def mark_historical_invoices_sent(self) -> None:
+    def backdate_issued_invoices(self) -> None:
         """The seed issues its invoices with the issue hooks off (nothing e-mailed, rendered or charged while it
         runs). Each is recorded as issued on the morning of its issue date, and those of auto-send customers
         as e-mailed then, as they would have been; their PDFs are stored on first download."""

@@ -283,6 +283,17 @@ def invoice_charge(
         return ChargeOutcome(status="succeeded", payment=payment)
 
 
+def invoice_payable_by_card(invoice: Invoice) -> bool:
+    """Whether a customer may pay this invoice's balance by card now (the portal's Pay form)."""
+    return (
+        invoice.kind == Invoice.Kind.AR
+        and invoice.status in Invoice.OPEN_STATUSES
+        and not invoice.no_payment
+        and invoice.outstanding_units > 0
+        and payment_gateway().charges_cards
+    )
+
+
 def invoice_pay_by_card(
     *,
     invoice: Invoice,
@@ -299,8 +310,8 @@ def invoice_pay_by_card(
     existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
     if existing is not None:
         return ChargeOutcome(status="succeeded", payment=existing)
-    if invoice.no_payment:
-        raise BillingRuleError("No payment is due on this invoice.")
+    if not invoice_payable_by_card(invoice):
+        raise BillingRuleError("There is nothing to pay by card on this invoice.")
     if not number:
         if not invoice.customer.card_token:
             raise BillingRuleError("There is no card on file: enter the card to pay with.")
@@ -348,6 +359,7 @@ __all__ = [
     "invoice_auto_charge",
     "invoice_charge",
     "invoice_pay_by_card",
+    "invoice_payable_by_card",
     "luhn_valid",
     "payment_gateway",
 ]

@@ -21,7 +21,7 @@ from django.utils import timezone
 from .audit import audit_record
 from .errors import BillingError, BillingRuleError, InvalidTransition
 from .models import Invoice, SupportingDocument
-from .pdf import PdfRenderError, invoice_pdf_ensure, pdf_filename
+from .pdf import PdfRenderError, invoice_pdf_store, pdf_filename
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def invoice_send(*, invoice: Invoice, user=None) -> Invoice:
             retryable=False,
         )
     try:
-        stored = invoice_pdf_ensure(invoice=invoice, user=user)
+        stored = invoice_pdf_store(invoice=invoice, user=user)
     except PdfRenderError as exc:
         raise _failed(invoice, user, f"Not sent: {exc}", retryable=True) from exc
     invoice.pdf = stored.pdf

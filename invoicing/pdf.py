@@ -528,16 +528,11 @@ def invoice_pdf_store(*, invoice: Invoice, user=None) -> Invoice:
     return locked
 
 
-def invoice_pdf_ensure(*, invoice: Invoice, user=None) -> Invoice:
-    """The invoice with its stored PDF, rendering it now if it is missing (raises ``PdfRenderError``)."""
-    return invoice_pdf_store(invoice=invoice, user=user)
-
-
 def invoice_pdf_open(*, invoice: Invoice, user=None) -> tuple[bytes, str]:
     """(bytes, filename) for a download: the stored file of an issued invoice, a fresh render of a draft."""
     if invoice.is_draft:
         return invoice_pdf_bytes(invoice=invoice), pdf_filename(invoice)
-    stored = invoice_pdf_ensure(invoice=invoice, user=user)
+    stored = invoice_pdf_store(invoice=invoice, user=user)
     with stored.pdf.open("rb") as handle:
         return handle.read(), pdf_filename(stored)
 
@@ -548,7 +543,6 @@ __all__ = [
     "html_to_pdf",
     "invoice_pdf_bytes",
     "invoice_pdf_context",
-    "invoice_pdf_ensure",
     "invoice_pdf_open",
     "invoice_pdf_store",
     "proforma_pdf_bytes",

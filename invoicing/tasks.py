@@ -27,7 +27,10 @@ def issue_hooks_paused():
 
 
 def issue_hooks_are_paused() -> bool:
-    return getattr(_hooks, "paused", False)
+    """True inside ``issue_hooks_paused`` or when settings turn the hooks off (INVOICE_ISSUE_HOOKS, tests)."""
+    from django.conf import settings
+
+    return getattr(_hooks, "paused", False) or not getattr(settings, "INVOICE_ISSUE_HOOKS", True)
 
 
 def _enqueue(func: str, *args, name: str) -> str | None:
@@ -46,14 +49,11 @@ def _enqueue(func: str, *args, name: str) -> str | None:
 
 
 def on_invoice_issued(invoice_id: int) -> None:
-    """Runs after an issue commits (transaction.on_commit), so outside the numbering lock: queues the
-    invoice's delivery (``invoice_issued_task``). Nothing here can undo or fail the issue."""
-    from django.conf import settings
-
+    """Runs after an issue commits (transaction.on_commit, registered unless ``issue_hooks_are_paused``), so
+    outside the numbering lock: queues the invoice's delivery (``invoice_issued_task``). Nothing here can undo
+    or fail the issue."""
     from .models import Invoice
 
-    if not getattr(settings, "INVOICE_ISSUE_HOOKS", True):
-        return
     number = Invoice.objects.filter(pk=invoice_id).exclude(status=Invoice.Status.DRAFT).values_list("number")
     number = number.first()
     if number is None:
@@ -113,9 +113,6 @@ def invoice_issued_task(invoice_id: int) -> dict:
     return report
 
 
-# Single steps, for a retry of one of them on its own (e.g. a schedule re-rendering missing PDFs).
-
-
 def invoice_pdf_task(invoice_id: int) -> str:
     """Render and store an issued invoice's PDF (kept if already stored). Raises on failure: retried."""
     from .models import Invoice
@@ -123,35 +120,6 @@ def invoice_pdf_task(invoice_id: int) -> str:
 
     invoice = invoice_pdf_store(invoice=Invoice.objects.get(pk=invoice_id))
     return invoice.pdf.name
-
-
-def invoice_send_task(invoice_id: int) -> str:
-    """E-mail an issued invoice. A failure is recorded on the invoice and raised, so django-q2 retries it,
-    unless retrying cannot help (no recipient): then the office's Resend is the way."""
-    from .delivery import DeliveryError, invoice_send
-    from .models import Invoice
-
-    invoice = Invoice.objects.get(pk=invoice_id)
-    if invoice.sent_at is not None:
-        return "already sent"  # a redelivered task never sends twice
-    try:
-        invoice_send(invoice=invoice)
-    except DeliveryError as exc:
-        if exc.retryable:
-            raise
-        return exc.message
-    return "sent"
-
-
-def invoice_charge_task(invoice_id: int) -> str:
-    """Charge the card on file. A processing error is raised (retried); a decline is final and recorded."""
-    from .charging import invoice_auto_charge
-    from .models import Invoice
-
-    outcome = invoice_auto_charge(invoice=Invoice.objects.get(pk=invoice_id))
-    if outcome.status == "error":
-        raise RuntimeError(outcome.message)
-    return outcome.status
 
 
 # Issued invoices whose PDF is still missing after django-q2 gave up on its retries (a long font or disk

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import customer_user_required
 from invoicing import selectors
-from invoicing.charging import invoice_pay_by_card, payment_gateway
+from invoicing.charging import invoice_pay_by_card, invoice_payable_by_card
 from invoicing.delivery import invoice_supporting_documents
 from invoicing.errors import BillingError
 from invoicing.models import Invoice
@@ -57,20 +57,10 @@ def invoice_list(request):
     return render(request, "portal/invoice_list.html", context)
 
 
-def _payable(invoice: Invoice) -> bool:
-    """Whether the portal offers to pay this invoice by card now."""
-    return (
-        invoice.status in Invoice.OPEN_STATUSES
-        and not invoice.no_payment
-        and invoice.outstanding_units > 0
-        and payment_gateway().charges_cards
-    )
-
-
 def _detail_page(request, invoice: Invoice, *, card_form=None, status=200):
     document = invoice_pdf_context(invoice)  # the same lines, groups and totals as the PDF
     context = {**document, "documents": list(invoice_supporting_documents(invoice))}
-    if _payable(invoice):
+    if invoice_payable_by_card(invoice):
         # A form shown again after an error keeps its key (submitting it twice still charges once).
         kept = card_form.cleaned_data.get("pay_key") if card_form is not None else None
         context["pay"] = {
@@ -95,7 +85,7 @@ def invoice_pay(request, pk):
     invoice = _customer_invoice(request, pk)
     with_saved_card = "number" not in request.POST
     form = PayKeyForm(request.POST) if with_saved_card else CardPaymentForm(request.POST)
-    if not _payable(invoice):
+    if not invoice_payable_by_card(invoice):
         messages.info(request, "There is nothing to pay by card on this invoice.")
         return redirect("portal:invoice_detail", pk=invoice.pk)
     if not form.is_valid():

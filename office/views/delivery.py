@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import FileResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,13 +25,6 @@ from invoicing.uploads import DocumentUploadForm, supporting_document_add
 from octoo_billing.http import pdf_response
 from octoo_billing.money import format_units
 from office.scoping import partner_object
-
-
-def _url(name: str, *args) -> str:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return reverse("office:dashboard")
 
 
 def _back(request, fallback: str) -> str:
@@ -55,7 +48,7 @@ def invoice_pdf(request, pk):
         data, filename = invoice_pdf_open(invoice=invoice, user=request.user)
     except PdfRenderError as exc:
         messages.error(request, str(exc))
-        return redirect(_back(request, _url("office:invoice_detail", invoice.pk)))
+        return redirect(_back(request, reverse("office:invoice_detail", args=[invoice.pk])))
     return pdf_response(data, filename, inline=request.GET.get("inline") == "1")
 
 
@@ -64,7 +57,7 @@ def invoice_pdf(request, pk):
 def invoice_pdf_render(request, pk):
     """Retry: render and store an issued invoice's missing PDF (a stored PDF is never replaced)."""
     invoice = _invoice(request, pk)
-    back = _back(request, _url("office:invoice_detail", invoice.pk))
+    back = _back(request, reverse("office:invoice_detail", args=[invoice.pk]))
     if invoice.is_draft:
         messages.info(request, "A draft's PDF is rendered when you download it.")
         return redirect(back)
@@ -85,7 +78,7 @@ def invoice_pdf_render(request, pk):
 def invoice_send(request, pk):
     """Send (or resend) an issued AR invoice by e-mail now."""
     invoice = _invoice(request, pk)
-    back = _back(request, _url("office:invoice_detail", invoice.pk))
+    back = _back(request, reverse("office:invoice_detail", args=[invoice.pk]))
     try:
         invoice = send_invoice(invoice=invoice, user=request.user)
     except BillingError as exc:  # DeliveryError included: the reason, in plain words
@@ -102,7 +95,7 @@ def invoice_send(request, pk):
 def invoice_charge(request, pk):
     """Charge the outstanding balance to the customer's card on file (billing admins: it moves money)."""
     invoice = _invoice(request, pk)
-    back = _back(request, _url("office:invoice_detail", invoice.pk))
+    back = _back(request, reverse("office:invoice_detail", args=[invoice.pk]))
     try:
         outcome = charge_invoice(invoice=invoice, user=request.user)
     except BillingError as exc:
@@ -128,7 +121,7 @@ def proforma_pdf(request, pk):
         data = proforma_pdf_bytes(proforma=proforma, side=side)
     except Exception as exc:  # noqa: BLE001 - shown to staff instead of a server error
         messages.error(request, f"The PDF could not be rendered: {exc}")
-        return redirect(_back(request, _url("office:proforma_detail", proforma.pk)))
+        return redirect(_back(request, reverse("office:proforma_detail", args=[proforma.pk])))
     return pdf_response(data, f"{proforma.number or f'proforma-{proforma.pk}'}-{side}.pdf")
 
 
@@ -143,11 +136,11 @@ def request_document_upload(request, pk):
             service_request=service_request, uploaded_file=form.cleaned_data["file"], user=request.user
         )
         messages.success(request, f"“{document.name}” is attached to {service_request}.")
-        return redirect(_back(request, _url("office:request_detail", service_request.pk)))
+        return redirect(_back(request, reverse("office:request_detail", args=[service_request.pk])))
     context = {
         "service_request": service_request,
         "form": form,
-        "back_url": _back(request, _url("office:request_detail", service_request.pk)),
+        "back_url": _back(request, reverse("office:request_detail", args=[service_request.pk])),
     }
     return render(request, "office/requests/document_upload.html", context, status=400)
 

@@ -140,23 +140,23 @@ def test_insufficient_funds_is_a_decline_too(partner, django_capture_on_commit_c
 
 
 def test_a_processing_error_is_recorded_and_raised_for_a_retry(partner):
-    from invoicing.tasks import invoice_charge_task
+    from invoicing.tasks import DeliveryIncomplete, invoice_issued_task
 
     customer = card_customer(partner, number="4000 0000 0000 0119")
     invoice = issued_invoice(customer, [12000])
-    with pytest.raises(RuntimeError, match="processing error"):
-        invoice_charge_task(invoice.pk)
+    with pytest.raises(DeliveryIncomplete, match="processing error"):
+        invoice_issued_task(invoice.pk)
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING and "processing error" in invoice.charge_error
 
 
 def test_a_redelivered_charge_task_never_charges_twice(partner):
-    from invoicing.tasks import invoice_charge_task
+    from invoicing.tasks import invoice_issued_task
 
     customer = card_customer(partner)
     invoice = issued_invoice(customer, [12000])
-    assert invoice_charge_task(invoice.pk) == "succeeded"
-    assert invoice_charge_task(invoice.pk) in ("succeeded", "nothing_due")
+    assert invoice_issued_task(invoice.pk)["charge"] == "succeeded"
+    assert invoice_issued_task(invoice.pk)["charge"] in ("succeeded", "nothing_due")
     assert Payment.objects.filter(invoice=invoice).count() == 1
 
 

@@ -277,19 +277,19 @@ def test_a_pdf_that_fails_to_render_holds_the_email_and_the_task_is_retried(
     assert len(mail.outbox) == 1
 
 
-def test_the_send_task_does_not_send_twice(fake_render, customer):
-    from invoicing.tasks import invoice_send_task
+def test_the_delivery_task_does_not_send_twice(fake_render, customer):
+    from invoicing.tasks import invoice_issued_task
 
     invoice = issued_invoice(customer, [5000])
-    assert invoice_send_task(invoice.pk) == "sent"
-    assert invoice_send_task(invoice.pk) == "already sent"
+    assert invoice_issued_task(invoice.pk)["email"] == "sent"
+    assert invoice_issued_task(invoice.pk)["email"] == "already sent"
     assert len(mail.outbox) == 1
 
 
-def test_the_send_task_raises_on_a_failure_that_a_retry_can_fix(fake_render, settings, customer):
-    from invoicing.tasks import invoice_send_task
+def test_the_delivery_task_raises_on_a_failure_that_a_retry_can_fix(fake_render, settings, customer):
+    from invoicing.tasks import DeliveryIncomplete, invoice_issued_task
 
     settings.EMAIL_BACKEND = "tests.invoicing.test_delivery.FailingBackend"
     invoice = issued_invoice(customer, [5000])
-    with pytest.raises(DeliveryError):
-        invoice_send_task(invoice.pk)
+    with pytest.raises(DeliveryIncomplete):
+        invoice_issued_task(invoice.pk)
