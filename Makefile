@@ -38,6 +38,7 @@ browser-deps:
 
 migrate: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py createcachetable
 
 seed: migrate
 	$(DEV_ENV) $(PY) manage.py seed_demo

@@ -2,9 +2,18 @@ from django.contrib import admin
 from django.urls import include, path
 
 from customers import views as customer_views
+from octoo_billing import security
 
 urlpatterns = [
     path("", customer_views.home, name="home"),
+    # Ahead of customers.urls, which routes these two addresses to Django's stock views: the reset e-mail is
+    # rate-limited and completing a reset lifts the sign-in lockout (octoo_billing.security).
+    path("accounts/password/reset/", security.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        security.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("accounts/", include("customers.urls")),
     path("office/", include("office.urls")),
     path("portal/", include("portal.urls")),
