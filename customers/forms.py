@@ -8,6 +8,7 @@ whose ``ValidationError`` the views put back on these forms, field by field.
 from __future__ import annotations
 
 import datetime
+import unicodedata
 
 from django import forms
 from django.utils import timezone
@@ -228,6 +229,15 @@ class RunPeriodForm(forms.Form):
         return cleaned
 
 
+MAX_CARD_YEARS_AHEAD = 20  # cards are issued for a few years; 2099 is a typo
+
+
+def _ascii_digits(text: str) -> str:
+    """The decimal digits of ``text`` as ASCII: "٤٢" (Arabic-Indic) -> "42". Superscripts and fractions ("²", "½")
+    pass str.isdigit() but are no digits of a number (int() refuses them): they are left out, like other signs."""
+    return "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
+
+
 class _NoEchoInput(forms.TextInput):
     """A text input that never writes the typed value back into the page (a card number, on an error)."""
 
@@ -256,8 +266,8 @@ class CardOnFileForm(forms.Form):
         from invoicing.charging import luhn_valid
 
         text = self.cleaned_data["number"]
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if any(not (ch.isdigit() or ch in " -") for ch in text) or not 12 <= len(digits) <= 19:
+        digits = _ascii_digits(text)
+        if any(not (ch.isdecimal() or ch in " -") for ch in text) or not 12 <= len(digits) <= 19:
             raise forms.ValidationError("Enter the card number: 12 to 19 digits, spaces allowed.")
         if not luhn_valid(digits):
             raise forms.ValidationError("That card number is not valid: check the digits.")
@@ -266,9 +276,9 @@ class CardOnFileForm(forms.Form):
     def clean_expiry(self):
         text = self.cleaned_data["expiry"].strip().replace(" ", "")
         month_text, _, year_text = text.partition("/")
-        if not (month_text.isdigit() and year_text.isdigit() and len(year_text) in (2, 4)):
+        if not (month_text.isdecimal() and year_text.isdecimal() and len(year_text) in (2, 4)):
             raise forms.ValidationError("Enter the expiry as MM/YY, for example 08/29.")
-        month, year = int(month_text), int(year_text)
+        month, year = int(_ascii_digits(month_text)), int(_ascii_digits(year_text))
         if len(year_text) == 2:
             year += 2000
         if not 1 <= month <= 12:
@@ -276,4 +286,6 @@ class CardOnFileForm(forms.Form):
         today = timezone.localdate()
         if (year, month) < (today.year, today.month):
             raise forms.ValidationError("That card has expired.")
+        if year > today.year + MAX_CARD_YEARS_AHEAD:
+            raise forms.ValidationError("That expiry year is too far ahead: check the card.")
         return month, year

@@ -11,12 +11,18 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
+from customers.billing import MAX_TERMS_DAYS
 from customers.models import BillingContact, Customer
 from octoo_billing.forms import AmountField, PercentField, QuantityField, RateField
-from octoo_billing.money import format_units, round_half_up
+from octoo_billing.money import MAX_AMOUNT_UNITS, format_units, round_half_up
 
 from .manual import ADJUSTMENT_KINDS, LineInput
 from .models import Invoice, Payment
+from .pricing import line_amounts
+
+# The most lines one manual invoice takes (its formset's max_num); settings.DATA_UPLOAD_MAX_NUMBER_FIELDS lets a
+# request that size through.
+MAX_INVOICE_LINES = 500
 
 
 class DateInput(forms.DateInput):
@@ -220,7 +226,7 @@ class AttachChildForm(InvoiceActionForm):
 class DetachChildForm(forms.Form):
     """Detach from the parent it was attached to when the page was rendered."""
 
-    parent = forms.IntegerField(widget=forms.HiddenInput)
+    parent = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)  # an id: the URL needs it
     back = forms.ChoiceField(choices=[("child", "child"), ("parent", "parent")], widget=forms.HiddenInput)
 
 
@@ -276,11 +282,11 @@ class ManualInvoiceForm(forms.Form):
         label="Payment terms (days)",
         required=False,
         min_value=0,
-        max_value=365,
+        max_value=MAX_TERMS_DAYS,
         error_messages={
             "invalid": "Enter a whole number of days, like 30.",
             "min_value": "Payment terms cannot be negative.",
-            "max_value": "Payment terms are at most 365 days.",
+            "max_value": f"Payment terms are at most {MAX_TERMS_DAYS} days.",
         },
         help_text="Net days after issue. Leave empty for the customer's terms.",
     )
@@ -383,13 +389,28 @@ class InvoiceLineForm(forms.Form):
         cleaned["discount"] = discount
         cleaned["tax_rate"] = cleaned.get("tax_rate") or Decimal(0)
         if quantity is not None and price is not None:
-            amount = round_half_up(quantity * price)
+            amount = round_half_up(quantity * price)  # exact: both are bounded, 24 digits at most
             cleaned["amount_units"] = amount
-            if discount > amount:
+            if amount > MAX_AMOUNT_UNITS:
+                largest = format_units(MAX_AMOUNT_UNITS, self.currency)
+                self.add_error(
+                    "unit_price", f"The line would come to more than {largest}: lower the quantity or the price."
+                )
+            elif discount > amount:
                 self.add_error(
                     "discount", f"The discount is larger than the line ({format_units(amount, self.currency)})."
                 )
         return cleaned
+
+    def total_units(self) -> int:
+        """The line's total after its own discount and tax (before any invoice discount)."""
+        data = self.cleaned_data
+        return line_amounts(
+            quantity=data["quantity"],
+            unit_price_units=data["unit_price"],
+            tax_rate=data["tax_rate"],
+            discount_units=data["discount"],
+        ).total_units
 
     def line_input(self) -> LineInput:
         data = self.cleaned_data
@@ -403,12 +424,21 @@ class InvoiceLineForm(forms.Form):
 
 
 class BaseInvoiceLineFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": "An invoice has at most %(num)d lines: split them over several invoices.",
+    }
+
     def clean(self):
         super().clean()
         if any(self.errors):
             return
-        if not self.lines():
+        kept = self.kept_forms()
+        if not kept:
             raise forms.ValidationError("Add at least one line with a description and a price.")
+        # An invoice discount only lowers this; the domain checks the exact total again (invoicing.manual).
+        if sum(form.total_units() for form in kept) > MAX_AMOUNT_UNITS:
+            largest = format_units(MAX_AMOUNT_UNITS, kept[0].currency)
+            raise forms.ValidationError(f"These lines come to more than {largest}: split them over several invoices.")
 
     def kept_forms(self):
         """The lines to save: every initial line not removed, and the extra rows that were filled in."""
@@ -431,5 +461,10 @@ class BaseInvoiceLineFormSet(forms.BaseFormSet):
 
 def invoice_line_formset(*, extra: int):
     return forms.formset_factory(
-        InvoiceLineForm, formset=BaseInvoiceLineFormSet, extra=extra, can_delete=True, max_num=500, absolute_max=500
+        InvoiceLineForm,
+        formset=BaseInvoiceLineFormSet,
+        extra=extra,
+        can_delete=True,
+        max_num=MAX_INVOICE_LINES,
+        absolute_max=MAX_INVOICE_LINES,
     )

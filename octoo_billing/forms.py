@@ -1,6 +1,8 @@
 """Form fields for typed money, quantities and rates.
 
-Bad input is a form error in plain words, never a server error: "12.3.4", "1e9", "", "abc", "NaN".
+Bad input is a form error in plain words, never a server error: "12.3.4", "1e9", "", "abc", "NaN", forty 9s.
+Every field has the bounds of octoo_billing.money (MAX_AMOUNT_UNITS, MAX_RATE_UNITS, MAX_QUANTITY, MAX_PERCENT):
+what the columns hold and what makes sense on an invoice.
 
     amount = AmountField(currency="USD")                      # "1,234.50" -> 123450 (int minor units)
     adjustment = AmountField(allow_negative=True)             # "-5" -> -500
@@ -19,7 +21,20 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .money import AmountError, minor_exponent, parse_amount, units_to_decimal
+from .money import (
+    MAX_AMOUNT_UNITS,
+    MAX_PERCENT,
+    MAX_QUANTITY,
+    MAX_RATE_UNITS,
+    PERCENT_PLACES,
+    QUANTITY_PLACES,
+    RATE_PLACES,
+    AmountError,
+    format_units,
+    minor_exponent,
+    parse_amount,
+    units_to_decimal,
+)
 
 # Digits, an optional decimal point and an optional leading minus; thousands commas allowed when well placed.
 _NUMBER_RE = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^-?\.\d+$")
@@ -35,13 +50,16 @@ def _text_widget_attrs(widget, attrs):
 
 
 class AmountField(forms.CharField):
-    """A typed amount of money ("1,234.50") cleaned to integer minor units (123450)."""
+    """A typed amount of money ("1,234.50") cleaned to integer minor units (123450), at most ``max_units``."""
 
     default_error_messages = {"required": "Enter an amount."}
 
-    def __init__(self, *, currency: str = "USD", allow_negative: bool = False, **kwargs):
+    def __init__(
+        self, *, currency: str = "USD", allow_negative: bool = False, max_units: int = MAX_AMOUNT_UNITS, **kwargs
+    ):
         self.currency = currency
         self.allow_negative = allow_negative
+        self.max_units = max_units
         kwargs.pop("max_length", None)  # validators on the str would break on the cleaned int
         super().__init__(**kwargs)
 
@@ -55,7 +73,7 @@ class AmountField(forms.CharField):
         if text in self.empty_values:
             return None
         try:
-            return parse_amount(text, self.currency, allow_negative=self.allow_negative)
+            return parse_amount(text, self.currency, allow_negative=self.allow_negative, max_units=self.max_units)
         except AmountError as exc:
             raise ValidationError(str(exc), code="invalid") from None
 
@@ -109,14 +127,15 @@ class _PlainDecimalField(forms.DecimalField):
             raise ValidationError(f"“{value}” is not a {self.kind}.", code="invalid")
         if number < 0 and not self.allow_negative:
             raise ValidationError(f"The {self.kind} cannot be negative.", code="negative")
-        return number
+        return abs(number) if number.is_zero() else number  # "-0" is 0
 
     def validate(self, value):
         forms.Field.validate(self, value)  # DecimalField.validate would re-check finiteness on our own terms
 
 
 class QuantityField(_PlainDecimalField):
-    """A quantity (hours, miles, items): a plain Decimal, more than zero (slips and lines need that)."""
+    """A quantity (hours, miles, items): a plain Decimal, more than zero (slips and lines need that) and at most
+    MAX_QUANTITY, with QUANTITY_PLACES decimals."""
 
     kind = "quantity"
     example = "2.5"
@@ -124,13 +143,15 @@ class QuantityField(_PlainDecimalField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_digits", 12)
-        kwargs.setdefault("decimal_places", 4)
+        kwargs.setdefault("decimal_places", QUANTITY_PLACES)
         super().__init__(**kwargs)
 
     def validate(self, value):
         super().validate(value)
         if value is not None and value <= 0:
             raise ValidationError("The quantity must be more than zero.", code="not_positive")
+        if value is not None and value > MAX_QUANTITY:
+            raise ValidationError(f"The quantity is at most {MAX_QUANTITY:,}.", code="too_large")
 
 
 class PercentField(_PlainDecimalField):
@@ -141,18 +162,19 @@ class PercentField(_PlainDecimalField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_digits", 6)
-        kwargs.setdefault("decimal_places", 3)
+        kwargs.setdefault("decimal_places", PERCENT_PLACES)
         super().__init__(**kwargs)
 
     def validate(self, value):
         super().validate(value)
-        if value is not None and value > 100:
-            raise ValidationError("A percentage cannot be more than 100.", code="too_large")
+        if value is not None and value > MAX_PERCENT:
+            raise ValidationError(f"A percentage cannot be more than {MAX_PERCENT}.", code="too_large")
 
 
 class RateField(_PlainDecimalField):
     """A price per unit typed in money ("45", "0.655"), cleaned to Decimal minor units (4500, 65.5),
-    the way ``*_rate_units`` and ``unit_price_units`` are stored. Up to 4 decimals of a minor unit."""
+    the way ``*_rate_units`` and ``unit_price_units`` are stored. Up to RATE_PLACES decimals of a minor unit,
+    at most MAX_RATE_UNITS either way."""
 
     kind = "price"
     example = "45.00"
@@ -161,7 +183,7 @@ class RateField(_PlainDecimalField):
     def __init__(self, *, currency: str = "USD", **kwargs):
         self.currency = currency
         kwargs.setdefault("max_digits", 14)
-        kwargs.setdefault("decimal_places", 4)
+        kwargs.setdefault("decimal_places", RATE_PLACES)
         super().__init__(**kwargs)
 
     def to_python(self, value):
@@ -172,7 +194,16 @@ class RateField(_PlainDecimalField):
         major = super().to_python(value)
         if major is None:
             return None
-        return _tidy(major * 10 ** minor_exponent(self.currency))
+        # Bounds and decimals on the typed number itself: scaling forty 9s to minor units would leave the
+        # Decimal context's 28 digits (InvalidOperation), and rounding there would drop typed digits silently.
+        exp = minor_exponent(self.currency)
+        if abs(major) > Decimal(MAX_RATE_UNITS).scaleb(-exp):
+            largest = format_units(MAX_RATE_UNITS, self.currency)
+            raise ValidationError(f"The price is too large: at most {largest}.", code="too_large")
+        step = Decimal(1).scaleb(-(exp + self.decimal_places))
+        if major != major.quantize(step):
+            raise ValidationError(f"Use at most {exp + self.decimal_places} decimal places.", code="invalid")
+        return _tidy(major.quantize(step).scaleb(exp))
 
     def prepare_value(self, value):
         # Initial values are minor units; show them as the price the user would type ("45.00", "0.655").

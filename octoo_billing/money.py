@@ -13,6 +13,30 @@ from babel.numbers import format_currency, get_currency_precision
 
 HUNDRED = Decimal(100)
 
+# --- bounds -------------------------------------------------------------------------------------------------------
+# What one typed number may be: more than any real invoice needs, and small enough that every value fits its column
+# and no sum overflows. The form fields (octoo_billing.forms) refuse anything outside with a plain message; the
+# domain (invoicing.manual: the line builder, adjustments) refuses it again for callers without a form.
+#
+# MAX_AMOUNT_UNITS  one amount of money (a payment, a discount, an adjustment, a line's amount) and one document's
+#                   total, in minor units: 99,999,999.99 in a currency of cents. An adjustment is stored as one unit
+#                   at a rate of its amount, so an amount must fit the rate columns: NUMERIC(14, 4) holds less than
+#                   10**10 minor units. Sums stay far inside the BIGINT totals (9.2 * 10**18): 500 lines, each at
+#                   most doubled by a 100 % tax, come to 10**13.
+# MAX_RATE_UNITS    a unit price (or pay rate), in minor units, with RATE_PLACES decimals of a minor unit: the same
+#                   ceiling, the most the *_rate_units / unit_price_units NUMERIC(14, 4) columns hold in whole units
+#                   (a price above the largest document means nothing; quantity x price is bounded by the line).
+# MAX_QUANTITY      hours, miles or items on one line: a million, with QUANTITY_PLACES decimals; the quantity
+#                   columns are NUMERIC(12, 4) (up to 99,999,999.9999).
+# MAX_PERCENT       a tax or discount rate: 0 to 100 %, PERCENT_PLACES decimals (tax_rate is NUMERIC(6, 3)).
+MAX_AMOUNT_UNITS = 10**10 - 1
+MAX_RATE_UNITS = MAX_AMOUNT_UNITS
+RATE_PLACES = 4
+MAX_QUANTITY = Decimal(1_000_000)
+QUANTITY_PLACES = 4
+MAX_PERCENT = HUNDRED
+PERCENT_PLACES = 3
+
 _AMOUNT_RE = re.compile(r"^(?P<sign>-)?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$")
 
 
@@ -57,8 +81,10 @@ def format_units(units: int | None, currency: str = "USD", locale: str = "en_US"
     return format_currency(units_to_decimal(units, currency), currency, locale=locale)
 
 
-def parse_amount(text: str, currency: str = "USD", *, allow_negative: bool = False) -> int:
-    """Read a typed amount ('1,234.50', '12', '-3.5') into minor units.
+def parse_amount(
+    text: str, currency: str = "USD", *, allow_negative: bool = False, max_units: int = MAX_AMOUNT_UNITS
+) -> int:
+    """Read a typed amount ('1,234.50', '12', '-3.5') into minor units, at most ``max_units`` either way.
 
     Refuses anything ambiguous: empty text, exponents ('1e9'), several dots ('12.3.4'),
     misplaced thousands separators ('1,23'), more decimals than the currency has.
@@ -81,8 +107,8 @@ def parse_amount(text: str, currency: str = "USD", *, allow_negative: bool = Fal
         raise AmountError("The amount cannot be negative.")
     whole = match.group("int").replace(",", "")
     units = int(whole) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
-    if units > 10**13:
-        raise AmountError("The amount is too large.")
+    if units > max_units:
+        raise AmountError(f"The amount is too large: at most {format_units(max_units, currency)}.")
     return -units if match.group("sign") else units
 
 

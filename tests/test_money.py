@@ -6,7 +6,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from invoicing.models import Slip
 from octoo_billing.money import (
+    MAX_AMOUNT_UNITS,
+    MAX_PERCENT,
+    MAX_QUANTITY,
+    MAX_RATE_UNITS,
+    PERCENT_PLACES,
+    QUANTITY_PLACES,
+    RATE_PLACES,
     AmountError,
     allocate,
     decimal_to_units,
@@ -18,7 +26,7 @@ from octoo_billing.money import (
     units_to_decimal,
 )
 
-MAX_UNITS = 10**13  # parse_amount refuses anything larger
+MAX_UNITS = MAX_AMOUNT_UNITS  # parse_amount refuses anything larger
 
 decimals = st.decimals(min_value=-(10**12), max_value=10**12, places=4, allow_nan=False, allow_infinity=False)
 
@@ -165,6 +173,33 @@ def test_parse_amount_refuses_too_large_amounts():
     assert parse_amount(str(units_to_decimal(MAX_UNITS))) == MAX_UNITS
     with pytest.raises(AmountError):
         parse_amount(str(units_to_decimal(MAX_UNITS + 1)))
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "message"),
+    [
+        ("100,000,000.00", "USD", "The amount is too large: at most $99,999,999.99."),
+        ("-100000000", "USD", "The amount is too large: at most $99,999,999.99."),
+        ("10000000000", "JPY", "The amount is too large: at most ¥9,999,999,999."),
+    ],
+)
+def test_parse_amount_names_the_largest_amount_it_takes(text, currency, message):
+    with pytest.raises(AmountError) as caught:
+        parse_amount(text, currency, allow_negative=True)
+    assert str(caught.value) == message
+
+
+def test_the_bounds_fit_the_columns_they_protect():
+    """An amount is stored as a rate too (an adjustment is one unit at a rate of its amount); sums stay in BIGINT."""
+    rate = Slip._meta.get_field("bill_rate_units")
+    quantity = Slip._meta.get_field("quantity")
+    tax = Slip._meta.get_field("tax_rate")
+    assert MAX_RATE_UNITS < 10 ** (rate.max_digits - rate.decimal_places) and RATE_PLACES == rate.decimal_places
+    assert MAX_AMOUNT_UNITS <= MAX_RATE_UNITS
+    assert MAX_QUANTITY < 10 ** (quantity.max_digits - quantity.decimal_places)
+    assert QUANTITY_PLACES == quantity.decimal_places
+    assert MAX_PERCENT < 10 ** (tax.max_digits - tax.decimal_places) and PERCENT_PLACES == tax.decimal_places
+    assert 500 * MAX_AMOUNT_UNITS * 2 < 2**63 - 1  # 500 lines, each at most doubled by 100 % tax
 
 
 def test_parse_amount_refuses_a_huge_run_of_digits_with_amount_error():

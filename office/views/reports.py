@@ -25,15 +25,34 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATE_ERRORS = {"invalid": "Enter a date as YYYY-MM-DD."}
 
 
+class ReportDateField(forms.DateField):
+    """A report date within the years billing data can have: the reports step days and months from it, which
+    runs off the calendar (year 0, year 10000) at its ends."""
+
+    FIRST, LAST = datetime.date(2000, 1, 1), datetime.date(2099, 12, 31)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", DATE_INPUT)
+        kwargs.setdefault("error_messages", DATE_ERRORS)
+        super().__init__(**kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not self.FIRST <= value <= self.LAST:
+            raise forms.ValidationError(
+                f"Enter a date between {self.FIRST.isoformat()} and {self.LAST.isoformat()}.", code="out_of_range"
+            )
+
+
 class AgingForm(forms.Form):
-    as_of = forms.DateField(label="As of", widget=DATE_INPUT, error_messages=DATE_ERRORS)
+    as_of = ReportDateField(label="As of")
 
 
 class RevenueForm(forms.Form):
     MAX_DAYS = 3660  # ten years: wider ranges are a data export, not a report
 
-    date_from = forms.DateField(label="Issued from", required=False, widget=DATE_INPUT, error_messages=DATE_ERRORS)
-    date_to = forms.DateField(label="Issued to", required=False, widget=DATE_INPUT, error_messages=DATE_ERRORS)
+    date_from = ReportDateField(label="Issued from", required=False)
+    date_to = ReportDateField(label="Issued to", required=False)
     by = forms.ChoiceField(
         label="Group by",
         choices=reports.REVENUE_GROUPINGS,

@@ -6,11 +6,14 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from invoicing.forms import invoice_line_formset
 from invoicing.manual import slip_add_adjustment
 from invoicing.models import Invoice, Slip
+from octoo_billing.money import MAX_AMOUNT_UNITS
 from tests.factories import (
     BillingContactFactory,
     CustomerFactory,
@@ -286,6 +289,100 @@ def test_a_removed_row_is_not_saved(client, clerk_user, zoned_customer):
     data["lines-3-DELETE"] = "on"
     assert create(client, clerk_user, data).status_code == 302
     assert Slip.objects.count() == 3
+
+
+# --- bounds: what the columns hold and what makes sense on an invoice (octoo_billing.money) --------------------
+
+
+def test_a_unit_price_of_forty_nines_is_an_error_on_the_field(client, clerk_user, zoned_customer):
+    response = create(client, clerk_user, form_data(zoned_customer, [line("Fee", "1", "9" * 40)]))
+    assert response.status_code == 200
+    assert line_errors(response, 0)["unit_price"] == ["The price is too large: at most $99,999,999.99."]
+    assert not Invoice.objects.exists()
+
+
+def test_a_quantity_above_a_million_is_an_error_on_the_field(client, clerk_user, zoned_customer):
+    response = create(client, clerk_user, form_data(zoned_customer, [line("Hours", "1000000.5", "1")]))
+    assert line_errors(response, 0)["quantity"] == ["The quantity is at most 1,000,000."]
+    assert not Invoice.objects.exists()
+
+
+def test_a_line_above_the_max_amount_is_an_error_on_its_price(client, clerk_user, zoned_customer):
+    """One line of 99999999 x 99999999.00 at 100 % was a $19,999,999,600,000,002.00 invoice."""
+    lines = [line("Fee", "99999999", "99999999.00", tax_rate="100"), line("Fee", "1000000", "99999999.00")]
+    response = create(client, clerk_user, form_data(zoned_customer, lines))
+    assert response.status_code == 200
+    assert line_errors(response, 0) == {"quantity": ["The quantity is at most 1,000,000."]}
+    assert line_errors(response, 1) == {
+        "unit_price": ["The line would come to more than $99,999,999.99: lower the quantity or the price."]
+    }
+    assert not Invoice.objects.exists()
+
+
+def test_five_huge_lines_are_errors_not_a_500(client, clerk_user, zoned_customer):
+    """Five lines of 99999999 x 99999999.00 at 100 % overflowed the invoice's bigint total (a 500)."""
+    client.raise_request_exception = False
+    lines = [line(f"Fee {i}", "99999999", "99999999.00", tax_rate="100") for i in range(5)]
+    response = create(client, clerk_user, form_data(zoned_customer, lines))
+    assert response.status_code == 200
+    assert all("quantity" in line_errors(response, i) for i in range(5))
+    assert not Invoice.objects.exists()
+
+
+def test_lines_that_together_pass_the_max_total_are_a_formset_error(client, clerk_user, zoned_customer):
+    lines = [line(f"Fee {i}", "1", "30,000,000.00", tax_rate="20") for i in range(3)]  # 90,000,000.00 + 20 % tax
+    response = create(client, clerk_user, form_data(zoned_customer, lines))
+    assert response.status_code == 200
+    assert response.context["formset"].non_form_errors() == [
+        "These lines come to more than $99,999,999.99: split them over several invoices."
+    ]
+    assert "split them over several invoices" in response.content.decode()
+    assert not Invoice.objects.exists()
+
+
+def test_editing_a_draft_past_the_max_total_is_refused_and_changes_nothing(client, clerk_user, customer):
+    invoice = draft_invoice(customer, [0])
+    slip_add_adjustment(kind="additional_work", description="Big", amount_units=MAX_AMOUNT_UNITS, invoice=invoice)
+    client.force_login(clerk_user)
+    response = client.post(
+        edit_url(invoice), form_data(customer, [line("Line 1", "1", "0.01", tax_rate="0")], initial=1)
+    )
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [
+        "The invoice would come to more than $99,999,999.99: split it into several."
+    ]
+    invoice.refresh_from_db()
+    assert invoice.total_units == MAX_AMOUNT_UNITS
+    assert Slip.objects.filter(invoice=invoice).count() == 2
+
+
+def max_lines():
+    return invoice_line_formset(extra=0).absolute_max
+
+
+def test_the_upload_limit_takes_the_largest_manual_invoice():
+    form = invoice_line_formset(extra=1)(prefix="lines").forms[0]  # its fields, DELETE included
+    header = len(form_data(None, [], extra=0)) + len(["csrfmiddlewaretoken", "issue"])
+    assert settings.DATA_UPLOAD_MAX_NUMBER_FIELDS >= len(form.fields) * max_lines() + header
+
+
+def test_a_manual_invoice_of_the_most_lines_is_created(client, clerk_user, zoned_customer):
+    lines = [line(f"Line {i}", "1", "1.00", tax_rate="0") for i in range(max_lines())]
+    response = create(client, clerk_user, form_data(zoned_customer, lines, extra=0))
+    invoice = Invoice.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("office:invoice_detail", args=[invoice.pk])
+    assert Slip.objects.filter(invoice=invoice).count() == max_lines() == 500
+    assert invoice.total_units == 500 * 100
+
+
+def test_one_line_more_than_the_most_is_a_formset_error(client, clerk_user, zoned_customer):
+    lines = [line(f"Line {i}", "1", "1.00", tax_rate="0") for i in range(max_lines() + 1)]
+    response = create(client, clerk_user, form_data(zoned_customer, lines, extra=0))
+    assert response.status_code == 200
+    assert response.context["formset"].non_form_errors() == [
+        "An invoice has at most 500 lines: split them over several invoices."
+    ]
+    assert not Invoice.objects.exists()
 
 
 # --- editing drafts -------------------------------------------------------------------------------------------
