@@ -826,6 +826,20 @@ class DemoSeed:
     def days_ago(self, n: int) -> datetime.date:
         return self.today - datetime.timedelta(days=n)
 
+    def issue(self, invoice, *, user, day: datetime.date):
+        """Issue ``invoice`` on ``day``, recorded as issued that morning as it would have been: invoice_issue
+        stamps issued_at (and its audit row) from the clock, and the database refuses to change an issued
+        invoice's issued_at afterwards."""
+        from unittest import mock
+
+        from django.utils import timezone
+
+        from invoicing.lifecycle import invoice_issue
+
+        moment = min(self.at(day, 9, invoice.pk * 37 % 60), timezone.now())
+        with mock.patch.object(timezone, "now", return_value=moment):
+            return invoice_issue(invoice=invoice, user=user, issue_date=day)
+
     def event(self, day, order, fn, *args, **kwargs):
         self.events.append((day, order, len(self.events), functools.partial(fn, *args, **kwargs)))
 
@@ -875,20 +889,17 @@ class DemoSeed:
 
     def backdate_issued_invoices(self) -> None:
         """The seed issues its invoices with the issue hooks off (nothing e-mailed, rendered or charged while it
-        runs). Each is recorded as issued on the morning of its issue date, and those of auto-send customers
-        as e-mailed then, as they would have been; their PDFs are stored on first download."""
+        runs). Each is issued as of the morning of its issue date (``issue``), and those of auto-send customers
+        are recorded as e-mailed then, as they would have been; their PDFs are stored on first download."""
         from django.utils import timezone
 
         from invoicing.models import Invoice
 
-        tz, now = timezone.get_current_timezone(), timezone.now()
-        invoices = list(Invoice.objects.filter(issue_date__isnull=False).select_related("customer"))
+        now = timezone.now()
+        invoices = list(Invoice.objects.filter(kind=Invoice.Kind.AR, customer__auto_send=True, issued_at__isnull=False))
         for invoice in invoices:
-            moment = datetime.datetime.combine(invoice.issue_date, datetime.time(9, 0), tzinfo=tz)
-            invoice.issued_at = min(moment + datetime.timedelta(minutes=self.rng.randint(0, 90)), now)
-            if invoice.kind == Invoice.Kind.AR and invoice.customer.auto_send:
-                invoice.sent_at = min(invoice.issued_at + datetime.timedelta(minutes=self.rng.randint(1, 5)), now)
-        Invoice.objects.bulk_update(invoices, ["issued_at", "sent_at"], batch_size=500)
+            invoice.sent_at = min(invoice.issued_at + datetime.timedelta(minutes=self.rng.randint(1, 5)), now)
+        Invoice.objects.bulk_update(invoices, ["sent_at"], batch_size=500)
 
     def create_users_hash(self) -> None:
         from django.contrib.auth.hashers import make_password
@@ -1508,9 +1519,7 @@ class DemoSeed:
         self.payment(on, invoice, amount, method, reference, user)
 
     def issue_planned(self, ctx: dict, p: dict) -> None:
-        from invoicing.lifecycle import invoice_issue
-
-        invoice = invoice_issue(invoice=p["invoice"], user=ctx["admin"], issue_date=p["issue_on"])
+        invoice = self.issue(p["invoice"], user=ctx["admin"], day=p["issue_on"])
         p["invoice"] = invoice
         outcome = p["outcome"]
         if outcome == "paid":
@@ -1524,7 +1533,7 @@ class DemoSeed:
 
     def void_and_reissue(self, ctx: dict, p: dict) -> None:
         from invoicing.generation import ar_invoices_generate
-        from invoicing.lifecycle import invoice_issue, invoice_void
+        from invoicing.lifecycle import invoice_void
 
         invoice = p["invoice"]
         day = min(p["issue_on"] + datetime.timedelta(days=3), self.today)
@@ -1536,11 +1545,10 @@ class DemoSeed:
         for again in ar_invoices_generate(
             customer=p["customer"], period_start=invoice.period_start, period_end=invoice.period_end, issue=False
         ):
-            again = invoice_issue(invoice=again, user=ctx["admin"], issue_date=day)
+            again = self.issue(again, user=ctx["admin"], day=day)
             self.pay(p["customer"], again, user=ctx["clerk"])
 
     def manual_parent(self, ctx: dict) -> None:
-        from invoicing.lifecycle import invoice_issue
         from invoicing.manual import LineInput, invoice_create_manual
 
         customer = ctx["customers"]["Harborview Medical Center"]
@@ -1555,12 +1563,12 @@ class DemoSeed:
             ],
             user=ctx["admin"],
         )
-        invoice = invoice_issue(invoice=invoice, user=ctx["admin"], issue_date=day)
+        invoice = self.issue(invoice, user=ctx["admin"], day=day)
         self.attach_child(ctx, {"invoice": invoice, "issue_on": day})
 
     def attach_child(self, ctx: dict, p: dict) -> None:
         """Seed 003: another customer agrees to pay half; a manual child invoice with one general slip."""
-        from invoicing.lifecycle import invoice_attach_child, invoice_issue
+        from invoicing.lifecycle import invoice_attach_child
         from invoicing.manual import LineInput, invoice_create_manual
 
         parent = p["invoice"]
@@ -1581,7 +1589,7 @@ class DemoSeed:
             notes=f"Pacific Crest covers half of {parent.number}, per claim agreement CLM-SHARE-2231.",
             user=ctx["admin"],
         )
-        child = invoice_issue(invoice=child, user=ctx["admin"], issue_date=day)
+        child = self.issue(child, user=ctx["admin"], day=day)
         invoice_attach_child(parent=parent, child=child, user=ctx["admin"])
 
     # -- AP invoices -----------------------------------------------------------------------------
@@ -1616,9 +1624,7 @@ class DemoSeed:
             self.event(issue_on, 0, self.issue_ap, ctx, p, issue_on)
 
     def issue_ap(self, ctx: dict, p: dict, issue_on: datetime.date) -> None:
-        from invoicing.lifecycle import invoice_issue
-
-        invoice = invoice_issue(invoice=p["invoice"], user=ctx["admin"], issue_date=issue_on)
+        invoice = self.issue(p["invoice"], user=ctx["admin"], day=issue_on)
         if p["outcome"] == "paid":
             on = issue_on + datetime.timedelta(days=self.rng.randint(5, 14))
             reference = f"ACH batch {min(on, self.today):%Y%m%d}-{self.rng.randint(1, 9)}"
@@ -1649,7 +1655,6 @@ class DemoSeed:
 
     def manual_invoice(self, ctx: dict) -> None:
         """Seed 001: a manual invoice with three lines and an invoice-level discount."""
-        from invoicing.lifecycle import invoice_issue
         from invoicing.manual import invoice_create_manual
 
         slug = ctx["spec"]["slug"]
@@ -1663,7 +1668,7 @@ class DemoSeed:
             notes=notes,
             user=ctx["admin"],
         )
-        invoice = invoice_issue(invoice=invoice, user=ctx["admin"], issue_date=day)
+        invoice = self.issue(invoice, user=ctx["admin"], day=day)
         if slug == "northwind":  # a deposit: partially paid
             self.pay(customer, invoice, user=ctx["clerk"], part=True, on=day + datetime.timedelta(days=5))
             return
@@ -1672,7 +1677,7 @@ class DemoSeed:
 
     def duplicate_voided(self, ctx: dict, original) -> None:
         """The same call-out typed twice by mistake: the duplicate is issued, then voided (it keeps its number)."""
-        from invoicing.lifecycle import invoice_issue, invoice_void
+        from invoicing.lifecycle import invoice_void
         from invoicing.manual import invoice_create_manual
 
         customer, lines, discount, notes = self.manual_lines(ctx["spec"]["slug"])
@@ -1685,7 +1690,7 @@ class DemoSeed:
             user=ctx["clerk"],
         )
         day = min(original.issue_date + datetime.timedelta(days=1), self.today)
-        duplicate = invoice_issue(invoice=duplicate, user=ctx["admin"], issue_date=day)
+        duplicate = self.issue(duplicate, user=ctx["admin"], day=day)
         invoice_void(
             invoice=duplicate,
             user=ctx["admin"],
@@ -1711,11 +1716,10 @@ class DemoSeed:
         )
 
     def convert_quote(self, ctx: dict, quote) -> None:
-        from invoicing.lifecycle import invoice_issue
         from invoicing.manual import quote_convert
 
         invoice = quote_convert(quote=quote, user=ctx["clerk"])
-        invoice_issue(invoice=invoice, user=ctx["admin"], issue_date=self.days_ago(4))
+        self.issue(invoice, user=ctx["admin"], day=self.days_ago(4))
 
     # -- running the plan ------------------------------------------------------------------------
 
@@ -1751,11 +1755,11 @@ def seed_demo(*, today: datetime.date | None = None) -> DemoSeed | None:
     """Load the demo data set in one transaction. Returns None (and changes nothing) if it is already loaded."""
     from django.db import transaction
 
-    from invoicing.tasks import issue_hooks_paused
+    from invoicing.outbox import outbox_paused
 
-    # Historical invoices are issued with the issue hooks off: no e-mail, PDF render or card charge is queued
-    # for them when the transaction commits (their PDFs are rendered and stored on first download).
-    with issue_hooks_paused(), transaction.atomic():
+    # Historical invoices are issued with the outbox paused: no e-mail, PDF render or card charge is written
+    # for them (their PDFs are rendered and stored on first download).
+    with outbox_paused(), transaction.atomic():
         if demo_loaded():
             return None
         seed = DemoSeed(today=today)

@@ -135,6 +135,11 @@ class Customer(models.Model):
         return self.name
 
     @property
+    def charges_automatically(self) -> bool:
+        """Issued invoices are charged to the card on file (payment by card, auto-charge on)."""
+        return self.auto_charge and self.payment_method == self.PaymentMethod.CARD
+
+    @property
     def terms_label(self) -> str:
         if self.payment_terms == self.PaymentTerms.NO_PAYMENT:
             return "No payment"

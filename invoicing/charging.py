@@ -191,13 +191,7 @@ class ChargeOutcome:
 
 
 def auto_charge_applies(invoice: Invoice) -> bool:
-    customer = invoice.customer
-    return (
-        invoice.kind == Invoice.Kind.AR
-        and customer is not None
-        and customer.auto_charge
-        and customer.payment_method == customer.PaymentMethod.CARD
-    )
+    return invoice.kind == Invoice.Kind.AR and invoice.customer is not None and invoice.customer.charges_automatically
 
 
 def invoice_charge(

@@ -72,8 +72,9 @@ def _from_address(partner) -> str:
     return formataddr((name, address)) if name and partner.email else address
 
 
-def invoice_email_build(*, invoice: Invoice, documents=None) -> EmailMultiAlternatives:
-    """The e-mail for an issued invoice, with its stored PDF and the supporting documents attached."""
+def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | None = None) -> EmailMultiAlternatives:
+    """The e-mail for an issued invoice, with its stored PDF and the supporting documents attached.
+    ``message_id``: the same on every attempt of one delivery, so a resend after a crash is one message."""
     to, cc = invoice_recipients(invoice)
     documents = list(invoice_supporting_documents(invoice) if documents is None else documents)
     attached, listed, budget = [], [], MAX_ATTACHMENT_BYTES
@@ -105,6 +106,7 @@ def invoice_email_build(*, invoice: Invoice, documents=None) -> EmailMultiAltern
         to=to,
         cc=cc,
         reply_to=[invoice.partner.email] if invoice.partner.email else None,
+        headers={"Message-ID": message_id} if message_id else None,
     )
     message.attach_alternative(render_to_string("emails/invoice_body.html", context), "text/html")
     with invoice.pdf.open("rb") as handle:
@@ -122,7 +124,7 @@ def _failed(invoice: Invoice, user, message: str, *, retryable: bool) -> Deliver
     return DeliveryError(message, retryable=retryable)
 
 
-def invoice_send(*, invoice: Invoice, user=None) -> Invoice:
+def invoice_send(*, invoice: Invoice, user=None, message_id: str | None = None) -> Invoice:
     """E-mail an issued AR invoice (Send, and Resend once sent). Records ``sent_at`` and an audit event.
 
     Refuses drafts, void and AP invoices (``BillingError``); a delivery failure is recorded in ``send_error``
@@ -151,7 +153,7 @@ def invoice_send(*, invoice: Invoice, user=None) -> Invoice:
     documents = list(invoice_supporting_documents(invoice))
     resend = invoice.sent_at is not None
     try:
-        message = invoice_email_build(invoice=invoice, documents=documents)
+        message = invoice_email_build(invoice=invoice, documents=documents, message_id=message_id)
         message.send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001 - any backend failure (SMTP, network, file) is recorded, then raised
         logger.warning("Sending invoice %s failed: %s", invoice.pk, exc)

@@ -4,11 +4,13 @@ from django.core.exceptions import ValidationError
 
 
 class BillingError(Exception):
-    """A billing rule refused the action. The message is written for the person who tried it."""
+    """A billing rule refused the action. The message is written for the person who tried it; ``field`` is the
+    form field it belongs to (None: the form as a whole)."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
         self.message = message
+        self.field = field
 
     def __str__(self):
         return self.message

@@ -25,6 +25,7 @@ from expense_codes.models import AppliedExpenseCode, codes_key
 
 from .audit import audit_fields, audit_record
 from .errors import PricingError
+from .locking import invoices_lock, proformas_lock
 from .models import (
     AuditEvent,
     Holiday,
@@ -549,6 +550,20 @@ PROFORMA_RUN_FIELDS = (
 )
 
 
+def _drafts_lock(kind: str, party_field: str, parties) -> None:
+    """Lock the parties' generated drafts (in id order, before any proforma: invoicing.locking). A draft that is
+    being issued right now is waited for; once issued it no longer matches, and the run starts a new draft
+    instead of adding to an issued invoice."""
+    invoices_lock(
+        Invoice.objects.filter(
+            **{f"{party_field}_id__in": [p.pk for p in parties]},
+            kind=kind,
+            status=Invoice.Status.DRAFT,
+            generation_key__isnull=False,
+        ).values_list("pk", flat=True)
+    )
+
+
 def _pending_proformas(kind: str, party_field: str, parties, periods: dict, catch_up: bool) -> dict[int, list]:
     """Confirmed, not yet invoiced proformas of each party within its period (earlier ones too on catch-up)."""
     latest_end = max(end for _, end in periods.values())
@@ -561,6 +576,9 @@ def _pending_proformas(kind: str, party_field: str, parties, periods: dict, catc
     if kind == Invoice.Kind.AR:
         # a booking whose quote became an invoice was billed by that invoice (seed 002): AP only
         qs = qs.exclude(service__request__quote__status=Quote.Status.CONVERTED)
+    # Lock them (after the drafts, in id order: invoicing.locking) so an adjustment cannot change a proforma
+    # between the totals read here and its link to the invoice.
+    proformas_lock(qs.values_list("pk", flat=True))
     by_party: dict[int, list] = defaultdict(list)
     for proforma in qs.only(*PROFORMA_RUN_FIELDS).order_by(f"{party_field}_id", "service_date", "pk"):
         party_id = getattr(proforma, f"{party_field}_id")
@@ -588,6 +606,7 @@ def _ar_generate(*, customer_ids, period_for, user=None, issue=None, skip_locked
         )
         if not customers:
             return []  # another worker is invoicing them right now
+        _drafts_lock(Invoice.Kind.AR, "customer", customers)
         periods = {c.pk: period_for(c) for c in customers}
         by_customer = _pending_proformas(Invoice.Kind.AR, "customer", customers, periods, catch_up)
         jobs = []
@@ -666,6 +685,7 @@ def _ap_generate(*, provider_ids, period, user=None, issue=None, skip_locked=Fal
         )
         if not providers:
             return []
+        _drafts_lock(Invoice.Kind.AP, "provider", providers)
         periods = {p.pk: period for p in providers}
         by_provider = _pending_proformas(Invoice.Kind.AP, "provider", providers, periods, catch_up)
         jobs = [

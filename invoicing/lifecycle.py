@@ -1,7 +1,8 @@
 """Invoice lifecycle: issue, void, overdue, delete a draft, attach and detach child AR invoices.
 
-Every transition re-reads the row under ``select_for_update()`` inside ``atomic()``, checks the move
-against ``Invoice.TRANSITIONS``, refuses with a clear domain error, and writes an audit event.
+Every transition re-reads the row under ``select_for_update()`` inside ``atomic()`` (in the one lock order of
+``invoicing.locking``), checks the move against ``Invoice.TRANSITIONS``, refuses with a clear domain error, and
+writes an audit event. Issuing also writes the invoice's delivery work to the outbox (``invoicing.outbox``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from django.utils import timezone
 
 from .audit import audit_fields, audit_record
 from .errors import BillingRuleError, InvalidTransition
+from .locking import invoices_lock
 from .models import AuditEvent, Invoice, InvoiceProforma
 from .numbering import number_take
+from .outbox import issue_jobs_add
 from .pricing import invoice_totals_refresh
 
 Status = Invoice.Status
@@ -127,10 +130,7 @@ def invoice_issue(
         to_status=invoice.status,
         data={"number": number, "total_units": invoice.total_units},
     )
-    from .tasks import issue_hooks_are_paused, on_invoice_issued
-
-    if not issue_hooks_are_paused():
-        transaction.on_commit(lambda: on_invoice_issued(invoice.pk))
+    issue_jobs_add(invoice=invoice)  # its delivery, committed with the issue (invoicing.outbox)
     return invoice
 
 
@@ -225,8 +225,8 @@ def _parent_children_units_change(parent_id: int, delta: int) -> Invoice:
 
 
 def _lock_pair(a_id: int, b_id: int) -> dict[int, Invoice]:
-    """Lock two invoices in id order so two concurrent attachers can never deadlock."""
-    return {inv.pk: inv for inv in Invoice.objects.select_for_update().filter(pk__in=[a_id, b_id]).order_by("pk")}
+    """Lock a parent and a child in the lock order (by id: invoicing.locking), so attachers never deadlock."""
+    return invoices_lock([a_id, b_id])
 
 
 @transaction.atomic

@@ -8,13 +8,30 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from octoo_billing.money import to_decimal
+from octoo_billing.money import (
+    MAX_AMOUNT_UNITS,
+    MAX_PERCENT,
+    MAX_QUANTITY,
+    MAX_RATE_UNITS,
+    PERCENT_PLACES,
+    QUANTITY_PLACES,
+    RATE_PLACES,
+    format_units,
+    to_decimal,
+)
 
 from .audit import audit_record
 from .errors import BillingRuleError, InvalidTransition
 from .lifecycle import invoice_issue, invoice_lock
+from .locking import proforma_lock
 from .models import Invoice, InvoiceProforma, Proforma, Quote, Slip
-from .pricing import discount_spread, invoice_totals_refresh, proforma_totals_refresh, slip_price
+from .pricing import (
+    INVOICE_TOTAL_FIELDS,
+    discount_spread,
+    invoice_totals_refresh,
+    proforma_totals_refresh,
+    slip_price,
+)
 
 
 @dataclass
@@ -30,16 +47,39 @@ class LineInput:
     pay_rate_units: Decimal = Decimal(0)
 
 
-def _slips_from_lines(partner_id: int, lines: list[LineInput]) -> list[Slip]:
+def _slips_from_lines(partner_id: int, lines: list[LineInput], currency: str) -> list[Slip]:
+    """Price typed lines, refusing any outside the bounds of octoo_billing.money: the forms check them first, this
+    holds for every other caller (quotes, kept adjustments, scripts). The message names the line (no field: a line
+    is not a field of the invoice's form)."""
     slips = []
     for position, line in enumerate(lines, start=1):
+        where = f"Line {position}:"
         if not (line.description or "").strip():
-            raise BillingRuleError(f"Line {position}: enter a description.")
+            raise BillingRuleError(f"{where} enter a description.")
         quantity = to_decimal(line.quantity)
-        if quantity <= 0:
-            raise BillingRuleError(f"Line {position}: the quantity must be more than zero.")
+        if quantity.is_nan() or quantity <= 0:
+            raise BillingRuleError(f"{where} the quantity must be more than zero.")
+        if quantity > MAX_QUANTITY:
+            raise BillingRuleError(f"{where} the quantity is at most {MAX_QUANTITY:,}.")
+        if quantity != quantity.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
+            raise BillingRuleError(f"{where} use at most {QUANTITY_PLACES} decimal places in the quantity.")
+        rates = {"unit price": to_decimal(line.unit_price_units), "pay rate": to_decimal(line.pay_rate_units)}
+        for name, rate in rates.items():
+            if rate.is_nan():
+                raise BillingRuleError(f"{where} the {name} is not a number.")
+            if abs(rate) > MAX_RATE_UNITS:
+                raise BillingRuleError(f"{where} the {name} is at most {format_units(MAX_RATE_UNITS, currency)}.")
+            if rate != rate.quantize(Decimal(1).scaleb(-RATE_PLACES)):
+                raise BillingRuleError(f"{where} the {name} has too many decimal places.")
+            if rate < 0 and line.slip_type not in (Slip.Type.ADJUSTMENT, Slip.Type.CREDIT):
+                raise BillingRuleError(f"{where} the {name} cannot be negative.")
+        tax_rate = to_decimal(line.tax_rate)
+        if tax_rate.is_nan() or not 0 <= tax_rate <= MAX_PERCENT:
+            raise BillingRuleError(f"{where} the tax rate is 0 to {MAX_PERCENT} %.")
+        if tax_rate != tax_rate.quantize(Decimal(1).scaleb(-PERCENT_PLACES)):
+            raise BillingRuleError(f"{where} use at most {PERCENT_PLACES} decimal places in the tax rate.")
         if line.discount_units < 0:
-            raise BillingRuleError(f"Line {position}: a discount cannot be negative.")
+            raise BillingRuleError(f"{where} a discount cannot be negative.")
         slip = slip_price(
             Slip(
                 partner_id=partner_id,
@@ -47,14 +87,16 @@ def _slips_from_lines(partner_id: int, lines: list[LineInput]) -> list[Slip]:
                 slip_type=line.slip_type,
                 description=line.description.strip(),
                 quantity=quantity,
-                bill_rate_units=to_decimal(line.unit_price_units),
-                pay_rate_units=to_decimal(line.pay_rate_units),
-                tax_rate=to_decimal(line.tax_rate),
+                bill_rate_units=rates["unit price"],
+                pay_rate_units=rates["pay rate"],
+                tax_rate=tax_rate,
                 line_discount_units=line.discount_units,
             )
         )
+        if abs(slip.bill_amount_units) > MAX_AMOUNT_UNITS:
+            raise BillingRuleError(f"{where} the line comes to more than {format_units(MAX_AMOUNT_UNITS, currency)}.")
         if line.discount_units > max(slip.bill_amount_units, 0):  # adjustments and credits may be negative
-            raise BillingRuleError(f"Line {position}: the discount is larger than the line.")
+            raise BillingRuleError(f"{where} the discount is larger than the line.")
         slips.append(slip)
     return slips
 
@@ -62,10 +104,15 @@ def _slips_from_lines(partner_id: int, lines: list[LineInput]) -> list[Slip]:
 def _draft_fill(invoice: Invoice, lines: list[LineInput], discount_units: int) -> Invoice:
     if not lines:
         raise BillingRuleError("Add at least one line.")
+    largest = format_units(MAX_AMOUNT_UNITS, invoice.currency)
     if discount_units < 0:
-        raise BillingRuleError("The invoice discount cannot be negative.")
-    slips = _slips_from_lines(invoice.partner_id, lines)
+        raise BillingRuleError("The invoice discount cannot be negative.", field="discount")
+    if discount_units > MAX_AMOUNT_UNITS:
+        raise BillingRuleError(f"The invoice discount is at most {largest}.", field="discount")
+    slips = _slips_from_lines(invoice.partner_id, lines, invoice.currency)
     discount_spread(slips, discount_units)
+    if sum(slip.bill_total_units for slip in slips) > MAX_AMOUNT_UNITS:  # the invoice's total_units, from its lines
+        raise BillingRuleError(f"The invoice would come to more than {largest}: split it into several.")
     Slip.objects.filter(invoice=invoice).delete()
     for slip in slips:
         slip.invoice = invoice
@@ -187,25 +234,24 @@ def slip_add_adjustment(
     if (invoice is None) == (proforma is None):
         raise BillingRuleError("An adjustment goes on one invoice or one proforma.")
     if not amount_units or amount_units <= 0:
-        raise BillingRuleError("Enter the amount of the adjustment, more than zero.")
+        raise BillingRuleError("Enter the amount of the adjustment, more than zero.", field="amount")
+    if amount_units > MAX_AMOUNT_UNITS or abs(pay_amount_units) > MAX_AMOUNT_UNITS:
+        raise BillingRuleError("That amount is larger than any one adjustment can be.", field="amount")
     if not (description or "").strip():
         raise BillingRuleError("Describe the adjustment so the customer understands the change.")
     label, slip_type, sign = ADJUSTMENT_KINDS[kind]
+    # The lock order (invoicing.locking): the invoice(s) first, then the proforma; status re-checked under them.
     if invoice is not None:
         invoice = invoice_lock(invoice.pk, expected_status=expected_status)
         if invoice.status != Invoice.Status.DRAFT:
             raise InvalidTransition("Adjustments go on drafts only: an issued invoice is never edited.")
-        target, owner = invoice, {"invoice": invoice}
+        target, owner, invoices = invoice, {"invoice": invoice}, [invoice]
         position = Slip.objects.filter(invoice=invoice).count() + 1
     else:
-        proforma = Proforma.objects.select_for_update().get(pk=proforma.pk)
-        if (
-            InvoiceProforma.objects.filter(proforma=proforma, is_active=True)
-            .exclude(invoice__status=Invoice.Status.DRAFT)
-            .exists()
-        ):
+        proforma, locked = proforma_lock(proforma.pk)
+        if any(inv.status != Invoice.Status.DRAFT for inv in locked.values()):
             raise InvalidTransition("This proforma is on an issued invoice; adjust it on a new invoice instead.")
-        target, owner = proforma, {"proforma": proforma}
+        target, owner, invoices = proforma, {"proforma": proforma}, list(locked.values())
         position = Slip.objects.filter(proforma=proforma).count() + 1
     slip = slip_price(
         Slip(
@@ -223,10 +269,17 @@ def slip_add_adjustment(
     slip.save()
     if proforma is not None:
         proforma_totals_refresh(proforma)
-        for link in InvoiceProforma.objects.filter(proforma=proforma, is_active=True).select_related("invoice"):
-            invoice_totals_refresh(link.invoice)
-    else:
-        invoice_totals_refresh(invoice)
+        if proforma.bill_total_units < 0 or proforma.pay_total_units < 0:
+            raise BillingRuleError(
+                "That credit is larger than the proforma's total; enter a smaller amount.", field="amount"
+            )
+    for document in invoices:
+        invoice_totals_refresh(document, save=False)
+        if document.total_units < document.paid_units + document.children_units:
+            raise BillingRuleError(
+                f"That credit is larger than what {document} adds up to; enter a smaller amount.", field="amount"
+            )
+        document.save(update_fields=INVOICE_TOTAL_FIELDS)
     audit_record(
         target=target,
         action="adjustment",

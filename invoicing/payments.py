@@ -51,12 +51,12 @@ def payment_record(
 
 def _payment_record(invoice, amount_units, method, reference, received_on, user, idempotency_key, expected_status=None):
     if amount_units is None or amount_units <= 0:
-        raise BillingRuleError("A payment must be more than zero.")
+        raise BillingRuleError("A payment must be more than zero.", field="amount")
     if method not in Payment.Method.values:
-        raise BillingRuleError("Choose how the payment was made: check, card or transfer.")
+        raise BillingRuleError("Choose how the payment was made: check, card or transfer.", field="method")
     reference = (reference or "").strip()
     if method == Payment.Method.CHECK and not reference:
-        raise BillingRuleError("Enter the check number.")
+        raise BillingRuleError("Enter the check number.", field="reference")
     invoice = invoice_lock(invoice.pk, expected_status=expected_status)
     if invoice.status not in Invoice.OPEN_STATUSES:
         if invoice.status == Status.DRAFT:
@@ -65,12 +65,11 @@ def _payment_record(invoice, amount_units, method, reference, received_on, user,
     if amount_units > invoice.outstanding_units:
         from octoo_billing.money import format_units
 
-        raise BillingRuleError(
-            f"That is more than the outstanding balance of {format_units(invoice.outstanding_units, invoice.currency)}."
-        )
+        balance = format_units(invoice.outstanding_units, invoice.currency)
+        raise BillingRuleError(f"That is more than the outstanding balance of {balance}.", field="amount")
     received_on = received_on or timezone.localdate()
     if received_on > timezone.localdate():
-        raise BillingRuleError("A payment cannot be received in the future.")
+        raise BillingRuleError("A payment cannot be received in the future.", field="received_on")
     payment = Payment.objects.create(
         partner_id=invoice.partner_id,
         invoice=invoice,

@@ -139,6 +139,9 @@ def _invoice_sums(invoice: Invoice) -> dict:
     return result
 
 
+INVOICE_TOTAL_FIELDS = ["subtotal_units", "discount_total_units", "tax_units", "total_units", "updated_at"]
+
+
 def invoice_totals_refresh(invoice: Invoice, *, save: bool = True) -> Invoice:
     """Recompute an invoice's totals from its lines. AR uses the bill side, AP the pay side."""
     sums = _invoice_sums(invoice)
@@ -154,7 +157,7 @@ def invoice_totals_refresh(invoice: Invoice, *, save: bool = True) -> Invoice:
         invoice.total_units = sums["pay"]
     invoice.line_count = sums["lines"]
     if save:
-        invoice.save(update_fields=["subtotal_units", "discount_total_units", "tax_units", "total_units", "updated_at"])
+        invoice.save(update_fields=INVOICE_TOTAL_FIELDS)
     return invoice
 
 

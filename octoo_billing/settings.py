@@ -3,6 +3,7 @@
 Development defaults are safe only with DEBUG on; production sets the variables listed in README.md.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -33,6 +34,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_q",
+    "axes",
+    "csp",
+    "pgtrigger",
     "customers",
     "expense_codes",
     "invoicing",
@@ -42,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "octoo_billing.security.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -49,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "octoo_billing.urls"
@@ -106,6 +113,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# django-axes first: it refuses a locked-out sign-in (office, portal and admin alike) before the password is
+# checked; ModelBackend then authenticates. Settings in "Sign-in lockout" below.
+AUTHENTICATION_BACKENDS = [
+    "octoo_billing.security.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -139,6 +153,15 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@octoo.exampl
 # "manual": nothing is charged automatically.
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="simulated")
 SUPPORTING_DOCUMENT_MAX_BYTES = env.int("SUPPORTING_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# The largest form posted is a manual invoice of invoicing.forms.MAX_INVOICE_LINES (500) lines of 6 fields each
+# (description, quantity, unit price, tax, discount, delete) plus its header, management form and the edit page's
+# kept-adjustment boxes: Django's default of 1,000 fields refused it with a bare 400. 500 x 6 = 3,000, and a margin.
+# tests/office/test_manual_invoice.py checks this still covers the formset.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 500 * 6 + 200
+# The outbox (invoicing.outbox): a claimed job not finished within the lease is taken again by another worker;
+# keep it longer than the slowest PDF render. OUTBOX_NUDGE: drain right after the commit (else: the schedule).
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
+OUTBOX_NUDGE = env.bool("OUTBOX_NUDGE", default=True)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -166,6 +189,58 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# The client's address, for the sign-in lockout and the password-reset limit (octoo_billing.security.client_ip):
+# REMOTE_ADDR by default. Behind N reverse proxies that each append to X-Forwarded-For (nginx's
+# $proxy_add_x_forwarded_for), set TRUSTED_PROXY_COUNT=N: the address N-th from the right is the one the outermost
+# proxy saw. Left at 0 behind a proxy, every client shares the proxy's address and so one lockout.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Sign-in lockout (django-axes, database handler): 5 failed sign-ins from one address lock that address (and that
+# username from it) until 15 minutes pass without an attempt; meanwhile even the right password is refused.
+# A successful sign-in clears that user's own failures from that address; completing a password reset clears the
+# user's failures everywhere. `manage.py axes_list_attempts` lists the failures; `axes_reset_username` and
+# `axes_reset_ip` lift a lockout early. Axes' admin pages and its log of successful sign-ins are off.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "octoo_billing.security.AxesHandler"
+AXES_LOCKOUT_CALLABLE = "octoo_billing.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "octoo_billing.security.client_ip"
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True
+
+# Password-reset e-mails: at most 3 an hour to one address and 10 an hour from one client address, counted in a
+# table every web worker shares (`manage.py createcachetable` creates it; `make run` and the tests do).
+PASSWORD_RESET_LIMIT_PER_EMAIL = 3
+PASSWORD_RESET_LIMIT_PER_IP = 10
+PASSWORD_RESET_LIMIT_WINDOW = 3600  # seconds
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Culling at the default 300 entries would let a flood of requests evict the counts it is meant to keep.
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "octoo_throttle_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
+}
+
+# Content-Security-Policy on every page (django-csp; PDFs excepted, see octoo_billing.security.CSPMiddleware):
+# scripts and styles come only from our static files, never inline; no plugins, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,

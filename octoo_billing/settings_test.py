@@ -21,7 +21,7 @@ Q_CLUSTER["sync"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": None}  # in memory
     DATABASES["default"]["OPTIONS"].pop("init_command", None)
-# Issuing queues PDF rendering, e-mail and auto-charge (invoicing.tasks.on_invoice_issued); with Q sync on,
-# that work would run inline in every test that commits an issue (the numbering race issues 400 invoices).
-# The delivery tests turn it on with the `settings` fixture.
-INVOICE_ISSUE_HOOKS = False
+# Issuing writes its delivery work to the outbox (invoicing.outbox) in every test; with Q sync on, the
+# after-commit nudge would run that work inline in every test that commits an issue (the numbering race issues
+# 400 invoices). Tests drain the outbox themselves (outbox_run) or turn the nudge on with the `settings` fixture.
+OUTBOX_NUDGE = False

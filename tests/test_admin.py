@@ -107,8 +107,8 @@ def _django_q_rows():
         Task.objects.create(
             id=uuid.uuid4().hex,
             name=f"task-{success}",
-            func="invoicing.tasks.on_invoice_issued",
-            args=(1,),
+            func="invoicing.tasks.outbox_task",
+            args=(),
             kwargs={},
             result="ok" if success else "boom",
             started=now,
@@ -116,7 +116,7 @@ def _django_q_rows():
             success=success,
         )
     Schedule.objects.create(name="mark overdue", func="invoicing.lifecycle.invoices_mark_overdue")
-    task = {"id": uuid.uuid4().hex, "name": "queued", "func": "invoicing.tasks.on_invoice_issued", "args": (1,)}
+    task = {"id": uuid.uuid4().hex, "name": "queued", "func": "invoicing.tasks.outbox_task", "args": ()}
     OrmQ.objects.create(key="octoo", payload=SignedPackage.dumps(task))
 
 

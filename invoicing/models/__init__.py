@@ -1,6 +1,7 @@
 from .audit import AuditEvent
 from .invoice import Invoice, InvoiceProforma
 from .numbering import NumberCounter
+from .outbox import OutboxJob
 from .payment import Payment
 from .pricing import Coupon, Holiday, PaySchedule, Rate, ServiceType, TimePolicy, Zone
 from .proforma import Proforma
@@ -14,6 +15,7 @@ __all__ = [
     "Invoice",
     "InvoiceProforma",
     "NumberCounter",
+    "OutboxJob",
     "PaySchedule",
     "Payment",
     "Proforma",

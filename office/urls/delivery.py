@@ -9,6 +9,7 @@ urlpatterns = [
     path("invoices/<int:pk>/pdf/render/", delivery.invoice_pdf_render, name="invoice_pdf_render"),
     path("invoices/<int:pk>/send/", delivery.invoice_send, name="invoice_send"),
     path("invoices/<int:pk>/charge/", delivery.invoice_charge, name="invoice_charge"),
+    path("invoices/<int:pk>/delivery/retry/", delivery.invoice_outbox_retry, name="invoice_outbox_retry"),
     path("proformas/<int:pk>/pdf/", delivery.proforma_pdf, name="proforma_pdf"),
     path("requests/<int:pk>/documents/", delivery.request_document_upload, name="request_document_upload"),
     path("documents/<int:pk>/", delivery.request_document_download, name="request_document_download"),

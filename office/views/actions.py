@@ -206,7 +206,7 @@ def invoice_payment(request, pk):
         messages.error(request, error.message)
         return _to_invoice(invoice)
     except BillingError as error:
-        form.add_error("amount" if "balance" in error.message or "zero" in error.message else None, error.message)
+        form.add_error(error.field, error.message)
         return render_invoice_page(request, invoice, bound={"payment": form})
     invoice.refresh_from_db()
     messages.success(
@@ -244,7 +244,7 @@ def invoice_adjust(request, pk):
         messages.error(request, error.message)
         return _to_invoice(invoice)
     except BillingError as error:
-        form.add_error(None, error.message)
+        form.add_error(error.field, error.message)
         return render_invoice_page(request, invoice, bound={"adjust": form})
     messages.success(request, "Adjustment added.")
     return _to_invoice(invoice)
@@ -330,7 +330,7 @@ def proforma_adjust(request, pk):
         messages.error(request, error.message)
         return redirect("office:proforma_detail", pk=proforma.pk)
     except BillingError as error:
-        form.add_error(None, error.message)
+        form.add_error(error.field, error.message)
         return render_proforma_page(request, proforma, adjust_form=form)
     messages.success(request, "Adjustment added to the proforma.")
     return redirect("office:proforma_detail", pk=proforma.pk)

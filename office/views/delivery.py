@@ -20,6 +20,7 @@ from invoicing.delivery import invoice_recipients
 from invoicing.delivery import invoice_send as send_invoice
 from invoicing.errors import BillingError
 from invoicing.models import Invoice, Proforma, ServiceRequest, SupportingDocument
+from invoicing.outbox import outbox_jobs_retry
 from invoicing.pdf import PdfRenderError, invoice_pdf_open, invoice_pdf_store, proforma_pdf_bytes
 from invoicing.uploads import DocumentUploadForm, supporting_document_add
 from octoo_billing.http import pdf_response
@@ -108,6 +109,20 @@ def invoice_charge(request, pk):
         messages.info(request, outcome.message or "Nothing is left to pay.")
     else:
         messages.error(request, outcome.message)
+    return redirect(back)
+
+
+@staff_required
+@require_POST
+def invoice_outbox_retry(request, pk):
+    """Queue an invoice's failed delivery work (PDF, e-mail, charge) again, with a fresh set of attempts."""
+    invoice = _invoice(request, pk)
+    back = _back(request, reverse("office:invoice_detail", args=[invoice.pk]))
+    retried = outbox_jobs_retry(invoice=invoice, user=request.user)
+    if retried:
+        messages.success(request, f"The failed delivery work of {invoice} is queued again ({retried}).")
+    else:
+        messages.info(request, f"{invoice} has no failed delivery work.")
     return redirect(back)
 
 

@@ -24,6 +24,7 @@ from invoicing.forms import (
     VoidForm,
 )
 from invoicing.models import Invoice, Proforma, Quote, Service
+from invoicing.outbox import invoice_outbox_jobs
 from office.scoping import partner_object
 
 from .lines import line_rows_html, slips_for_display
@@ -151,6 +152,7 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
         # A child's page reads its own status for the detach form (kept consistent with other actions).
         forms["detach"] = DetachChildForm(initial={"parent": invoice.parent_id, "back": "child"}, auto_id=False)
     contact = invoice_contact(invoice, live_contact=parts["live_contact"])
+    outbox_jobs = invoice_outbox_jobs(invoice)
     groups = [
         {
             "proforma": link.proforma,
@@ -185,6 +187,8 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
             for child in parts["children"]
         ],
         "audit": audit_labelled(parts["audit"]),
+        "outbox_jobs": outbox_jobs,
+        "outbox_failed": any(job.status == job.Status.FAILED for job in outbox_jobs),
         "actions": actions,
         "can_detach_children": request.membership.is_billing_admin,
         "forms": forms,

@@ -5,6 +5,7 @@ import datetime
 
 import pytest
 from django.db.models import CharField, TextField
+from django.utils import timezone
 
 from customers.models import Customer
 from invoicing import pdf
@@ -19,7 +20,8 @@ from invoicing.charging import (
 )
 from invoicing.errors import BillingRuleError
 from invoicing.lifecycle import invoice_issue
-from invoicing.models import Invoice, Payment
+from invoicing.models import Invoice, OutboxJob, Payment
+from invoicing.outbox_work import outbox_run
 from tests.factories import CustomerFactory, draft_invoice, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -29,9 +31,10 @@ NEXT_YEAR = datetime.date.today().year + 1
 
 @pytest.fixture(autouse=True)
 def rendered(settings, tmp_path, monkeypatch):
-    """The simulated gateway, issue hooks on, and a recording stand-in for WeasyPrint (the HTML rendered)."""
+    """The simulated gateway, the outbox drained when an issue commits (django-q2 runs it inline in tests), and
+    a recording stand-in for WeasyPrint (the HTML rendered)."""
     settings.PAYMENT_GATEWAY = "simulated"
-    settings.INVOICE_ISSUE_HOOKS = True
+    settings.OUTBOX_NUDGE = True
     settings.MEDIA_ROOT = tmp_path
     seen = []
 
@@ -46,6 +49,19 @@ def rendered(settings, tmp_path, monkeypatch):
 def card_customer(partner, number="4242 4242 4242 4242", **kwargs):
     customer = CustomerFactory(partner=partner, payment_method="card", auto_charge=True, auto_send=False, **kwargs)
     return customer_card_save(customer=customer, number=number, exp_month=12, exp_year=NEXT_YEAR)
+
+
+def charge_job(invoice) -> OutboxJob:
+    return OutboxJob.objects.get(invoice=invoice, kind=OutboxJob.Kind.CHARGE)
+
+
+def after_the_backoff():
+    return timezone.now() + datetime.timedelta(hours=2)
+
+
+def redelivered(job: OutboxJob) -> None:
+    """Put a job back to pending, as a worker that crashed after the side effect would leave it."""
+    OutboxJob.objects.filter(pk=job.pk).update(status=OutboxJob.Status.PENDING, run_after=timezone.now())
 
 
 def issue(customer, capture, amounts=(12000,)):
@@ -116,16 +132,29 @@ def test_a_declined_card_leaves_the_invoice_pending_with_the_failure_in_its_audi
     assert "declined" in failure.reason and failure.data["status"] == "declined"
 
 
-def test_a_retried_delivery_never_retries_a_declined_card(partner, settings, django_capture_on_commit_callbacks):
-    from invoicing.tasks import invoice_issued_task
-
+def test_a_declined_card_is_final_and_the_outbox_never_charges_it_again(
+    partner, settings, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND = "tests.invoicing.test_delivery.FailingBackend"
     customer = card_customer(partner, number="4000 0000 0000 0002")
     Customer.objects.filter(pk=customer.pk).update(auto_send=True)
     invoice = issue(customer, django_capture_on_commit_callbacks)
+    charge = charge_job(invoice)
+    assert charge.status == OutboxJob.Status.DONE and charge.result == "declined" and charge.attempts == 1
+    email = OutboxJob.objects.get(invoice=invoice, kind=OutboxJob.Kind.EMAIL)
+    assert email.status == OutboxJob.Status.PENDING  # the mail server was down: the e-mail is retried...
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert invoice_issued_task(invoice.pk)["charge"] == "declined"  # django-q2's retry, for the e-mail
+
+    report = outbox_run(now=after_the_backoff())
+
+    assert report.results == [f"{email.key}: done"]  # ...and only the e-mail: a decline is final
+    redelivered(charge)  # even a charge job run again finds the decline and charges nothing
+    outbox_run()
+    charge.refresh_from_db()
+    assert charge.status == OutboxJob.Status.DONE and charge.result == "declined"
     assert [e.action for e in audit_trail(invoice)].count("charge_failed") == 1
+    assert not Payment.objects.filter(invoice=invoice).exists()
+    assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.PENDING
 
 
 def test_a_pdf_that_fails_to_render_does_not_stop_the_charge(partner, monkeypatch, django_capture_on_commit_callbacks):
@@ -139,25 +168,41 @@ def test_insufficient_funds_is_a_decline_too(partner, django_capture_on_commit_c
     assert invoice.status == Invoice.Status.PENDING and "insufficient funds" in invoice.charge_error
 
 
-def test_a_processing_error_is_recorded_and_raised_for_a_retry(partner):
-    from invoicing.tasks import DeliveryIncomplete, invoice_issued_task
-
+def test_a_processing_error_is_recorded_and_the_charge_job_is_retried_by_the_outbox(partner):
     customer = card_customer(partner, number="4000 0000 0000 0119")
-    invoice = issued_invoice(customer, [12000])
-    with pytest.raises(DeliveryIncomplete, match="processing error"):
-        invoice_issued_task(invoice.pk)
+    invoice = issued_invoice(customer, [12000])  # not committed: the jobs wait for the worker
+    report = outbox_run()
+    charge = charge_job(invoice)
+    assert f"{charge.key}: pending" in report.results
+    assert charge.status == OutboxJob.Status.PENDING and charge.attempts == 1
+    assert "processing error" in charge.last_error and charge.run_after > timezone.now()
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING and "processing error" in invoice.charge_error
 
+    # The gateway still errors: tried again once (max_jobs: a run at a simulated time would otherwise claim it
+    # again at once, its next backoff being counted from the real clock), and still pending.
+    assert outbox_run(now=after_the_backoff(), max_jobs=1).results == [f"{charge.key}: pending"]
 
-def test_a_redelivered_charge_task_never_charges_twice(partner):
-    from invoicing.tasks import invoice_issued_task
+    charge.refresh_from_db()
+    assert charge.status == OutboxJob.Status.PENDING and charge.attempts == 2
+    assert not Payment.objects.filter(invoice=invoice).exists()
 
+
+def test_a_rerun_charge_job_never_charges_twice(partner):
     customer = card_customer(partner)
     invoice = issued_invoice(customer, [12000])
-    assert invoice_issued_task(invoice.pk)["charge"] == "succeeded"
-    assert invoice_issued_task(invoice.pk)["charge"] in ("succeeded", "nothing_due")
+    outbox_run()
+    charge = charge_job(invoice)
+    assert charge.status == OutboxJob.Status.DONE and charge.result == "succeeded"
+
+    redelivered(charge)  # a worker that died after the charge, before recording it
+    outbox_run()
+
+    charge.refresh_from_db()
+    assert charge.status == OutboxJob.Status.DONE and charge.attempts == 2
+    assert charge.result in ("succeeded", "nothing_due")
     assert Payment.objects.filter(invoice=invoice).count() == 1
+    assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.PAID
 
 
 def test_the_same_key_after_the_invoice_is_paid_returns_the_payment_it_made(partner):

@@ -1,27 +1,22 @@
 """E-mailing issued invoices: recipients, sender, bodies, the PDF and the supporting documents attached;
-failures recorded on the invoice and retried by django-q2 until a send succeeds."""
+failures recorded on the invoice and the e-mail job retried by the outbox until a send succeeds."""
 
+import datetime
 import smtplib
-from multiprocessing import Value
-from queue import Queue
 
 import pytest
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.mail.backends.base import BaseEmailBackend
-from django_q.brokers import get_broker
-from django_q.conf import Conf
-from django_q.models import OrmQ, Task
-from django_q.monitor import monitor
-from django_q.signing import SignedPackage
-from django_q.worker import worker
+from django.utils import timezone
 
 from invoicing import pdf
 from invoicing.audit import audit_trail
 from invoicing.delivery import DeliveryError, invoice_recipients, invoice_send, invoice_supporting_documents
 from invoicing.errors import BillingRuleError, InvalidTransition
 from invoicing.lifecycle import invoice_issue, invoice_void
-from invoicing.models import Invoice, Quote, SupportingDocument
+from invoicing.models import Invoice, OutboxJob, Quote, SupportingDocument
+from invoicing.outbox_work import message_id, outbox_run
 from tests.factories import (
     BillingContactFactory,
     CustomerFactory,
@@ -50,7 +45,7 @@ class FailingBackend(BaseEmailBackend):
 @pytest.fixture(autouse=True)
 def _media_and_hooks(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.INVOICE_ISSUE_HOOKS = True
+    settings.OUTBOX_NUDGE = True  # an issue's commit drains the outbox (django-q2 runs it inline in tests)
 
 
 @pytest.fixture
@@ -184,10 +179,11 @@ def test_drafts_void_and_ap_invoices_are_not_sent(fake_render, customer):
 
 
 def test_no_contact_email_is_recorded_and_not_worth_retrying(fake_render, partner):
-    customer = CustomerFactory(partner=partner)
+    customer = CustomerFactory(partner=partner, default_contact=False)
+    contact = BillingContactFactory(customer=customer, email="", is_default=True)  # none in the issue's snapshot
     invoice = issued_invoice(customer, [5000])
-    invoice.billing_contact.delete()
-    Invoice.objects.filter(pk=invoice.pk).update(contact_email="")
+    contact.delete()
+    invoice.refresh_from_db()
     with pytest.raises(DeliveryError) as raised:
         invoice_send(invoice=invoice)
     assert raised.value.retryable is False
@@ -205,91 +201,127 @@ def test_a_pdf_that_cannot_render_is_a_failed_send(monkeypatch, customer):
     assert mail.outbox == []
 
 
-# --- failures and django-q2 retries ---------------------------------------------------------------------------
+# --- failures and outbox retries --------------------------------------------------------------------------------
 
 
-def run_cluster_once():
-    """What a qcluster worker does with the queued tasks: run each, save its result, acknowledge it if it
-    succeeded. A failed task stays in the broker and is handed out again after ``Q_CLUSTER["retry"]``."""
-    broker = get_broker()
-    for ack_id, payload in broker.dequeue() or []:
-        task = SignedPackage.loads(payload)
-        task["ack_id"] = ack_id
-        tasks, results = Queue(), Queue()
-        tasks.put(task)
-        tasks.put("STOP")
-        worker(tasks, results, Value("f", -1))
-        results.put("STOP")
-        monitor(results, broker)
+def jobs_of(invoice) -> dict[str, OutboxJob]:
+    return {job.kind: job for job in OutboxJob.objects.filter(invoice=invoice)}
 
 
-def test_a_failing_mail_server_is_retried_by_django_q_and_the_invoice_shows_not_sent(
-    fake_render, settings, monkeypatch, customer, django_capture_on_commit_callbacks
+def after_the_backoff():
+    """A time past any job's backoff: what the outbox worker sees once the retry delay has passed."""
+    return timezone.now() + datetime.timedelta(hours=2)
+
+
+def redelivered(job: OutboxJob) -> None:
+    """Put a job back to pending, as a worker that crashed after the side effect and before recording it would
+    leave it for the next worker."""
+    OutboxJob.objects.filter(pk=job.pk).update(status=OutboxJob.Status.PENDING, run_after=timezone.now())
+
+
+def test_a_failing_mail_server_is_retried_by_the_outbox_and_the_invoice_shows_not_sent(
+    fake_render, settings, customer, django_capture_on_commit_callbacks
 ):
     settings.EMAIL_BACKEND = "tests.invoicing.test_delivery.FailingBackend"
-    monkeypatch.setattr(Conf, "SYNC", False)  # queue the tasks in the ORM broker, as in production
     customer.auto_send = True
     customer.save()
-    invoice = issue(draft_invoice(customer, [5000]), django_capture_on_commit_callbacks)
-    monkeypatch.setattr(Conf, "SYNC", True)  # ...but let the "worker" below keep the test's DB connection
-    assert OrmQ.objects.count() == 1  # the invoice's delivery: render, then send
-
-    run_cluster_once()
+    invoice = issue(draft_invoice(customer, [5000]), django_capture_on_commit_callbacks)  # the nudge drains it
 
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING and invoice.number  # still issued
     assert invoice.sent_at is None and "Connection unexpectedly closed" in invoice.send_error
-    assert invoice.pdf  # the rendering step succeeded and is kept
-    send_task = Task.objects.get(func="invoicing.tasks.invoice_issued_task")
-    assert send_task.success is False and send_task.attempt_count == 1
-    assert OrmQ.objects.count() == 1  # not acknowledged: django-q2 will hand it out again
+    assert invoice.pdf  # the rendering job succeeded and is kept
+    jobs = jobs_of(invoice)
+    assert set(jobs) == {"pdf", "email"}
+    assert jobs["pdf"].status == OutboxJob.Status.DONE and jobs["pdf"].result == "stored"
+    email = jobs["email"]
+    assert email.status == OutboxJob.Status.PENDING and email.attempts == 1
+    assert "Connection unexpectedly closed" in email.last_error
+    assert email.run_after > timezone.now()  # backing off
     assert "send_failed" in [e.action for e in audit_trail(invoice)]
+    assert outbox_run().results == []  # not due again before its backoff
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the server is back
-    OrmQ.objects.update(lock=OrmQ.objects.get().lock.replace(year=2000))  # the retry delay has passed
-    run_cluster_once()
+    report = outbox_run(now=after_the_backoff())
 
+    assert report.done == 1 and report.results == [f"{email.key}: done"]
     invoice.refresh_from_db()
     assert len(mail.outbox) == 1
+    assert mail.outbox[0].extra_headers["Message-ID"] == message_id(email)  # the same on every attempt
     assert invoice.sent_at is not None and invoice.send_error == ""
-    send_task.refresh_from_db()
-    assert send_task.success is True and send_task.attempt_count == 2
-    assert OrmQ.objects.count() == 0
+    email.refresh_from_db()
+    assert email.status == OutboxJob.Status.DONE and email.attempts == 2
+    assert email.result == "sent" and email.last_error == "" and email.done_at is not None
+    assert outbox_run(now=after_the_backoff()).results == []  # nothing left to do
 
 
-def test_a_pdf_that_fails_to_render_holds_the_email_and_the_task_is_retried(
+def test_a_pdf_that_fails_to_render_holds_the_email_and_both_jobs_are_retried(
     monkeypatch, customer, django_capture_on_commit_callbacks
 ):
-    from invoicing.tasks import DeliveryIncomplete, invoice_issued_task
-
     monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
     customer.auto_send = True
     customer.save()
     invoice = issue(draft_invoice(customer, [5000]), django_capture_on_commit_callbacks)
     invoice.refresh_from_db()
-    assert mail.outbox == [] and invoice.send_error == "Not sent yet: the PDF could not be rendered."
-    with pytest.raises(DeliveryIncomplete):  # what django-q2 sees: the task failed, it will run it again
-        invoice_issued_task(invoice.pk)
+    assert mail.outbox == [] and not invoice.pdf
+    assert invoice.send_error.startswith("Not sent: The PDF could not be rendered")
+    assert "ZeroDivisionError" in invoice.pdf_error
+    jobs = jobs_of(invoice)
+    for kind in ("pdf", "email"):  # both failed in a way a retry can fix
+        assert jobs[kind].status == OutboxJob.Status.PENDING and jobs[kind].attempts == 1
+        assert "The PDF could not be rendered" in jobs[kind].last_error
 
     monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
-    assert invoice_issued_task(invoice.pk) == {"pdf": "stored", "email": "sent"}
-    assert invoice_issued_task(invoice.pk) == {"pdf": "stored", "email": "already sent"}  # redelivered: no resend
+    report = outbox_run(now=after_the_backoff())
+
+    assert report.done == 2 and report.retried == report.failed == 0
+    jobs = jobs_of(invoice)
+    assert (jobs["pdf"].status, jobs["pdf"].attempts) == (OutboxJob.Status.DONE, 2)
+    assert (jobs["email"].status, jobs["email"].result, jobs["email"].attempts) == (OutboxJob.Status.DONE, "sent", 2)
+    assert len(mail.outbox) == 1
+    invoice.refresh_from_db()
+    assert invoice.pdf and invoice.pdf_error == "" and invoice.sent_at is not None and invoice.send_error == ""
+
+    redelivered(jobs["email"])  # run again: no resend
+    assert outbox_run().done == 1
+    assert OutboxJob.objects.get(pk=jobs["email"].pk).result == "already sent"
     assert len(mail.outbox) == 1
 
 
-def test_the_delivery_task_does_not_send_twice(fake_render, customer):
-    from invoicing.tasks import invoice_issued_task
+def test_a_rerun_email_job_does_not_send_twice(fake_render, customer):
+    invoice = issued_invoice(customer, [5000])  # customers auto-send by default
+    outbox_run()
+    email = jobs_of(invoice)["email"]
+    assert email.status == OutboxJob.Status.DONE and email.result == "sent"
+    assert len(mail.outbox) == 1
 
-    invoice = issued_invoice(customer, [5000])
-    assert invoice_issued_task(invoice.pk)["email"] == "sent"
-    assert invoice_issued_task(invoice.pk)["email"] == "already sent"
+    redelivered(email)
+    outbox_run()
+
+    email.refresh_from_db()
+    assert email.status == OutboxJob.Status.DONE and email.result == "already sent" and email.attempts == 2
     assert len(mail.outbox) == 1
 
 
-def test_the_delivery_task_raises_on_a_failure_that_a_retry_can_fix(fake_render, settings, customer):
-    from invoicing.tasks import DeliveryIncomplete, invoice_issued_task
-
+def test_a_mail_server_failure_leaves_the_email_job_pending_for_a_retry(fake_render, settings, customer):
     settings.EMAIL_BACKEND = "tests.invoicing.test_delivery.FailingBackend"
     invoice = issued_invoice(customer, [5000])
-    with pytest.raises(DeliveryIncomplete):
-        invoice_issued_task(invoice.pk)
+    report = outbox_run()
+    assert (report.done, report.retried, report.failed) == (1, 1, 0)  # the PDF stored; the e-mail will retry
+    email = jobs_of(invoice)["email"]
+    assert email.status == OutboxJob.Status.PENDING and email.run_after > timezone.now()
+    assert "Connection unexpectedly closed" in email.last_error
+
+
+def test_no_recipient_fails_the_email_job_for_good(fake_render, partner):
+    customer = CustomerFactory(partner=partner, default_contact=False)
+    BillingContactFactory(customer=customer, email="", is_default=True)  # no address in the issue's snapshot
+    invoice = issued_invoice(customer, [5000])
+    report = outbox_run()
+    assert (report.done, report.failed) == (1, 1)
+    email = jobs_of(invoice)["email"]
+    assert email.status == OutboxJob.Status.FAILED and email.attempts == 1
+    assert "no billing contact with an e-mail address" in email.last_error
+    assert outbox_run(now=after_the_backoff()).results == []  # never retried by itself: staff must act
+    assert mail.outbox == []
+    assert "no billing contact" in Invoice.objects.get(pk=invoice.pk).send_error

@@ -1,6 +1,7 @@
 """Proforma generation from services, AR and AP invoice runs: the seeds' examples, idempotency, races."""
 
 import datetime
+import io
 import threading
 from decimal import Decimal
 
@@ -361,7 +362,29 @@ def test_setup_schedules_is_idempotent(db):
     from invoicing.management.commands.setup_schedules import SCHEDULES
 
     assert sorted(Schedule.objects.values_list("name", flat=True)) == sorted(SCHEDULES)
-    assert Schedule.objects.filter(func="invoicing.tasks.pdf_sweep_task").exists()
+    outbox = Schedule.objects.get(func="invoicing.tasks.outbox_task")  # drains what the after-commit nudge missed
+    assert outbox.schedule_type == Schedule.MINUTES and outbox.minutes == 1 and outbox.repeats == -1
+    assert not Schedule.objects.filter(func="invoicing.tasks.pdf_sweep_task").exists()  # retired
+
+
+def test_setup_schedules_removes_the_retired_pdf_sweep(db):
+    """A database set up before the outbox still has the PDF sweep's schedule, whose task no longer exists."""
+    from django_q.models import Schedule
+
+    Schedule.objects.create(
+        name="Render missing invoice PDFs",
+        func="invoicing.tasks.pdf_sweep_task",
+        schedule_type=Schedule.MINUTES,
+        minutes=15,
+        repeats=-1,
+    )
+
+    out = io.StringIO()
+    call_command("setup_schedules", stdout=out)
+
+    assert not Schedule.objects.filter(func="invoicing.tasks.pdf_sweep_task").exists()
+    assert "removed: Render missing invoice PDFs (invoicing.tasks.pdf_sweep_task)" in out.getvalue()
+    assert Schedule.objects.filter(func="invoicing.tasks.outbox_task").count() == 1
 
 
 @pytest.mark.postgres

@@ -4,6 +4,7 @@ blocking the issue.
 
 Renders are slow-ish (~0.2 s each), so the rich multi-page invoice is rendered once per module."""
 
+import datetime
 import http.server
 import io
 import re
@@ -12,13 +13,15 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from pypdf import PdfReader
 
 from expense_codes.models import AppliedExpenseCode
 from invoicing import pdf
 from invoicing.audit import audit_trail
 from invoicing.lifecycle import invoice_attach_child, invoice_issue
-from invoicing.models import Invoice, Slip
+from invoicing.models import Invoice, OutboxJob, Slip
+from invoicing.outbox_work import outbox_run
 from invoicing.payments import payment_record
 from invoicing.pricing import invoice_discount_apply
 from tests.factories import (
@@ -334,9 +337,14 @@ def fake_render(monkeypatch):
 
 @pytest.fixture
 def hooks_on(settings, tmp_path):
-    settings.INVOICE_ISSUE_HOOKS = True
+    """An issue's commit drains the outbox (django-q2 runs it inline in tests), so the PDF job runs then."""
+    settings.OUTBOX_NUDGE = True
     settings.MEDIA_ROOT = tmp_path
     return settings
+
+
+def pdf_job(invoice) -> OutboxJob:
+    return OutboxJob.objects.get(invoice=invoice, kind=OutboxJob.Kind.PDF)
 
 
 def test_issuing_stores_the_pdf_once_and_it_never_changes(
@@ -379,22 +387,29 @@ def test_a_rendering_failure_is_recorded_and_never_blocks_issuing(
     assert "Pango ran out of glyphs" in invoice.pdf_error
     assert "pdf_failed" in [e.action for e in audit_trail(invoice)]
 
-    # The retry (django-q2 redelivers the task; the office has a Retry button) stores it and clears the error.
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: b"%PDF-1.7\n%%EOF\n")
-    from invoicing.tasks import invoice_pdf_task
+    job = pdf_job(invoice)
+    assert job.status == OutboxJob.Status.PENDING and "Pango ran out of glyphs" in job.last_error
 
-    invoice_pdf_task(invoice.pk)
+    # The retry (the outbox runs the job again after its backoff) stores it and clears the error.
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: b"%PDF-1.7\n%%EOF\n")
+    assert outbox_run(now=timezone.now() + datetime.timedelta(hours=2)).done == 1
     invoice.refresh_from_db()
     assert invoice.pdf and invoice.pdf_error == ""
+    job.refresh_from_db()
+    assert job.status == OutboxJob.Status.DONE and job.attempts == 2 and job.last_error == ""
 
 
-def test_the_pdf_task_raises_on_failure_so_django_q_retries_it(hooks_on, monkeypatch, customer):
-    from invoicing.tasks import invoice_pdf_task
-
-    invoice = issued_invoice(customer, [12000])
+def test_a_pdf_job_that_fails_is_retried_by_the_outbox_with_backoff(hooks_on, monkeypatch, customer):
+    customer.auto_send = False
+    customer.save()
+    invoice = issued_invoice(customer, [12000])  # not committed: the job waits for the worker
     monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
-    with pytest.raises(pdf.PdfRenderError):
-        invoice_pdf_task(invoice.pk)
+    report = outbox_run()
+    assert report.retried == 1 and report.results == [f"{pdf_job(invoice).key}: pending"]
+    job = pdf_job(invoice)
+    assert job.status == OutboxJob.Status.PENDING and job.attempts == 1 and job.run_after > timezone.now()
+    assert "The PDF could not be rendered: ZeroDivisionError" in job.last_error
+    assert not Invoice.objects.get(pk=invoice.pk).pdf
 
 
 def test_a_draft_has_no_stored_pdf(customer):
@@ -414,37 +429,42 @@ def test_pdf_context_costs_a_fixed_number_of_queries(customer, django_assert_max
     assert sum(len(group.lines) for group in context["groups"]) == 30
 
 
-def test_the_pdf_sweep_renders_recent_issued_invoices_still_missing_their_pdf(hooks_on, fake_render, customer):
-    """A schedule catches invoices whose delivery task gave up: issued in the last week, more than 15 minutes
-    ago, not void, no stored PDF. Each is rendered once; the others are left alone."""
-    import datetime
+def test_a_pdf_job_whose_worker_died_is_claimed_again_and_the_invoice_gets_its_pdf_once(
+    hooks_on, fake_render, customer
+):
+    """A worker killed mid-render leaves the job "running" with a lease; once the lease has run out, the next
+    worker claims it again and stores the PDF, once."""
+    customer.auto_send = False
+    customer.save()
+    invoice = issued_invoice(customer, [12000])  # not committed: the job waits for the worker
+    job = pdf_job(invoice)
+    past = timezone.now() - datetime.timedelta(minutes=1)
+    OutboxJob.objects.filter(pk=job.pk).update(
+        status=OutboxJob.Status.RUNNING, attempts=1, lease_until=past, claimed_by="a worker that died"
+    )
 
-    from django.utils import timezone
+    report = outbox_run()
 
-    from invoicing.lifecycle import invoice_void
-    from invoicing.tasks import pdf_sweep_task
+    assert report.results == [f"{job.key}: done"]
+    job.refresh_from_db()
+    assert job.status == OutboxJob.Status.DONE and job.attempts == 2 and job.claimed_by != "a worker that died"
+    assert Invoice.objects.get(pk=invoice.pk).pdf
+    assert len(fake_render) == 1 and invoice.number in fake_render[0]
+    assert outbox_run(now=timezone.now() + datetime.timedelta(hours=2)).results == []  # nothing left: one PDF
+    assert len(fake_render) == 1
+    assert [e.action for e in audit_trail(invoice)].count("pdf_stored") == 1
 
-    now = timezone.now()
 
-    def issued_at(invoice, delta):
-        Invoice.objects.filter(pk=invoice.pk).update(issued_at=now - delta)
-        return invoice
-
-    missing = issued_at(issued_invoice(customer, [12000]), datetime.timedelta(hours=2))
-    just_issued = issued_at(issued_invoice(customer, [12000]), datetime.timedelta(minutes=2))
-    too_old = issued_at(issued_invoice(customer, [12000]), datetime.timedelta(days=30))
-    void = issued_invoice(customer, [12000])
-    invoice_void(invoice=void, reason="Billed twice")
-    issued_at(void, datetime.timedelta(hours=2))
-    stored = issued_at(issued_invoice(customer, [12000]), datetime.timedelta(hours=2))
-    pdf.invoice_pdf_store(invoice=stored)
-    draft_invoice(customer, [12000])
-    fake_render.clear()
-
-    assert pdf_sweep_task() == {"queued": 1}  # Q sync: rendered right here
-
-    assert Invoice.objects.get(pk=missing.pk).pdf
-    assert len(fake_render) == 1 and missing.number in fake_render[0]
-    for untouched in (just_issued, too_old, void):
-        assert not Invoice.objects.get(pk=untouched.pk).pdf
-    assert pdf_sweep_task() == {"queued": 0}
+def test_a_running_pdf_job_is_not_claimed_again_before_its_lease_runs_out(hooks_on, fake_render, customer):
+    customer.auto_send = False
+    customer.save()
+    invoice = issued_invoice(customer, [12000])
+    job = pdf_job(invoice)
+    OutboxJob.objects.filter(pk=job.pk).update(
+        status=OutboxJob.Status.RUNNING,
+        attempts=1,
+        lease_until=timezone.now() + datetime.timedelta(minutes=5),
+        claimed_by="a worker still rendering",
+    )
+    assert outbox_run().results == []
+    assert fake_render == [] and not Invoice.objects.get(pk=invoice.pk).pdf

@@ -317,6 +317,29 @@ def test_proforma_adjustment_changes_its_totals_and_its_draft_invoice(client, cl
     assert reloaded(invoice).total_units == 8000
 
 
+def test_a_credit_larger_than_the_draft_is_an_error_on_the_amount_not_a_500(client, clerk_user, customer):
+    invoice = draft_invoice(customer, [10000])
+    before = snapshot(invoice)
+    data = {"kind": "credit", "description": "Goodwill", "amount": "150", "tax_rate": "0"}
+    response = post(client, clerk_user, "office:invoice_adjust", invoice, data)
+    assert response.status_code == 200
+    assert "larger than" in response.context["forms"]["adjust"].errors["amount"][0]
+    assert snapshot(invoice) == before
+
+
+def test_a_proforma_credit_larger_than_its_total_is_an_error_on_the_amount(client, clerk_user, customer):
+    proforma = proforma_with_slips(customer=customer, amounts=[10000])
+    invoice = draft_with_proformas(proformas=[proforma], customer=customer)
+    client.force_login(clerk_user)
+    data = {"kind": "credit", "description": "Goodwill", "amount": "150", "pay_amount": "0"}
+    response = client.post(reverse("office:proforma_adjust", args=[proforma.pk]), data)
+    assert response.status_code == 200
+    assert "larger than" in response.context["adjust_form"].errors["amount"][0]
+    proforma.refresh_from_db()
+    assert proforma.bill_total_units == 10000 and Slip.objects.filter(proforma=proforma).count() == 1
+    assert reloaded(invoice).total_units == 10000
+
+
 def test_proforma_adjustment_with_errors_stays_on_the_page(client, clerk_user, customer):
     proforma = proforma_with_slips(customer=customer, amounts=[10000])
     client.force_login(clerk_user)

@@ -7,14 +7,21 @@ SCHEDULES = {
     "AR invoice run": ("invoicing.tasks.ar_run_task", Schedule.HOURLY, None),
     "AP invoice run": ("invoicing.tasks.ap_run_task", Schedule.DAILY, None),
     "Mark overdue invoices": ("invoicing.tasks.mark_overdue_task", Schedule.HOURLY, None),
-    "Render missing invoice PDFs": ("invoicing.tasks.pdf_sweep_task", Schedule.MINUTES, 30),
+    # After-commit work (PDF, e-mail, charge) still due: failed attempts after their backoff, jobs whose worker
+    # died; most jobs are drained right after their commit, this catches the rest.
+    "Deliver issued invoices (outbox)": ("invoicing.tasks.outbox_task", Schedule.MINUTES, 1),
 }
+# Schedules of tasks that no longer exist (the outbox replaced them): removed so the worker never runs them.
+RETIRED = ["invoicing.tasks.pdf_sweep_task"]
 
 
 class Command(BaseCommand):
     help = "Create or update the django-q2 schedules of the billing worker (idempotent)."
 
     def handle(self, *args, **options):
+        for schedule in Schedule.objects.filter(func__in=RETIRED):
+            schedule.delete()
+            self.stdout.write(f"removed: {schedule.name} ({schedule.func})")
         for name, (func, schedule_type, minutes) in SCHEDULES.items():
             _, created = Schedule.objects.update_or_create(
                 name=name,

@@ -1,0 +1,49 @@
+"""The delivery outbox: read-only rows written by the issue, with an action to queue failed work again."""
+
+from django.contrib import admin, messages
+
+from ..models import Invoice, OutboxJob
+from ..outbox import outbox_jobs_retry
+from .common import ReadOnlyAdmin
+
+
+@admin.register(OutboxJob)
+class OutboxJobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "invoice", "kind", "status", "attempts", "run_after", "done_at", "short_error", "partner"]
+    list_filter = ["status", "kind", "partner"]
+    search_fields = ["=invoice__number", "key", "last_error"]
+    list_select_related = ["invoice", "partner"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = ["retry_failed"]
+    fields = [
+        "partner",
+        "invoice",
+        "kind",
+        "key",
+        "status",
+        "attempts",
+        "max_attempts",
+        "run_after",
+        "lease_until",
+        "claimed_by",
+        "result",
+        "last_error",
+        "created_at",
+        "updated_at",
+        "done_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Last error")
+    def short_error(self, obj):
+        return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
+
+    @admin.action(description="Queue the failed work of these jobs' invoices again")
+    def retry_failed(self, request, queryset):
+        invoices = Invoice.objects.filter(pk__in=queryset.filter(status=OutboxJob.Status.FAILED).values("invoice_id"))
+        count = sum(outbox_jobs_retry(invoice=invoice, user=request.user) for invoice in invoices)
+        messages.success(request, f"{count} failed job(s) queued again.")
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,178 @@
+"""The transactional outbox: after-commit work written as rows in the same transaction as the change.
+
+Issuing an invoice adds its delivery work (render and store the PDF; e-mail it when the customer has auto-send
+on; charge the card on file when the customer pays by card with auto-charge on) as ``OutboxJob`` rows inside the
+issue's transaction: the work exists exactly when the issue does. A crash after the commit loses nothing, since
+the rows are already there; a rolled-back issue leaves none.
+
+The worker (``invoicing.outbox_work``) claims due rows with ``FOR UPDATE SKIP LOCKED``, so several workers
+never take the same job, and records the attempt (``attempts``, a lease) in its own short transaction *before*
+the side effect. A worker killed mid-job leaves the job "running" with a lease that runs out; the next claim takes
+it again. Handlers are idempotent and keyed: the PDF is stored once, the e-mail carries a Message-ID made from
+the job's key and is skipped once ``sent_at`` is recorded, and the charge uses the gateway's idempotency key.
+
+Nothing here imports the worker's tasks: after the commit, ``outbox_nudge`` asks django-q2 (by the task's
+dotted name) to drain the outbox now; if that is lost, the every-minute schedule drains it anyway.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .audit import audit_record
+from .models import Invoice, OutboxJob
+
+logger = logging.getLogger(__name__)
+
+Kind, JobStatus = OutboxJob.Kind, OutboxJob.Status
+DRAIN_TASK = "invoicing.tasks.outbox_task"
+_paused = threading.local()
+
+
+def lease_length() -> datetime.timedelta:
+    """How long a claimed job may run before another worker takes it again (longer than any PDF render)."""
+    return datetime.timedelta(seconds=getattr(settings, "OUTBOX_LEASE_SECONDS", 300))
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    """30 s, 1 min, 2 min, ... up to an hour between attempts."""
+    return datetime.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+@contextmanager
+def outbox_paused():
+    """Invoices issued within this block get no delivery work: the demo seed's historical invoices are issued
+    as already delivered, so nothing is e-mailed, rendered or charged for them."""
+    previous = getattr(_paused, "on", False)
+    _paused.on = True
+    try:
+        yield
+    finally:
+        _paused.on = previous
+
+
+def job_key(kind: str, invoice_id: int) -> str:
+    return f"{kind}:invoice:{invoice_id}"
+
+
+def issue_jobs_add(*, invoice: Invoice) -> list[OutboxJob]:
+    """The delivery work of an invoice being issued, in the issue's transaction (called by ``invoice_issue``)."""
+    if getattr(_paused, "on", False):
+        return []
+    kinds = [Kind.PDF]
+    customer = invoice.customer if invoice.kind == Invoice.Kind.AR else None
+    if customer is not None and customer.auto_send:
+        kinds.append(Kind.EMAIL)
+    if customer is not None and customer.charges_automatically:
+        kinds.append(Kind.CHARGE)
+    return outbox_add(invoice=invoice, kinds=kinds)
+
+
+def outbox_add(*, invoice: Invoice, kinds: list[str]) -> list[OutboxJob]:
+    """Add jobs for an invoice (one per kind, in this order); a job that already exists is left as it is."""
+    now = timezone.now()
+    jobs = [
+        OutboxJob(
+            partner_id=invoice.partner_id, invoice=invoice, kind=kind, key=job_key(kind, invoice.pk), run_after=now
+        )
+        for kind in kinds
+    ]
+    OutboxJob.objects.bulk_create(jobs, ignore_conflicts=True)
+    _nudge_on_commit()
+    return jobs
+
+
+def _nudge_on_commit() -> None:
+    """Once per transaction, however many invoices it issues: drain the outbox right after the commit."""
+    if not getattr(settings, "OUTBOX_NUDGE", True):
+        return
+    if connection.in_atomic_block and any(entry[1] is outbox_nudge for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(outbox_nudge)
+
+
+def outbox_nudge() -> None:
+    """Ask the worker to drain the outbox now. Never raises: the schedule drains it within a minute anyway."""
+    from django_q.tasks import async_task  # cycle: django_q's models import the project's settings at load
+
+    try:
+        async_task(DRAIN_TASK, task_name="outbox", group="outbox")
+    except Exception:  # noqa: BLE001 - logged; the rows are safe and the schedule picks them up
+        logger.exception("could not queue the outbox drain; the schedule will run it")
+
+
+def _due(now: datetime.datetime) -> Q:
+    return Q(status=JobStatus.PENDING, run_after__lte=now) | Q(status=JobStatus.RUNNING, lease_until__lt=now)
+
+
+def outbox_claim(*, worker: str, limit: int = 20, now: datetime.datetime | None = None) -> list[OutboxJob]:
+    """Claim up to ``limit`` due jobs for ``worker`` (rows another worker holds are skipped), recording the
+    attempt before any side effect. A job whose lease ran out (its worker died) is due again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        jobs = list(
+            OutboxJob.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(_due(now))
+            .select_related("invoice")
+            .order_by("run_after", "id")[:limit]
+        )
+        for job in jobs:
+            job.status = JobStatus.RUNNING
+            job.attempts += 1
+            job.lease_until = now + lease_length()
+            job.claimed_by = worker[:100]
+            job.updated_at = now
+        OutboxJob.objects.bulk_update(jobs, ["status", "attempts", "lease_until", "claimed_by", "updated_at"])
+    return jobs
+
+
+def _finish(job: OutboxJob, **fields) -> bool:
+    """Compare-and-set: only the worker that still holds this attempt may record its outcome."""
+    fields["updated_at"] = timezone.now()
+    updated = OutboxJob.objects.filter(
+        pk=job.pk, status=JobStatus.RUNNING, claimed_by=job.claimed_by, attempts=job.attempts
+    ).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    return bool(updated)
+
+
+def outbox_job_done(job: OutboxJob, *, result: str = "") -> bool:
+    now = timezone.now()
+    return _finish(job, status=JobStatus.DONE, done_at=now, lease_until=None, result=result[:200], last_error="")
+
+
+def outbox_job_failed(job: OutboxJob, *, error: str, retryable: bool = True) -> bool:
+    """Record a failed attempt: due again after a backoff, or failed for good when it cannot help or the
+    attempts are used up (shown on the invoice, with a Retry button)."""
+    if retryable and job.attempts < job.max_attempts:
+        claimed_at = job.lease_until - lease_length() if job.lease_until else timezone.now()
+        run_after = max(timezone.now(), claimed_at) + backoff(job.attempts)
+        return _finish(job, status=JobStatus.PENDING, run_after=run_after, lease_until=None, last_error=error[:2000])
+    return _finish(job, status=JobStatus.FAILED, lease_until=None, last_error=error[:2000])
+
+
+@transaction.atomic
+def outbox_jobs_retry(*, invoice: Invoice, user=None) -> int:
+    """Staff's Retry: an invoice's failed jobs are due again now, with a fresh set of attempts."""
+    jobs = list(OutboxJob.objects.select_for_update().filter(invoice=invoice, status=JobStatus.FAILED))
+    for job in jobs:
+        job.status, job.attempts, job.run_after = JobStatus.PENDING, 0, timezone.now()
+        job.updated_at = job.run_after
+    OutboxJob.objects.bulk_update(jobs, ["status", "attempts", "run_after", "updated_at"])
+    if jobs:
+        audit_record(target=invoice, action="delivery_retry", actor=user, data={"jobs": [j.kind for j in jobs]})
+        _nudge_on_commit()
+    return len(jobs)
+
+
+def invoice_outbox_jobs(invoice: Invoice) -> list[OutboxJob]:
+    return list(OutboxJob.objects.filter(invoice=invoice).order_by("id"))

@@ -1,0 +1,127 @@
+"""The worker's side of the outbox: claim due jobs and run their idempotent handlers.
+
+Every handler may run more than once for the same job (a retry, or a worker killed after the side effect and
+before recording it) and does its work at most once:
+
+- PDF: ``invoice_pdf_store`` keeps a stored PDF (under the invoice's row lock), so a second run stores nothing.
+- E-mail: skipped once the invoice records ``sent_at``; the message's Message-ID is made from the job's key, so
+  a resend after a crash between the mail server's acceptance and our record is the same message to the
+  recipient's mail system, which shows it once.
+- Charge: the automatic charge's idempotency key is fixed per invoice; the gateway returns the same charge for
+  it, and our payment with that key is found before anything is charged again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from .charging import invoice_auto_charge
+from .delivery import DeliveryError, invoice_send
+from .errors import BillingError
+from .models import Invoice, OutboxJob
+from .outbox import outbox_claim, outbox_job_done, outbox_job_failed
+from .pdf import PdfRenderError, invoice_pdf_store
+
+logger = logging.getLogger(__name__)
+Kind = OutboxJob.Kind
+
+
+class JobRetry(Exception):
+    """The job failed in a way a later attempt can fix (mail server down, a processing error)."""
+
+
+class JobGiveUp(Exception):
+    """The job cannot succeed by trying again (no recipient address); staff must act."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def message_id(job: OutboxJob) -> str:
+    """The same Message-ID on every attempt of one e-mail job."""
+    return f"<{job.key.replace(':', '.')}.{job.partner_id}@octoo-billing.invalid>"
+
+
+def _pdf(job: OutboxJob) -> str:
+    try:
+        invoice_pdf_store(invoice=job.invoice)
+    except PdfRenderError as exc:
+        raise JobRetry(str(exc)) from exc
+    return "stored"
+
+
+def _email(job: OutboxJob) -> str:
+    invoice = Invoice.objects.select_related("customer").get(pk=job.invoice_id)
+    if invoice.status == Invoice.Status.VOID:
+        return "not sent: the invoice was voided"
+    if invoice.sent_at is not None:
+        return "already sent"
+    try:
+        invoice_send(invoice=invoice, message_id=message_id(job))
+    except DeliveryError as exc:
+        raise (JobRetry if exc.retryable else JobGiveUp)(exc.message) from exc
+    return "sent"
+
+
+def _charge(job: OutboxJob) -> str:
+    invoice = Invoice.objects.select_related("customer").get(pk=job.invoice_id)
+    try:
+        invoice_pdf_store(invoice=invoice)  # the stored document says "will be charged", never a raced payment
+    except PdfRenderError:
+        pass  # its own job retries the PDF; a rendering failure does not hold the charge
+    outcome = invoice_auto_charge(invoice=invoice)
+    if outcome.status == "error":
+        raise JobRetry(outcome.message)
+    return outcome.status  # succeeded, declined (final: staff charge by hand), not_charged, nothing_due
+
+
+HANDLERS = {Kind.PDF: _pdf, Kind.EMAIL: _email, Kind.CHARGE: _charge}
+
+
+@dataclass
+class OutboxReport:
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    results: list[str] = field(default_factory=list)
+
+
+def outbox_job_run(job: OutboxJob) -> None:
+    """Run one claimed job and record its outcome."""
+    try:
+        result = HANDLERS[job.kind](job)
+    except JobGiveUp as exc:
+        outbox_job_failed(job, error=str(exc), retryable=False)
+    except (JobRetry, BillingError) as exc:
+        outbox_job_failed(job, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure is retried with backoff, and logged
+        logger.exception("outbox job %s failed", job.key)
+        outbox_job_failed(job, error=f"{type(exc).__name__}: {exc}")
+    else:
+        outbox_job_done(job, result=result)
+
+
+def outbox_run(*, batch: int = 20, max_jobs: int | None = None, worker: str | None = None, now=None) -> OutboxReport:
+    """Drain the outbox: claim due jobs a batch at a time and run them, until none is due (or ``max_jobs``)."""
+    worker = worker or worker_name()
+    report = OutboxReport()
+    while max_jobs is None or len(report.results) < max_jobs:
+        size = batch if max_jobs is None else min(batch, max_jobs - len(report.results))
+        jobs = outbox_claim(worker=worker, limit=size, now=now)
+        if not jobs:
+            break
+        for job in jobs:
+            outbox_job_run(job)
+            if job.status == OutboxJob.Status.DONE:
+                report.done += 1
+            elif job.status == OutboxJob.Status.PENDING:
+                report.retried += 1
+            else:
+                report.failed += 1
+            report.results.append(f"{job.key}: {job.status}")
+    return report
