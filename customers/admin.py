@@ -1,11 +1,13 @@
 """Admin for partners, customers, billing contacts, providers and memberships (platform support)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from expense_codes.admin import DefaultExpenseCodeInline, ExpenseCodeLabelInline
 
+from .contacts import CONTACT_FIELDS, contact_create, contact_delete, contact_set_default, contact_update
 from .models import BillingContact, Customer, CustomerMembership, Partner, Provider, StaffMembership
 
 ANOTHER_PARTNER = "“%(value)s” belongs to %(other)s, not to %(partner)s."
@@ -169,20 +171,29 @@ class CustomerAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not BillingContact:
             return super().save_formset(request, form, formset, change)
-        # One default per customer is a database constraint: save the contacts losing the flag first,
-        # so moving the default from one contact to another never trips it half-way.
-        instances = formset.save(commit=False)
-        for obj in formset.deleted_objects:
-            obj.delete()
-        for contact in sorted(instances, key=lambda c: c.is_default):
-            contact.save()
-        formset.save_m2m()
+        # Through customers.contacts, as in the office: audited, and one default at every step (the new
+        # default is set before the contacts removed are deleted).
+        customer = form.instance
+        formset.save(commit=False)
+        for contact in formset.new_objects:
+            fields = {name: getattr(contact, name) for name in CONTACT_FIELDS}
+            contact_create(customer=customer, user=request.user, make_default=contact.is_default, **fields)
+        for contact, changed in formset.changed_objects:
+            fields = {name: getattr(contact, name) for name in CONTACT_FIELDS if name in changed}
+            if fields:
+                contact_update(contact=contact, user=request.user, **fields)
+            if "is_default" in changed and contact.is_default:
+                contact_set_default(contact=contact, user=request.user)
+        for contact in formset.deleted_objects:
+            contact_delete(contact=contact, user=request.user)
 
 
 class BillingContactAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
-        customer = cleaned.get("customer")
+        customer = cleaned.get("customer") or (self.instance.customer if self.instance.pk else None)
+        if self.instance.is_default and not cleaned.get("is_default", True):
+            self.add_error("is_default", "Make another contact the default on the customer's page instead.")
         if customer and cleaned.get("is_default"):
             other = customer.contacts.filter(is_default=True).exclude(pk=self.instance.pk).first()
             if other:
@@ -206,6 +217,38 @@ class BillingContactAdmin(admin.ModelAdmin):
     @admin.display(description="Partner", ordering="customer__partner__name")
     def partner(self, obj):
         return obj.customer.partner
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "customer"] if obj is not None else readonly  # a contact stays with its customer
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_default:
+            return False  # every invoice is sent to the default: make another the default first
+        return super().has_delete_permission(request, obj)
+
+    # Through customers.contacts, as in the office: audited, one default per customer.
+    def save_model(self, request, obj, form, change):
+        fields = {name: getattr(obj, name) for name in CONTACT_FIELDS}
+        if not change:
+            created = contact_create(customer=obj.customer, user=request.user, make_default=obj.is_default, **fields)
+            obj.pk, obj.is_default = created.pk, created.is_default
+            return
+        changed = {name: value for name, value in fields.items() if name in form.changed_data}
+        if changed:
+            contact_update(contact=obj, user=request.user, **changed)
+        if "is_default" in form.changed_data and obj.is_default:
+            contact_set_default(contact=obj, user=request.user)
+
+    def delete_model(self, request, obj):
+        contact_delete(contact=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for contact in queryset.select_related("customer"):
+            try:
+                contact_delete(contact=contact, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{contact}: {' '.join(exc.messages)}", level=messages.ERROR)
 
 
 @admin.register(Provider)

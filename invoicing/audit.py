@@ -31,10 +31,13 @@ def audit_record(
 
 
 def audit_fields(*, target, action, actor=None, from_status="", to_status="", reason="", data=None, partner_id=None):
-    """The fields of an audit row, for bulk_create in runs that change many documents."""
+    """The fields of an audit row, for bulk_create in runs that change many documents. The actor's name is kept
+    with its id: the row outlives the user."""
+    actor = actor if actor is not None and actor.is_authenticated else None
     return {
         "partner_id": partner_id or target.partner_id,
-        "actor": actor if actor is not None and actor.is_authenticated else None,
+        "actor": actor,
+        "actor_name": actor.get_username() if actor is not None else "",
         "target_type": ContentType.objects.get_for_model(type(target)),
         "target_id": target.pk,
         "action": action,

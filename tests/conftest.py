@@ -5,6 +5,8 @@ import os
 import factory.random
 import pytest
 from django.db import connection
+from django.db.backends.sqlite3 import base as _sqlite_base  # noqa: F401 - loaded before its operations (cycle)
+from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 from hypothesis import HealthCheck, settings
 
 from tests import factories
@@ -42,6 +44,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sqlite_flush_lifts_the_guards():
+    """A transactional test ends with a flush: on SQLite a DELETE of every table, which the guard triggers
+    (issued invoices, their lines, the audit trail) refuse. The flush drops them and creates them again in the
+    same transaction. PostgreSQL truncates, which fires no row trigger."""
+    flush = SQLiteOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'guard%'")
+            guards = cursor.fetchall()
+        drops = [f'DROP TRIGGER "{name}"' for name, _ in guards]
+        return flush(self, [*drops, *sql_list, *(sql for _, sql in guards)])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQLiteOperations, "execute_sql_flush", execute_sql_flush)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -12,16 +12,16 @@ from .common import ReadOnlyAdmin
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "action", "target_link", "transition", "actor", "partner", "short_reason"]
+    list_display = ["at", "action", "target_link", "transition", "actor_display", "partner", "short_reason"]
     list_filter = ["action", "target_type", "partner"]
-    search_fields = ["action", "reason", "=target_id"]
+    search_fields = ["action", "reason", "=target_id", "actor_name"]
     date_hierarchy = "at"
-    list_select_related = ["actor", "partner", "target_type"]
+    list_select_related = ["partner", "target_type"]
     show_full_result_count = False
     fields = [
         "at",
         "partner",
-        "actor",
+        "actor_display",
         "target_link",
         "action",
         "from_status",
@@ -43,6 +43,13 @@ class AuditEventAdmin(ReadOnlyAdmin):
         except NoReverseMatch:
             return label
         return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="Actor", ordering="actor_name")
+    def actor_display(self, obj):
+        """The name kept on the row: still there once the user is deleted."""
+        if obj.actor_id is None:
+            return "system"
+        return obj.actor_name or f"user #{obj.actor_id}"
 
     @admin.display(description="Status change")
     def transition(self, obj):

@@ -1,8 +1,119 @@
 """Invoice: AR (to a customer) or AP (from a provider), with its proformas, direct slips and frozen totals."""
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import BigIntegerField, Case, F, Q, Value, When
+
+# What an issued invoice may still change, and what changes it. Issuing freezes every other column: the
+# database refuses the change (the triggers below on PostgreSQL; migration 0005_integrity_guards on SQLite).
+ISSUED_WRITABLE_FIELDS = (
+    "status",  # payments, overdue, void, children (never back to draft, never out of void)
+    "paid_units",  # payments
+    "children_units",  # child invoices attached to or detached from this one
+    "parent",  # this invoice attached to or detached from a parent
+    "void_reason",  # void
+    "voided_at",  # void
+    "sent_at",  # e-mail delivery
+    "send_error",  # e-mail delivery
+    "pdf",  # the stored PDF, rendered after issue
+    "pdf_error",  # the PDF render
+    "charge_error",  # the automatic card charge
+    "updated_at",
+)
+# Links the database clears (ON DELETE SET NULL) when the contact or the user is deleted: an issued invoice may
+# lose them (its contact snapshot stays), never point them elsewhere.
+ISSUED_CLEARABLE_FIELDS = ("billing_contact", "created_by")
+
+# How the guards refuse on PostgreSQL: a plain message, and an integrity error code so that Django raises
+# IntegrityError there as it does for SQLite's RAISE(ABORT, ...).
+REFUSE = "RAISE EXCEPTION '{message}'{args} USING ERRCODE = 'restrict_violation';"
+
+
+def plpgsql_refuse(message: str, *args: str) -> str:
+    """A RAISE statement for a guard trigger; each % in ``message`` takes one of ``args`` (SQL expressions)."""
+    return REFUSE.format(message=message, args="".join(f", {arg}" for arg in args))
+
+
+class IssuedInvoiceFrozen(pgtrigger.Trigger):
+    """An issued invoice changes only in ISSUED_WRITABLE_FIELDS and may lose ISSUED_CLEARABLE_FIELDS; it never
+    goes back to draft and never leaves void. Issuing itself updates a draft: not checked."""
+
+    when = pgtrigger.Before
+    operation = pgtrigger.Update
+    condition = pgtrigger.Condition("OLD.\"status\" <> 'draft'")
+
+    def get_func(self, model):
+        number = 'OLD."number"'
+        lines = [
+            "IF NEW.\"status\" = 'draft' THEN",
+            plpgsql_refuse("issued invoice % cannot go back to draft", number),
+            "END IF;",
+            "IF OLD.\"status\" = 'void' AND NEW.\"status\" <> 'void' THEN",
+            plpgsql_refuse("void invoice % cannot be reopened", number),
+            "END IF;",
+        ]
+        for field in model._meta.concrete_fields:
+            if field.name in ISSUED_WRITABLE_FIELDS:
+                continue
+            changed = f'OLD."{field.column}" IS DISTINCT FROM NEW."{field.column}"'
+            if field.name in ISSUED_CLEARABLE_FIELDS:
+                changed = f'NEW."{field.column}" IS NOT NULL AND {changed}'
+            lines += [
+                f"IF {changed} THEN",
+                plpgsql_refuse(f"issued invoice % cannot be changed: column {field.column}", number),
+                "END IF;",
+            ]
+        return "\n".join([*lines, "RETURN NEW;"])
+
+
+def issued_invoice_triggers() -> list:
+    return [
+        IssuedInvoiceFrozen(name="issued_invoice_frozen"),
+        pgtrigger.Trigger(
+            name="issued_invoice_kept",
+            when=pgtrigger.Before,
+            operation=pgtrigger.Delete,
+            condition=pgtrigger.Condition("OLD.\"status\" <> 'draft'"),
+            func=plpgsql_refuse("issued invoice % cannot be deleted", 'OLD."number"'),
+        ),
+    ]
+
+
+def issued_invoice_number(invoice_id: str) -> str:
+    """Reads into ``_number`` the number of the invoice ``invoice_id`` (an SQL expression) if it is issued;
+    FOUND tells whether it is."""
+    return f'SELECT "number" INTO _number FROM invoicing_invoice WHERE id = {invoice_id} AND "status" <> \'draft\';'
+
+
+def _refuse_if_issued(invoice_id: str, message: str) -> list[str]:
+    return [issued_invoice_number(invoice_id), "IF FOUND THEN", plpgsql_refuse(message, "_number"), "END IF;"]
+
+
+# The proforma links of an issued invoice: none added or deleted; the one change is the void's deactivation
+# (is_active true -> false). A link is not moved onto an issued invoice either.
+LINK_ONLY_DEACTIVATED = (
+    '(NEW."id", NEW."invoice_id", NEW."proforma_id", NEW."kind", NEW."position")'
+    ' IS NOT DISTINCT FROM (OLD."id", OLD."invoice_id", OLD."proforma_id", OLD."kind", OLD."position")'
+    ' AND (OLD."is_active" OR NOT NEW."is_active")'
+)
+INVOICE_PROFORMA_GUARD = "\n".join(
+    [
+        "IF TG_OP = 'INSERT' THEN",
+        *_refuse_if_issued('NEW."invoice_id"', "issued invoice % cannot take another proforma"),
+        "RETURN NEW;",
+        "END IF;",
+        "IF TG_OP = 'DELETE' THEN",
+        *_refuse_if_issued('OLD."invoice_id"', "proforma links of issued invoice % cannot be deleted"),
+        "RETURN OLD;",
+        "END IF;",
+        f"IF NOT ({LINK_ONLY_DEACTIVATED}) THEN",
+        *_refuse_if_issued('OLD."invoice_id"', "proforma links of issued invoice % cannot be changed"),
+        *_refuse_if_issued('NEW."invoice_id"', "proforma links of issued invoice % cannot be changed"),
+        "END IF;",
+        "RETURN NEW;",
+    ]
+)
 
 
 def list_balance_expression():
@@ -188,6 +299,7 @@ class Invoice(models.Model):
             models.Index(fields=["partner", "customer", "status"]),
             models.Index(fields=["partner", "provider", "status"]),
         ]
+        triggers = issued_invoice_triggers()
 
     def __str__(self):
         return self.number or f"Draft {self.get_kind_display().split()[0]} #{self.pk}"
@@ -229,6 +341,15 @@ class InvoiceProforma(models.Model):
                 fields=["proforma", "kind"], condition=Q(is_active=True), name="proforma_on_one_live_invoice_per_kind"
             ),
             models.UniqueConstraint(fields=["invoice", "proforma"], name="invoice_proforma_once"),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="issued_invoice_links_kept",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                declare=[("_number", "varchar(30)")],
+                func=INVOICE_PROFORMA_GUARD,
+            ),
         ]
 
     def __str__(self):

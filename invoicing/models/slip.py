@@ -1,9 +1,45 @@
 """Slip: a line item, on a proforma or directly on an invoice, with a bill side and a pay side."""
 
+import pgtrigger
 from django.db import models
 from django.db.models import F, Q
 
+from .invoice import issued_invoice_number, plpgsql_refuse
 from .pricing import PaySchedule
+
+
+def _refuse_if_on_issued_invoice(row: str) -> str:
+    """Refuses if ``row`` (OLD or NEW) is a line of an issued invoice: directly, or through a live proforma link."""
+    return "\n".join(
+        [
+            f'IF {row}."invoice_id" IS NOT NULL THEN',
+            issued_invoice_number(f'{row}."invoice_id"'),
+            "ELSE",
+            'SELECT i."number" INTO _number FROM invoicing_invoiceproforma l',
+            'JOIN invoicing_invoice i ON i.id = l."invoice_id"',
+            f'WHERE l."proforma_id" = {row}."proforma_id" AND l."is_active" AND i."status" <> \'draft\' LIMIT 1;',
+            "END IF;",
+            "IF FOUND THEN",
+            plpgsql_refuse("lines of issued invoice % cannot be added, changed or deleted", "_number"),
+            "END IF;",
+        ]
+    )
+
+
+# The lines of an issued invoice (its direct slips and those of its live proformas) are never added, changed or
+# deleted: the old row and the new one are both checked, so a slip moves neither off nor onto an issued invoice.
+SLIP_GUARD = "\n".join(
+    [
+        "IF TG_OP <> 'INSERT' THEN",
+        _refuse_if_on_issued_invoice("OLD"),
+        "END IF;",
+        "IF TG_OP = 'DELETE' THEN",
+        "RETURN OLD;",
+        "END IF;",
+        _refuse_if_on_issued_invoice("NEW"),
+        "RETURN NEW;",
+    ]
+)
 
 
 class Slip(models.Model):
@@ -87,6 +123,15 @@ class Slip(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["invoice", "position"]), models.Index(fields=["proforma", "position"])]
+        triggers = [
+            pgtrigger.Trigger(
+                name="issued_invoice_lines_frozen",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                declare=[("_number", "varchar(30)")],
+                func=SLIP_GUARD,
+            ),
+        ]
 
     def __str__(self):
         return self.description

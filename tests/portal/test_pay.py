@@ -8,10 +8,10 @@ from django.urls import reverse
 from customers.models import Customer
 from invoicing.audit import audit_trail
 from invoicing.charging import customer_card_save
-from invoicing.lifecycle import invoice_void
+from invoicing.lifecycle import invoice_issue, invoice_void
 from invoicing.models import Invoice, Payment
 from invoicing.payments import payment_record
-from tests.factories import CustomerFactory, CustomerMembershipFactory, PartnerFactory, issued_invoice
+from tests.factories import CustomerFactory, CustomerMembershipFactory, PartnerFactory, draft_invoice, issued_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -147,13 +147,17 @@ def test_a_forged_pay_key_is_refused(portal, invoice):
 @pytest.mark.parametrize("state", ["paid", "void", "no_payment"])
 def test_nothing_to_pay_means_no_pay_form_and_no_charge(portal, customer, state):
     customer_card_save(customer=customer, number=GOOD, exp_month=12, exp_year=2039)
-    invoice = issued_invoice(customer, [5000])
+    if state == "no_payment":  # a draft on "no payment" terms, issued with no due date
+        draft = draft_invoice(customer, [5000])
+        Invoice.objects.filter(pk=draft.pk).update(no_payment=True)
+        invoice = invoice_issue(invoice=draft)
+        assert invoice.due_date is None
+    else:
+        invoice = issued_invoice(customer, [5000])
     if state == "paid":
         payment_record(invoice=invoice, amount_units=5000, method="check", reference="7")
     elif state == "void":
         invoice_void(invoice=invoice, reason="Billed twice")
-    else:
-        Invoice.objects.filter(pk=invoice.pk).update(no_payment=True, due_date=None)
 
     assert 'id="pay"' not in detail(portal, invoice).content.decode()
     portal.post(pay_url(invoice), {"pay_key": "k" * 22})
