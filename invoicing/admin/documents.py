@@ -9,6 +9,7 @@ from octoo_billing.forms import PercentField, QuantityField
 from octoo_billing.money import format_units
 
 from ..errors import BillingRuleError
+from ..locking import invoices_lock, proforma_lock
 from ..models import Invoice, InvoiceProforma, Proforma, Slip
 from ..pricing import (
     invoice_discount_apply,
@@ -149,6 +150,12 @@ class SlipSavingMixin:
         if formset.model is not Slip:
             return super().save_formset(request, form, formset, change)
         parent = form.instance
+        # The lock order (invoicing.locking): an issue of the same document waits for this save, and the database
+        # guards refuse the save if it was issued meanwhile.
+        if isinstance(parent, Proforma):
+            proforma_lock(parent.pk)
+        else:
+            invoices_lock([parent.pk])
         instances = formset.save(commit=False)
         for slip in formset.deleted_objects:
             slip.delete()
