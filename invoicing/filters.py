@@ -157,7 +157,7 @@ def _digits(text: str) -> int | None:
     stripped = text.strip().lstrip("#")
     for prefix in ("R-", "S-", "r-", "s-"):
         stripped = stripped.removeprefix(prefix)
-    return int(stripped) if stripped.isdigit() and len(stripped) < 18 else None
+    return int(stripped) if stripped.isdecimal() and len(stripped) < 18 else None
 
 
 class PartnerFilterSet(django_filters.FilterSet):
@@ -273,7 +273,7 @@ class InvoiceFilterSet(PartnerFilterSet):
         """
         text = value.strip()
         match = Q(number=text) | Q(number=text.upper())
-        if text.isdigit() and len(text) < 10:
+        if text.isdecimal() and len(text) < 10:
             match |= Q(sequence=int(text))
         pk = _digits(text)
         if pk is not None:

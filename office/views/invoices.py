@@ -29,7 +29,7 @@ KEPT_TYPES = (Slip.Type.ADJUSTMENT, Slip.Type.CREDIT)  # added with the adjustme
 
 def _customer(request, value) -> Customer | None:
     """The partner's customer with this id, or None (another partner's id is simply not found)."""
-    if not value or not str(value).isdigit():
+    if not value or not str(value).isdecimal() or len(str(value)) > 18:
         return None
     return Customer.objects.filter(partner=request.partner, pk=int(value)).select_related("zone").first()
 

@@ -120,6 +120,13 @@ def test_another_partners_customer_id_is_not_loaded(client, clerk_user):
     assert "Stranger Corp" not in response.content.decode()
 
 
+@pytest.mark.parametrize("value", ["²", "99999999999999999999999", "12a", "-3"])
+def test_a_customer_id_that_is_no_number_is_simply_not_found(client, clerk_user, value):
+    client.force_login(clerk_user)
+    response = client.get(reverse(CREATE), {"customer": value})
+    assert response.status_code == 200 and response.context["customer"] is None
+
+
 def test_posting_another_partners_customer_saves_nothing(client, clerk_user):
     stranger = CustomerFactory(partner=PartnerFactory())
     response = create(client, clerk_user, form_data(stranger, SEED_LINES))
