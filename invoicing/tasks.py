@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import logging
 
+from .outbox_work import outbox_run
+
 logger = logging.getLogger(__name__)
 
 
 def outbox_task() -> dict:
     """Drain the outbox (invoicing.outbox): every issued invoice's PDF, e-mail and charge, retried with backoff.
     Queued right after a commit that added work, and scheduled every minute so nothing waits on that."""
-    from .outbox_work import outbox_run
-
     report = outbox_run()
     return {"done": report.done, "retried": report.retried, "failed": report.failed}
 
