@@ -106,6 +106,15 @@ DEMO_USERS: tuple[DemoUser, ...] = (
         customer_name="Summit Orthopedic Group",
     ),
     DemoUser(
+        "lakeshore.office",
+        "Customer user – Lakeshore Legal Aid (bookings get a quote)",
+        "/portal/",
+        "Lena",
+        "Brooks",
+        partner_slug="northwind",
+        customer_name="Lakeshore Legal Aid",
+    ),
+    DemoUser(
         "cascobay.ap",
         "Customer user – Casco Bay Ferries (manages expense codes)",
         "/portal/",
@@ -872,7 +881,19 @@ class DemoSeed:
         from invoicing.lifecycle import invoices_mark_overdue
 
         invoices_mark_overdue(today=self.today)
+        for spec in PARTNERS:
+            self.book_invoiced_at_once(spec)
         self.backdate_issued_invoices()
+
+    def book_invoiced_at_once(self, spec: dict) -> None:
+        """Today's portal bookings by customers whose flag is on: each is invoiced and numbered the moment it is
+        confirmed (seed 002), so they come last, after the history's invoices."""
+        ctx = self.ctx[spec["slug"]]
+        users_by_customer = {d.customer_name: self.users[d.username] for d in DEMO_USERS if d.customer_name}
+        for c in [c for c in CUSTOMERS[spec["slug"]] if c["name"] in users_by_customer]:
+            customer = ctx["customers"][c["name"]]
+            if customer.auto_invoice_on_booking and not customer.allow_recurring_bookings:
+                self.book(ctx, c, customer, users_by_customer, codes=self.request_codes(c, always=True))
 
     def cards_on_file(self, customers) -> None:
         """Customers who pay by card get the gateway's test card that succeeds, so issuing one of their invoices
@@ -909,7 +930,7 @@ class DemoSeed:
     def create_partner(self, spec: dict) -> None:
         from customers.models import BillingContact, Customer, Partner, Provider
         from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
-        from invoicing.models import Coupon, Holiday, Rate, ServiceType, TimePolicy, Zone
+        from invoicing.models import Coupon, ExtraOffer, Holiday, Rate, ServiceType, TimePolicy, Zone
         from invoicing.numbering import counters_ensure
 
         ar, ap, pf = spec["prefixes"]
@@ -993,8 +1014,11 @@ class DemoSeed:
                         receives_invoices=i < 2,
                     )
                 )
-            labels[customer.pk] = {
-                name: ExpenseCodeLabel.objects.create(customer=customer, name=name) for name in c.get("labels", ())
+            labels[customer.pk] = {  # a customer that requires codes requires its first label (seed 000)
+                name: ExpenseCodeLabel.objects.create(
+                    customer=customer, name=name, is_required=bool(c.get("require")) and i == 0
+                )
+                for i, name in enumerate(c.get("labels", ()))
             }
             for label_name, value in c.get("defaults", ()):
                 label = labels[customer.pk][label_name]
@@ -1069,6 +1093,18 @@ class DemoSeed:
                 )
             )
         Coupon.objects.bulk_create(coupons)
+        # The extras customers may add when they book (the same ones staff record on services).
+        ctx["offers"] = {
+            description: ExtraOffer.objects.create(
+                partner=partner,
+                name=description,
+                kind=kind,
+                bill_rate_units=Decimal(bill),
+                pay_rate_units=Decimal(pay),
+                max_quantity=5,
+            )
+            for kind, description, _quantity, bill, pay in spec["extras"]
+        }
 
     def create_users(self) -> None:
         from django.contrib.auth import get_user_model
@@ -1134,12 +1170,35 @@ class DemoSeed:
         minutes = min(240, minutes + self.rng.choice((0, 0, 0, 7, 12)))
         return start, start + datetime.timedelta(minutes=minutes)
 
+    def book(self, ctx: dict, c: dict, customer, users_by_customer: dict, *, codes):
+        """A portal booking through the one way in (``request_book``): a weekday morning one to three weeks ahead."""
+        from invoicing.booking import ServiceInput, request_book
+
+        day = self.today + datetime.timedelta(days=self.rng.randint(5, 18))
+        day += datetime.timedelta(days=max(0, 7 - day.weekday()) if day.weekday() >= 5 else 0)
+        starts_at = self.at(day, self.rng.choice((9, 10, 13)), 0)
+        minutes = self.rng.choice((60, 90, 120))
+        return request_book(
+            customer=customer,
+            user=users_by_customer.get(customer.name),
+            title=self.rng.choice(TOPICS[self.rng.choice(c["topics"])]),
+            services=[
+                ServiceInput(
+                    service_type=ctx["types"][self.rng.choice(c["types"])],
+                    starts_at=starts_at,
+                    ends_at=starts_at + datetime.timedelta(minutes=minutes),
+                    address=customer.address,
+                )
+            ],
+            codes=codes,
+        )
+
     def create_requests(self, spec: dict) -> None:
-        from expense_codes.applying import codes_apply, request_codes_with_defaults
-        from invoicing.models import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest
+        from expense_codes.applying import codes_apply
+        from invoicing.booking import ServiceInput, request_submit
+        from invoicing.models import Quote, QuoteLine, ServiceExtra, ServiceRequest
 
         ctx = self.ctx[spec["slug"]]
-        partner = ctx["partner"]
         providers = list(ctx["providers"].values())
         users_by_customer = {d.customer_name: self.users[d.username] for d in DEMO_USERS if d.customer_name}
         ctx["services"] = []  # past services, to publish
@@ -1155,23 +1214,9 @@ class DemoSeed:
                 else:
                     title = topic
             recurring = len(days) > 2 and days[1] - days[0] == datetime.timedelta(days=7)
-            request = ServiceRequest.objects.create(
-                partner=partner,
-                customer=customer,
-                title=title,
-                description=f"{title} at {customer.name}.",
-                status=status,
-                source=source,
-                is_recurring=recurring,
-                created_by=users_by_customer.get(customer.name) if source == "portal" else ctx["clerk"],
-            )
             pairs = self.request_codes(c) if codes is None else codes
-            pairs = request_codes_with_defaults(customer=customer, pairs=pairs)
-            label_ids = {name: label.pk for name, label in ctx["labels"][customer.pk].items()}
-            codes_apply(pairs=pairs, label_ids=label_ids, request=request)
             first = min(days, default=self.today)
-            created_at[request.pk] = self.at(first - datetime.timedelta(days=self.rng.randint(3, 12)), 10, 5)
-            services = []
+            planned = []  # (input, recorded outcome)
             for day in days:
                 starts_at, ends_at = self.service_times(day)
                 future = starts_at.date() >= self.today
@@ -1188,28 +1233,49 @@ class DemoSeed:
                     remote = zone.name == spec["remote_zone"]
                 low, high = spec["mileage"]
                 toll_units, toll_share = spec["tolls"]
-                service = Service.objects.create(
-                    partner=partner,
-                    request=request,
-                    provider=self.rng.choice(providers),
+                given = ServiceInput(
                     service_type=ctx["types"][type_code],
                     starts_at=starts_at,
                     ends_at=ends_at,
                     address="Video remote interpreting (secure link)" if remote else customer.address,
                     zone=zone,
-                    status="scheduled",
-                    mileage=Decimal(0) if remote else Decimal(self.rng.randint(low, high)),
-                    tolls_units=toll_units if not remote and self.rng.random() < toll_share else 0,
-                    prep_minutes=self.rng.choice((15, 30, 30, 45))
+                    provider=self.rng.choice(providers),
+                )
+                outcome = {
+                    "mileage": Decimal(0) if remote else Decimal(self.rng.randint(low, high)),
+                    "tolls_units": toll_units if not remote and self.rng.random() < toll_share else 0,
+                    "prep_minutes": self.rng.choice((15, 30, 30, 45))
                     if type_code == "legal" or self.rng.random() < 0.15
                     else 0,
-                    notes="",
-                )
+                }
+                planned.append((given, outcome, remote, future))
+            # The one way in for requests, as in the portal and the office (auto-applied and required codes).
+            request = request_submit(
+                customer=customer,
+                user=users_by_customer.get(customer.name) if source == "portal" else ctx["clerk"],
+                source=source,
+                title=title,
+                description=f"{title} at {customer.name}.",
+                services=[given for given, *_ in planned],
+                codes=pairs,
+                is_recurring=recurring,
+                status=status,
+                book=False,
+            )
+            created_at[request.pk] = self.at(first - datetime.timedelta(days=self.rng.randint(3, 12)), 10, 5)
+            services = []
+            for service, (_given, outcome, remote, future) in zip(
+                request.services.order_by("pk"), planned, strict=True
+            ):
+                for name, value in outcome.items():
+                    setattr(service, name, value)
+                service.save(update_fields=list(outcome))
                 if not remote and self.rng.random() < spec["extras_share"]:
                     kind, description, quantity, bill, pay = self.rng.choice(spec["extras"])
                     extras.append(
                         ServiceExtra(
                             service=service,
+                            offer=ctx["offers"].get(description),
                             kind=kind,
                             description=description,
                             quantity=Decimal(quantity),
@@ -1310,40 +1376,8 @@ class DemoSeed:
                 )
                 ctx["quotes"].append((c, quote))
                 continue
-            day = self.today + datetime.timedelta(days=self.rng.randint(5, 18))
-            request, services = make_request(c, customer, [day], source="portal", status="submitted", codes=codes)
-            service = services[0]
-            quote = Quote.objects.create(request=request)
-            hours = Decimal(int((service.ends_at - service.starts_at).total_seconds()) // 900 * 15) / 60
-            hours = max(hours, Decimal(1)).quantize(Decimal("0.25"))
-            rates = {(slip_type, code): table for slip_type, code, table in spec["rates"]}
-            table = rates.get(("service", service.service_type.code)) or rates[("service", None)]
-            lines = [
-                QuoteLine(
-                    quote=quote,
-                    description=f"{service.service_type} – weekday ({hours.normalize()} h, estimated)",
-                    quantity=hours,
-                    unit_price_units=Decimal(table["weekday"][0]),
-                    tax_rate=tax,
-                ),
-                QuoteLine(
-                    quote=quote,
-                    description="Booking fee",
-                    unit_price_units=Decimal(rates[("booking_fee", None)][""][0]),
-                    tax_rate=tax,
-                ),
-            ]
-            if service.mileage:
-                lines.append(
-                    QuoteLine(
-                        quote=quote,
-                        description=f"Mileage ({service.mileage.normalize()} mi, estimated)",
-                        quantity=service.mileage,
-                        unit_price_units=Decimal(rates[("mileage", None)][""][0]),
-                    )
-                )
-            QuoteLine.objects.bulk_create(lines)
-            ctx["quotes"].append((c, quote))
+            # A booking made in the portal: priced into a quote by the partner's own rates (seed 002).
+            ctx["quotes"].append((c, self.book(ctx, c, customer, users_by_customer, codes=codes).quote))
 
         ServiceExtra.objects.bulk_create(extras)
         for pk, when in created_at.items():
@@ -1804,6 +1838,7 @@ def demo_summary() -> str:
         "invoicing.TimePolicy",
         "invoicing.Holiday",
         "invoicing.Coupon",
+        "invoicing.ExtraOffer",
         "invoicing.ServiceRequest",
         "invoicing.Service",
         "invoicing.ServiceExtra",

@@ -6,6 +6,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# "No payment" terms (seed 002: nothing is paid when the customer books, so a booking may wait for a quote):
+# invoices have no due date, so they are never overdue, never reminded and never charged to a card on their own;
+# their balance is still owed and shown as such, and the customer may pay it (by card in the portal, or by check)
+# whenever it suits them. No page, e-mail or PDF says that nothing is due.
+NO_PAYMENT_TERMS = "No payment terms (no due date)"
+
 
 class Partner(models.Model):
     """The billing business: a tenant. Its staff only ever see its own data."""
@@ -142,7 +148,7 @@ class Customer(models.Model):
     @property
     def terms_label(self) -> str:
         if self.payment_terms == self.PaymentTerms.NO_PAYMENT:
-            return "No payment"
+            return NO_PAYMENT_TERMS
         return "Due on receipt" if self.payment_terms_days == 0 else f"Net {self.payment_terms_days}"
 
 

@@ -28,8 +28,14 @@ def carrier_customer_id(field, carrier):
 
 
 def code_is_frozen(code: AppliedExpenseCode) -> bool:
-    """Codes on an issued invoice, or on a proforma billed by one, are frozen."""
-    from invoicing.admin.common import invoice_is_frozen, proforma_is_frozen
+    """Codes on an issued invoice, on a proforma billed by one, or on a request or service it bills, are frozen."""
+    from invoicing.admin.common import invoice_is_frozen, proforma_is_frozen  # cycle: invoicing.admin uses ours
+    from invoicing.booking import request_codes_frozen, service_codes_frozen  # cycle: as above
+
+    if code.request_id:
+        return bool(request_codes_frozen(code.request))
+    if code.service_id:
+        return bool(service_codes_frozen(code.service))
 
     if code.invoice_id:
         return invoice_is_frozen(code.invoice)

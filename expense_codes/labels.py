@@ -8,6 +8,9 @@ account is managed by the partner directly"), a customer's portal user only thei
 Codes already applied to requests, services, proformas and invoices copy the label's name, so renaming or
 deactivating a label never changes a document. Only the customer's auto-applied defaults follow a rename
 and go away with a deactivation (they would otherwise keep stamping new requests with a retired label).
+
+A label can be *required* (``ExpenseCodeLabel.is_required``): a request of the customer cannot be submitted
+without a code for it. Only an active label can be required; deactivating a label stops requiring it.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def _clean_name(name: str, *, customer, exclude_pk=None) -> str:
         raise ValidationError({"name": f"Keep the name to {NAME_MAX} characters or fewer."})
     clash = ExpenseCodeLabel.objects.filter(customer=customer, name__iexact=name).exclude(pk=exclude_pk).first()
     if clash is not None:
-        state = "" if clash.is_active else " (inactive: reactivate it instead)"
+        state = "" if clash.is_active else " (removed: add it back instead)"
         raise ValidationError({"name": f"This customer already has a label called “{clash.name}”{state}."})
     return name
 
@@ -75,11 +78,12 @@ def label_rename(*, label: ExpenseCodeLabel, user, name: str) -> ExpenseCodeLabe
 
 @transaction.atomic
 def label_deactivate(*, label: ExpenseCodeLabel, user) -> int:
-    """Retire a label: it is no longer offered, and the default codes using it are removed (their number is
-    returned). Codes already on requests and documents stay as they are."""
+    """Retire a label: it is no longer offered nor required, and the default codes using it are removed (their
+    number is returned). Codes already on requests and documents stay as they are."""
     _check(user, label.customer)
-    ExpenseCodeLabel.objects.filter(pk=label.pk).update(is_active=False)
+    ExpenseCodeLabel.objects.filter(pk=label.pk).update(is_active=False, is_required=False)
     label.is_active = False
+    label.is_required = False
     removed, _ = AppliedExpenseCode.objects.filter(label=label, default_for__isnull=False).delete()
     return removed
 
@@ -94,6 +98,20 @@ def label_activate(*, label: ExpenseCodeLabel, user) -> ExpenseCodeLabel:
 
 
 @transaction.atomic
+def label_set_required(*, label: ExpenseCodeLabel, user, required: bool) -> ExpenseCodeLabel:
+    """Require (or stop requiring) a code for this label on every request the customer submits.
+    A removed (inactive) label cannot be required: it is not offered on requests."""
+    _check(user, label.customer)
+    label = ExpenseCodeLabel.objects.select_for_update().get(pk=label.pk)
+    if required and not label.is_active:
+        raise ValidationError({"is_required": f"“{label.name}” was removed: add it back before requiring it."})
+    if label.is_required != required:
+        label.is_required = required
+        label.save(update_fields=["is_required"])
+    return label
+
+
+@transaction.atomic
 def default_code_add(*, customer, user, label: ExpenseCodeLabel, value: str) -> AppliedExpenseCode:
     """Apply (label, value) to every new request of the customer from now on."""
     _check(user, customer)
@@ -102,7 +120,7 @@ def default_code_add(*, customer, user, label: ExpenseCodeLabel, value: str) -> 
     if label is None or label.customer_id != customer.pk:
         errors["label"] = "Choose one of this customer's labels."
     elif not label.is_active:
-        errors["label"] = f"The label “{label.name}” is inactive; reactivate it first."
+        errors["label"] = f"The label “{label.name}” was removed; add it back first."
     if not value:
         errors["value"] = "Enter the code, for example ABC123."
     elif len(value) > VALUE_MAX:

@@ -10,6 +10,9 @@ class ExpenseCodeLabel(models.Model):
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="expense_code_labels")
     name = models.CharField(max_length=100)
     is_active = models.BooleanField(default=True)
+    is_required = models.BooleanField(
+        default=False, help_text="A request cannot be submitted without a code for this label."
+    )
 
     class Meta:
         ordering = ["name"]

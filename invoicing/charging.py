@@ -282,7 +282,6 @@ def invoice_payable_by_card(invoice: Invoice) -> bool:
     return (
         invoice.kind == Invoice.Kind.AR
         and invoice.status in Invoice.OPEN_STATUSES
-        and not invoice.no_payment
         and invoice.outstanding_units > 0
         and payment_gateway().charges_cards
     )

@@ -93,9 +93,7 @@ def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | N
         "currency": invoice.currency,
         "attached_documents": attached,
         "listed_documents": listed,
-        "card_auto": customer.payment_method == customer.PaymentMethod.CARD
-        and customer.auto_charge
-        and bool(customer.card_last4),
+        "card_auto": invoice.charged_on_issue and bool(customer.card_last4),
         "card_last4": customer.card_last4,
     }
     subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())

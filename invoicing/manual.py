@@ -293,9 +293,20 @@ def slip_add_adjustment(
 def quote_convert(*, quote: Quote, user=None, issue: bool = False, source: str = Invoice.Source.QUOTE) -> Invoice:
     """Generate an invoice from a booking's quote (seed 002: Actions > Generate invoice)."""
     quote = Quote.objects.select_for_update().select_related("request__customer__partner").get(pk=quote.pk)
-    if quote.status != Quote.Status.OPEN:
-        raise InvalidTransition(f"This quote is {quote.get_status_display().lower()}; it cannot be invoiced again.")
+    if quote.status not in (Quote.Status.OPEN, Quote.Status.ACCEPTED):
+        raise InvalidTransition(f"This quote is {quote.get_status_display().lower()}; it cannot be invoiced.")
     request = quote.request
+    if request.status == request.Status.CANCELLED:
+        raise InvalidTransition("The booking was cancelled; its quote cannot be invoiced.")
+    billed = (
+        InvoiceProforma.objects.filter(proforma__service__request=request, kind=Invoice.Kind.AR, is_active=True)
+        .select_related("invoice")
+        .first()
+    )
+    if billed is not None:  # its services were already billed by a run: invoicing the quote would bill them twice
+        raise BillingRuleError(
+            f"The services of this booking are already billed on {billed.invoice.number or 'a draft invoice'}."
+        )
     lines = [
         LineInput(
             description=line.description,

@@ -71,7 +71,7 @@ def issue_jobs_add(*, invoice: Invoice) -> list[OutboxJob]:
     customer = invoice.customer if invoice.kind == Invoice.Kind.AR else None
     if customer is not None and customer.auto_send:
         kinds.append(Kind.EMAIL)
-    if customer is not None and customer.charges_automatically:
+    if customer is not None and invoice.charged_on_issue:
         kinds.append(Kind.CHARGE)
     return outbox_add(invoice=invoice, kinds=kinds)
 

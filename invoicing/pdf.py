@@ -35,6 +35,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from customers.models import NO_PAYMENT_TERMS
+
 from .audit import audit_record
 from .models import Invoice, InvoiceProforma, Payment, Proforma, Slip
 from .templatetags.money import money as money_filter
@@ -403,7 +405,7 @@ def _contact(invoice: Invoice) -> dict:
 
 def _terms(invoice: Invoice) -> str:
     if invoice.no_payment:
-        return "No payment"
+        return NO_PAYMENT_TERMS
     days = invoice.payment_terms_days
     if days is None and invoice.party is not None:
         days = invoice.party.payment_terms_days
@@ -419,13 +421,11 @@ def _instructions(invoice: Invoice) -> dict:
         return {"kind": "ap", "payer": partner.legal_name or partner.name}
     if invoice.status == Invoice.Status.VOID:
         return {"kind": "void"}
-    if invoice.no_payment:
-        return {"kind": "no_payment"}
     if not invoice.is_draft and invoice.outstanding_units <= 0:
         return {"kind": "paid"}
     customer = invoice.customer
     if customer.payment_method == customer.PaymentMethod.CARD:
-        if customer.auto_charge and customer.card_last4:
+        if invoice.charged_on_issue and customer.card_last4:
             return {"kind": "card_auto", "last4": customer.card_last4, "brand": customer.card_brand}
         return {"kind": "card", "last4": customer.card_last4, "email": partner.email}
     return {"kind": "check", "payee": partner.legal_name or partner.name, "address": partner.address}

@@ -15,8 +15,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import BillingContact, Customer, Provider
+from expense_codes.models import AppliedExpenseCode
 
-from .models import Invoice, InvoiceProforma, Payment, Proforma, Quote, Service, ServiceRequest, Slip
+from .models import Invoice, InvoiceProforma, Payment, Proforma, Quote, QuoteLine, Service, ServiceRequest, Slip
 from .models.invoice import list_balance_expression
 
 
@@ -312,4 +313,22 @@ def customer_invoices(*, customer):
         Invoice.objects.filter(partner_id=customer.partner_id, customer=customer, kind=Invoice.Kind.AR)
         .exclude(status=Invoice.Status.DRAFT)
         .order_by("-issue_date", "-id")
+    )
+
+
+def customer_requests(*, customer):
+    """A customer's requests and bookings, newest first: what the portal lists.
+
+    Each row carries its quote and invoice (one join), ``first_service_at`` (a subquery), and, prefetched, its
+    request-level codes and its quote's lines (so a quote's total is added up without a query per row)."""
+    first_service = Service.objects.filter(request=OuterRef("pk")).order_by("starts_at", "pk").values("starts_at")[:1]
+    return (
+        ServiceRequest.objects.filter(partner_id=customer.partner_id, customer=customer)
+        .select_related("quote__invoice")
+        .annotate(first_service_at=Subquery(first_service))
+        .prefetch_related(
+            Prefetch("expense_codes", queryset=AppliedExpenseCode.objects.order_by("label_name", "value", "pk")),
+            Prefetch("quote__lines", queryset=QuoteLine.objects.order_by("pk")),
+        )
+        .order_by("-created_at", "-pk")
     )

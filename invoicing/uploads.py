@@ -406,10 +406,13 @@ def _storage_name(name: str, kind: FileKind) -> str:
     return f"{stem}{extension.lower()}"
 
 
-def supporting_document_add(*, service_request: ServiceRequest, uploaded_file, user=None) -> SupportingDocument:
-    """Attach an uploaded file to a request after checking it; nothing is stored if it is refused. A picture is
-    stored re-encoded (see the module's docstring), so its stored size may differ from the upload's."""
-    checked = supporting_document_inspect(uploaded_file)
+def supporting_document_add(
+    *, service_request: ServiceRequest, uploaded_file, user=None, checked: CheckedDocument | None = None
+) -> SupportingDocument:
+    """Attach an uploaded file to a request after checking it (``checked``: already inspected); nothing is stored
+    if it is refused. A picture is stored re-encoded (see the module's docstring), so its stored size may differ
+    from the upload's."""
+    checked = checked or supporting_document_inspect(uploaded_file)
     display_name = os.path.basename(uploaded_file.name)[:200] or _storage_name("document", checked.kind)
     document = SupportingDocument(
         request=service_request,

@@ -229,3 +229,12 @@ def _tidy(number: Decimal) -> Decimal:
     """Drop trailing zeros without switching to exponent notation (4500, not 4.5E+3)."""
     number = number.normalize()
     return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number
+
+
+def apply_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a domain ValidationError on the form: next to its field when the form has it, on top otherwise."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)

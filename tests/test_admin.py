@@ -17,6 +17,7 @@ from invoicing.audit import audit_record
 from invoicing.lifecycle import invoice_issue
 from invoicing.models import (
     Coupon,
+    ExtraOffer,
     Holiday,
     InvoiceProforma,
     Quote,
@@ -61,6 +62,7 @@ def world(db, superuser):
     TimePolicy.objects.create(partner=partner, customer=customer, minimum_hours=Decimal(2), rounding_minutes=15)
     Holiday.objects.create(partner=partner, date=datetime.date(2026, 12, 25), name="Christmas")
     Coupon.objects.create(partner=partner, code="WELCOME10", percent_off=Decimal(10))
+    ExtraOffer.objects.create(partner=partner, name="Printed transcript", bill_rate_units=Decimal(2500))
 
     label = factories.ExpenseCodeLabelFactory(customer=customer, name="Purchase order")
     AppliedExpenseCode.objects.create(label=label, label_name=label.name, value="PO-DEFAULT", default_for=customer)

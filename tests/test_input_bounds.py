@@ -33,7 +33,7 @@ from octoo_billing.money import (
     QUANTITY_PLACES,
     RATE_PLACES,
 )
-from portal.forms import new_pay_key
+from portal.forms.pay import new_pay_key
 from tests.factories import (
     CustomerFactory,
     ProviderFactory,

@@ -1,9 +1,9 @@
-"""Pricing tables: zones, service types, rates, time policies, holidays, coupons."""
+"""Pricing tables: zones, service types, rates, time policies, holidays, coupons, extras offered on bookings."""
 
 from django import forms
 from django.contrib import admin
 
-from ..models import Coupon, Holiday, Rate, ServiceType, Slip, TimePolicy, Zone
+from ..models import Coupon, ExtraOffer, Holiday, Rate, ServiceType, Slip, TimePolicy, Zone
 from .common import BillingAdminForm, money_column, rate_column
 
 
@@ -115,3 +115,21 @@ class CouponAdmin(admin.ModelAdmin):
     list_select_related = ["partner"]
     autocomplete_fields = ["partner"]
     amount_off = money_column("amount_off_units", "Amount off")
+
+
+class ExtraOfferForm(BillingAdminForm):
+    rate_fields = ("bill_rate_units", "pay_rate_units")
+
+
+@admin.register(ExtraOffer)
+class ExtraOfferAdmin(admin.ModelAdmin):
+    """Extras a customer may add when booking in the portal; a booking copies the name and rates."""
+
+    form = ExtraOfferForm
+    list_display = ["name", "kind", "bill_rate", "pay_rate", "max_quantity", "is_active", "partner"]
+    list_filter = ["is_active", "kind", "partner"]
+    search_fields = ["name"]
+    list_select_related = ["partner"]
+    autocomplete_fields = ["partner"]
+    bill_rate = rate_column("bill_rate_units", "Bill rate")
+    pay_rate = rate_column("pay_rate_units", "Pay rate")

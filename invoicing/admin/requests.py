@@ -1,10 +1,23 @@
 """Requests (bookings), shifts, services and their extras, quotes and supporting documents."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
 from expense_codes.admin import RequestExpenseCodeInline, ServiceExpenseCodeInline
+from expense_codes.applying import codes_pairs
 from octoo_billing.forms import PercentField, QuantityField
 
+from ..booking import (
+    request_codes_check,
+    request_codes_frozen,
+    request_codes_set,
+    request_submit,
+    service_codes_frozen,
+    service_codes_set,
+)
+from ..errors import BillingError
 from ..models import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest, Shift, SupportingDocument
 from .common import (
     BillingAdminForm,
@@ -35,12 +48,75 @@ class SupportingDocumentInline(ReadOnlyInline):
     show_change_link = False
 
 
+class CodesFormSet(BaseInlineFormSet):
+    """A request's or a service's codes in the admin obey the rules of the portal and the office: checked here
+    with ``invoicing.booking`` (the customer's labels, required labels, frozen once invoiced) and saved by the
+    admin through the same functions (``save_related``), never written straight to the table."""
+
+    def entered(self) -> list[tuple]:
+        pairs = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE") or not (data.get("value") or "").strip():
+                continue
+            pairs.append((data.get("label") or data.get("label_name") or "", data["value"]))
+        return pairs
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted((getattr(label, "name", label), value.strip()) for label, value in self.entered())
+
+    def changed(self, carrier: dict) -> bool:
+        return self.pairs() != sorted(codes_pairs(**carrier))
+
+    def clean(self):
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        owner = self.instance
+        if isinstance(owner, Service):
+            service_request, carrier = owner.request if owner.request_id else None, {"service": owner}
+        else:
+            service_request, carrier = owner, {"request": owner}
+        customer = getattr(service_request, "customer", None) if service_request is not None else None
+        if customer is None:
+            return  # the parent form says what is missing
+        new = owner.pk is None
+        if not new and not self.changed(carrier):
+            return
+        if not new:
+            frozen = service_codes_frozen(owner) if isinstance(owner, Service) else request_codes_frozen(owner)
+            if frozen:
+                raise forms.ValidationError(f"These codes can no longer change. {frozen}")
+        if isinstance(owner, Service):
+            return  # a service's own codes add to the request's: the request already meets the required labels
+        services = [codes_pairs(service=s) for s in owner.services.all()] if not new else []
+        try:
+            request_codes_check(customer=customer, codes=self.entered(), service_codes=services, new=new)
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+
+
+class RequestCodesInline(RequestExpenseCodeInline):
+    formset = CodesFormSet
+
+
+class ServiceCodesInline(ServiceExpenseCodeInline):
+    formset = CodesFormSet
+
+
+def codes_formset(formsets) -> CodesFormSet | None:
+    return next((f for f in formsets if isinstance(f, CodesFormSet)), None)
+
+
 class ServiceRequestForm(BillingAdminForm):
     """No cross-tenant customer."""
 
 
 @admin.register(ServiceRequest)
 class ServiceRequestAdmin(admin.ModelAdmin):
+    """A new request is submitted through ``invoicing.booking.request_submit``, like the portal's and the office's:
+    the customer's auto-applied codes join it and a code the customer requires must be there."""
+
     form = ServiceRequestForm
     list_display = ["__str__", "customer", "status", "source", "is_recurring", "created_at", "partner"]
     list_filter = ["status", "source", "is_recurring", "partner"]
@@ -49,8 +125,48 @@ class ServiceRequestAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "partner"]
     autocomplete_fields = ["partner", "customer", "created_by"]
     readonly_fields = ["created_at"]
-    inlines = [RequestExpenseCodeInline, ServiceListInline, SupportingDocumentInline]
+    inlines = [RequestCodesInline, ServiceListInline, SupportingDocumentInline]
     show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ["created_by", "created_at"]
+        return ["partner", "customer", "created_by", "created_at"]  # its services and codes belong to them
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        # a new request is saved with its codes in save_related, through request_submit
+
+    def save_related(self, request, form, formsets, change):
+        codes = codes_formset(formsets)
+        for formset in formsets if not change else [codes] if codes else []:
+            # saved below through the domain (or read-only); the admin's change message reads these
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        obj = form.instance
+        if not change:
+            created = request_submit(
+                customer=obj.customer,
+                user=request.user,
+                source=obj.source,
+                title=obj.title,
+                description=obj.description,
+                codes=codes.entered() if codes else [],
+                status=obj.status,
+                is_recurring=obj.is_recurring,
+                book=False,
+            )
+            obj.pk, obj.created_at, obj.created_by = created.pk, created.created_at, created.created_by
+            obj._state.adding = False
+            return
+        if codes is not None and codes.changed({"request": obj}):
+            try:
+                request_codes_set(service_request=obj, user=request.user, codes=codes.entered())
+            except BillingError as error:  # frozen meanwhile (checked on the form first)
+                self.message_user(request, error.message, level="error")
+        for formset in formsets:
+            if formset is not codes:
+                self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(Shift)
@@ -95,8 +211,23 @@ class ServiceAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     list_select_related = ["request", "service_type", "provider", "zone", "partner"]
     autocomplete_fields = ["partner", "request", "provider", "service_type", "zone", "shift"]
-    inlines = [ServiceExtraInline, ServiceExpenseCodeInline]
+    inlines = [ServiceExtraInline, ServiceCodesInline]
     show_full_result_count = False
+
+    def save_related(self, request, form, formsets, change):
+        codes = codes_formset(formsets)
+        if codes is not None:  # saved below through the domain; the admin's change message reads these
+            codes.new_objects, codes.changed_objects, codes.deleted_objects = [], [], []
+        for formset in formsets:
+            if formset is not codes:
+                self.save_formset(request, form, formset, change=change)
+        form.save_m2m()
+        if codes is not None and codes.changed({"service": form.instance}):
+            try:
+                service_codes_set(service=form.instance, user=request.user, codes=codes.entered())
+            except BillingError as error:  # frozen meanwhile (checked on the form first)
+                self.message_user(request, error.message, level="error")
+
     fieldsets = [
         (None, {"fields": ["partner", "request", "service_type", "provider", "shift", "status"]}),
         ("When and where", {"fields": ["starts_at", "ends_at", "address", "zone"]}),

@@ -3,7 +3,7 @@ from .invoice import Invoice, InvoiceProforma
 from .numbering import NumberCounter
 from .outbox import OutboxJob
 from .payment import Payment
-from .pricing import Coupon, Holiday, PaySchedule, Rate, ServiceType, TimePolicy, Zone
+from .pricing import Coupon, ExtraOffer, Holiday, PaySchedule, Rate, ServiceType, TimePolicy, Zone
 from .proforma import Proforma
 from .request import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest, Shift, SupportingDocument
 from .slip import Slip
@@ -11,6 +11,7 @@ from .slip import Slip
 __all__ = [
     "AuditEvent",
     "Coupon",
+    "ExtraOffer",
     "Holiday",
     "Invoice",
     "InvoiceProforma",

@@ -305,6 +305,12 @@ class Invoice(models.Model):
         return self.number or f"Draft {self.get_kind_display().split()[0]} #{self.pk}"
 
     @property
+    def charged_on_issue(self) -> bool:
+        """An AR invoice charged to the card on file when it is issued: the customer pays by card with automatic
+        charging on, and the invoice has a due date ("no payment" terms are never charged on their own)."""
+        return self.kind == self.Kind.AR and not self.no_payment and self.customer.charges_automatically
+
+    @property
     def outstanding_units(self) -> int:
         """What is still owed: total - payments - attached children (nothing on a void invoice)."""
         if self.status == self.Status.VOID:

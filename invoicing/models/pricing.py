@@ -160,3 +160,36 @@ class Coupon(models.Model):
 
     def __str__(self):
         return self.code
+
+
+class ExtraOffer(models.Model):
+    """An extra the partner offers when a service is booked (a product, a reimbursement, a fee), priced per
+    unit. Booking one copies its name and rates onto the service, so later price changes leave bookings alone."""
+
+    class Kind(models.TextChoices):
+        PRODUCT = "product", "Product"
+        REIMBURSEMENT = "reimbursement", "Reimbursement"
+        GENERAL = "general", "Other"
+
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="extra_offers")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PRODUCT)
+    bill_rate_units = models.DecimalField(max_digits=14, decimal_places=4, help_text="Charged per unit (cents).")
+    pay_rate_units = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0, help_text="Paid to the provider per unit (cents)."
+    )
+    max_quantity = models.PositiveIntegerField(default=10, help_text="The most a customer may book at once.")
+    is_active = models.BooleanField(default=True, help_text="Offered on new bookings.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "name"], name="extra_offer_name_unique"),
+            models.CheckConstraint(
+                condition=Q(bill_rate_units__gte=0) & Q(pay_rate_units__gte=0), name="extra_offer_rates_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(max_quantity__gte=1), name="extra_offer_max_quantity_positive"),
+        ]
+
+    def __str__(self):
+        return self.name

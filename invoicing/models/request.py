@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from .pricing import PaySchedule  # noqa: F401  (re-exported for forms)
+from .pricing import ExtraOffer, PaySchedule  # noqa: F401  (PaySchedule re-exported for forms)
 
 
 class ServiceRequest(models.Model):
@@ -110,12 +110,12 @@ class Service(models.Model):
 class ServiceExtra(models.Model):
     """A product, reimbursement or other extra recorded on a service (the seed's cart)."""
 
-    class Kind(models.TextChoices):
-        PRODUCT = "product", "Product"
-        REIMBURSEMENT = "reimbursement", "Reimbursement"
-        GENERAL = "general", "Other"
+    Kind = ExtraOffer.Kind
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="extras")
+    offer = models.ForeignKey(
+        "invoicing.ExtraOffer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PRODUCT)
     description = models.CharField(max_length=200)
     quantity = models.DecimalField(max_digits=12, decimal_places=4, default=1)
@@ -139,6 +139,7 @@ class Quote(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
         CONVERTED = "converted", "Converted to invoice"
         DECLINED = "declined", "Declined"
 

@@ -32,6 +32,7 @@ STATUS_COLOURS = {
     "cancelled": "dark",
     "submitted": "primary",
     "open": "primary",
+    "accepted": "info",
     "converted": "success",
     "declined": "dark",
     "scheduled": "secondary",

@@ -4,6 +4,8 @@ expense-code labels and auto-applied codes, and "run AR now" for one customer.
 Thin views: load through ``partner_object`` (another partner's customer or contact is a 404), bind the form,
 call the domain function (customers.billing, customers.contacts, expense_codes.labels,
 invoicing.generation), turn its ``ValidationError``/``BillingError`` into form errors or a message, redirect.
+The billing-contact and expense-code steps are shared with the customer portal (customers.views,
+expense_codes.views); only the pages around them are here.
 """
 
 from __future__ import annotations
@@ -17,25 +19,23 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from customers import billing, contacts
+from customers import billing
 from customers.access import staff_required
 from customers.forms import (
-    BillingContactCreateForm,
-    BillingContactForm,
     BillingSettingsForm,
     CardOnFileForm,
     CustomerCreateForm,
     CustomerDetailsForm,
     RunPeriodForm,
 )
-from customers.models import BillingContact, Customer
-from expense_codes import labels as code_labels
-from expense_codes.forms import DefaultCodeForm, LabelForm
-from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
+from customers.models import Customer
+from customers.views import contact_form_submit, contact_make_default, contact_remove, customer_contact
+from expense_codes.views import expense_codes_page
 from invoicing import charging, reports
 from invoicing.errors import BillingError
 from invoicing.generation import ar_invoices_generate
 from invoicing.schedules import closed_period, month_period
+from octoo_billing.forms import apply_errors
 from octoo_billing.money import format_units
 from office.scoping import partner_object
 
@@ -58,21 +58,8 @@ def proforma_links(proformas) -> None:
         proforma.detail_url = optional_url("office:proforma_detail", proforma.pk)
 
 
-def apply_errors(form, error: ValidationError) -> None:
-    """Put a domain ValidationError on the form: next to its field when the form has it, on top otherwise."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
 def _customer(request, pk):
     return partner_object(request, Customer.objects.select_related("zone"), pk=pk)
-
-
-def _contact(request, customer, contact_pk):
-    return partner_object(request, BillingContact.objects.filter(customer=customer), pk=contact_pk)
 
 
 def _detail_url(customer) -> str:
@@ -263,16 +250,9 @@ def customer_card_remove(request, pk):
 @staff_required
 def customer_contact_create(request, pk):
     customer = _customer(request, pk)
-    form = BillingContactCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            contact = contacts.contact_create(customer=customer, user=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            note = " It is now the default." if contact.is_default else ""
-            messages.success(request, f"{contact.name} was added.{note}")
-            return redirect(_detail_url(customer) + "#contacts")
+    form, saved = contact_form_submit(request, customer)
+    if saved is not None:
+        return redirect(_detail_url(customer) + "#contacts")
     return _form_page(
         request,
         {
@@ -288,16 +268,10 @@ def customer_contact_create(request, pk):
 @staff_required
 def customer_contact_edit(request, pk, contact_pk):
     customer = _customer(request, pk)
-    contact = _contact(request, customer, contact_pk)
-    form = BillingContactForm.for_contact(contact, request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            contacts.contact_update(contact=contact, user=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, f"{form.cleaned_data['name']} was saved.")
-            return redirect(_detail_url(customer) + "#contacts")
+    contact = customer_contact(customer, contact_pk)
+    form, saved = contact_form_submit(request, customer, contact)
+    if saved is not None:
+        return redirect(_detail_url(customer) + "#contacts")
     return _form_page(
         request,
         {
@@ -315,9 +289,7 @@ def customer_contact_edit(request, pk, contact_pk):
 @staff_required
 def customer_contact_set_default(request, pk, contact_pk):
     customer = _customer(request, pk)
-    contact = _contact(request, customer, contact_pk)
-    contacts.contact_set_default(contact=contact, user=request.user)
-    messages.success(request, f"{contact.name} is now the default billing contact: new invoices go to them.")
+    contact_make_default(request, customer_contact(customer, contact_pk))
     return redirect(_detail_url(customer) + "#contacts")
 
 
@@ -325,13 +297,7 @@ def customer_contact_set_default(request, pk, contact_pk):
 @staff_required
 def customer_contact_delete(request, pk, contact_pk):
     customer = _customer(request, pk)
-    contact = _contact(request, customer, contact_pk)
-    try:
-        contacts.contact_delete(contact=contact, user=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{contact.name} was removed.")
+    contact_remove(request, customer_contact(customer, contact_pk))
     return redirect(_detail_url(customer) + "#contacts")
 
 
@@ -339,98 +305,18 @@ def customer_contact_delete(request, pk, contact_pk):
 # Expense codes
 
 
-CODE_ACTIONS = ("label_create", "label_rename", "label_deactivate", "label_activate", "code_add", "code_remove")
-
-
 @staff_required
 def customer_expense_codes(request, pk):
-    """Labels and auto-applied codes. Every staff member may manage them (seed 000: the partner manages a
-    customer directly); expense_codes.labels checks the acting user, so the portal can reuse it."""
+    """Labels, required labels and auto-applied codes (seed 000: the partner manages a customer directly).
+    The page and its actions are expense_codes.views', shared with the portal's Settings → Expense codes."""
     customer = _customer(request, pk)
-    labels_qs = ExpenseCodeLabel.objects.filter(customer=customer)
-    active_labels = labels_qs.filter(is_active=True).order_by("name")
-    new_label = LabelForm(prefix="new")
-    new_code = DefaultCodeForm(prefix="code", labels=active_labels)
-    rename_forms: dict[int, LabelForm] = {}
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action not in CODE_ACTIONS:
-            messages.error(request, "Unknown action: reload the page and try again.")
-            return redirect("office:customer_expense_codes", pk=customer.pk)
-        done, form = _code_action(request, customer, action, labels_qs, active_labels)
-        if done:
-            return redirect("office:customer_expense_codes", pk=customer.pk)
-        if action == "label_create":
-            new_label = form
-        elif action == "code_add":
-            new_code = form
-        elif action == "label_rename" and form is not None:
-            rename_forms[form.label_pk] = form
-    labels = list(labels_qs.order_by("-is_active", "name"))
-    for label in labels:
-        label.rename_form = rename_forms.get(label.pk) or LabelForm(prefix=f"l{label.pk}", initial={"name": label.name})
-    context = {
-        "customer": customer,
-        "labels": labels,
-        "default_codes": list(AppliedExpenseCode.objects.filter(default_for=customer)),
-        "new_label": new_label,
-        "new_code": new_code,
-        "has_active_labels": any(label.is_active for label in labels),
-        "list_url": optional_url("office:customer_list"),
-    }
-    return render(request, "office/customers/expense_codes.html", context)
-
-
-def _code_action(request, customer, action, labels_qs, active_labels):
-    """Run one expense-code action. Returns (done, form): form carries the errors when it was refused."""
-    user = request.user
-
-    def label():
-        return partner_object(request, labels_qs, pk=request.POST.get("label_id") or 0)
-
-    if action in ("label_create", "label_rename"):
-        target = label() if action == "label_rename" else None
-        form = LabelForm(request.POST, prefix=f"l{target.pk}" if target else "new")
-        form.label_pk = target.pk if target else None
-        if form.is_valid():
-            try:
-                if target is None:
-                    created = code_labels.label_create(customer=customer, user=user, name=form.cleaned_data["name"])
-                    messages.success(request, f"The label “{created.name}” was added.")
-                else:
-                    renamed = code_labels.label_rename(label=target, user=user, name=form.cleaned_data["name"])
-                    messages.success(request, f"The label is now called “{renamed.name}”.")
-                return True, form
-            except ValidationError as error:
-                apply_errors(form, error)
-        return False, form
-    if action == "label_deactivate":
-        target = label()
-        removed = code_labels.label_deactivate(label=target, user=user)
-        note = f" and its {removed} auto-applied code{'s' if removed != 1 else ''} removed" if removed else ""
-        messages.success(request, f"The label “{target.name}” was deactivated{note}. Documents keep their codes.")
-        return True, None
-    if action == "label_activate":
-        target = code_labels.label_activate(label=label(), user=user)
-        messages.success(request, f"The label “{target.name}” is active again.")
-        return True, None
-    if action == "code_add":
-        form = DefaultCodeForm(request.POST, prefix="code", labels=active_labels)
-        if form.is_valid():
-            try:
-                code = code_labels.default_code_add(customer=customer, user=user, **form.cleaned_data)
-            except ValidationError as error:
-                apply_errors(form, error)
-            else:
-                messages.success(request, f"“{code}” will be applied to every new request.")
-                return True, form
-        return False, form
-    code = partner_object(
-        request, AppliedExpenseCode.objects.filter(default_for=customer), pk=request.POST.get("code_id") or 0
+    return expense_codes_page(
+        request,
+        customer,
+        template="office/customers/expense_codes.html",
+        done_url=reverse("office:customer_expense_codes", args=[customer.pk]),
+        extra_context={"list_url": optional_url("office:customer_list")},
     )
-    code_labels.default_code_remove(code=code, user=user)
-    messages.success(request, f"“{code}” is no longer applied to new requests.")
-    return True, None
 
 
 # --------------------------------------------------------------------------------------------------

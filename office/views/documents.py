@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 
 from customers.access import staff_required
 from invoicing import selectors
+from invoicing.booking import quote_totals as quote_totals_of
 from invoicing.forms import (
     AttachChildForm,
     DetachChildForm,
@@ -251,33 +252,16 @@ def request_detail(request, pk):
     service_request = partner_object(request, selectors.request_detail_queryset(partner=request.partner), pk=pk)
     parts = selectors.request_detail_parts(service_request=service_request)
     quote = parts["quote"]
-    quote_totals = None
-    if parts["quote_lines"]:
-        from invoicing.pricing import line_amounts
-
-        amounts = [
-            line_amounts(
-                quantity=line.quantity,
-                unit_price_units=line.unit_price_units,
-                tax_rate=line.tax_rate,
-                discount_units=line.discount_units,
-            )
-            for line in parts["quote_lines"]
-        ]
-        for line, amount in zip(parts["quote_lines"], amounts, strict=True):
-            line.amounts = amount
-        quote_totals = {
-            "amount": sum(a.amount_units for a in amounts),
-            "discount": sum(a.discount_units for a in amounts),
-            "tax": sum(a.tax_units for a in amounts),
-            "total": sum(a.total_units for a in amounts),
-        }
+    quote_totals = quote_totals_of(quote, parts["quote_lines"]) if parts["quote_lines"] else None
     context = {
         "service_request": service_request,
         "currency": request.partner.currency,
         **parts,
         "quote_totals": quote_totals,
-        "can_convert": quote is not None and quote.status == Quote.Status.OPEN and bool(parts["quote_lines"]),
+        "can_convert": quote is not None
+        and quote.status in (Quote.Status.OPEN, Quote.Status.ACCEPTED)
+        and service_request.status != service_request.Status.CANCELLED
+        and bool(parts["quote_lines"]),
         "customer_url": maybe_reverse("office:customer_detail", service_request.customer_id),
         "list_url": maybe_reverse("office:request_list"),
     }

@@ -10,6 +10,7 @@ from expense_codes.labels import (
     label_create,
     label_deactivate,
     label_rename,
+    label_set_required,
     labels_can_manage,
 )
 from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
@@ -19,6 +20,7 @@ from tests.factories import (
     ExpenseCodeLabelFactory,
     ServiceRequestFactory,
     StaffMembershipFactory,
+    draft_invoice,
 )
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +130,58 @@ def test_another_partners_staff_cannot_manage_labels(customer):
     with pytest.raises(PermissionDenied):
         label_create(customer=customer, user=outsider, name="PO")
     assert not ExpenseCodeLabel.objects.filter(customer=customer).exists()
+
+
+# --- required labels ----------------------------------------------------------------------------------------
+
+
+def test_a_label_can_be_made_required_and_not(customer, staff_user):
+    label = label_create(customer=customer, user=staff_user, name="PO")
+    assert not label.is_required
+    assert label_set_required(label=label, user=staff_user, required=True).is_required
+    assert ExpenseCodeLabel.objects.get(pk=label.pk).is_required
+    label_set_required(label=label, user=staff_user, required=False)
+    assert not ExpenseCodeLabel.objects.get(pk=label.pk).is_required
+
+
+def test_a_removed_label_cannot_be_made_required(customer, staff_user):
+    label = label_create(customer=customer, user=staff_user, name="PO")
+    label_deactivate(label=label, user=staff_user)
+    with pytest.raises(ValidationError) as exc:
+        label_set_required(label=label, user=staff_user, required=True)
+    assert "add it back" in exc.value.message_dict["is_required"][0]
+    assert not ExpenseCodeLabel.objects.get(pk=label.pk).is_required
+    label_set_required(label=label, user=staff_user, required=False)  # not requiring it is always fine
+
+
+def test_deactivating_a_required_label_stops_requiring_it(customer, staff_user):
+    label = label_create(customer=customer, user=staff_user, name="PO")
+    label_set_required(label=label, user=staff_user, required=True)
+    label_deactivate(label=label, user=staff_user)
+    assert not label.is_required
+    stored = ExpenseCodeLabel.objects.get(pk=label.pk)
+    assert not stored.is_active and not stored.is_required
+    label_activate(label=label, user=staff_user)
+    assert not ExpenseCodeLabel.objects.get(pk=label.pk).is_required  # adding it back does not require it again
+
+
+def test_requiring_a_label_needs_the_permission(customer):
+    label = ExpenseCodeLabelFactory(customer=customer)
+    plain = CustomerMembershipFactory(customer=customer, can_manage_expense_codes=False).user
+    allowed = CustomerMembershipFactory(customer=customer, can_manage_expense_codes=True).user
+    outsider = StaffMembershipFactory().user
+    for user in (plain, outsider):
+        with pytest.raises(PermissionDenied):
+            label_set_required(label=label, user=user, required=True)
+    assert not ExpenseCodeLabel.objects.get(pk=label.pk).is_required
+    label_set_required(label=label, user=allowed, required=True)
+    assert ExpenseCodeLabel.objects.get(pk=label.pk).is_required
+
+
+def test_deactivating_keeps_the_codes_on_invoices(customer, staff_user):
+    label = label_create(customer=customer, user=staff_user, name="PO")
+    invoice = draft_invoice(customer, [1000])
+    code = AppliedExpenseCode.objects.create(invoice=invoice, label=label, label_name="PO", value="ABC")
+    label_deactivate(label=label, user=staff_user)
+    kept = AppliedExpenseCode.objects.get(pk=code.pk)
+    assert (kept.invoice_id, kept.label_id, kept.label_name, kept.value) == (invoice.pk, label.pk, "PO", "ABC")

@@ -325,3 +325,20 @@ def test_no_recipient_fails_the_email_job_for_good(fake_render, partner):
     assert outbox_run(now=after_the_backoff()).results == []  # never retried by itself: staff must act
     assert mail.outbox == []
     assert "no billing contact" in Invoice.objects.get(pk=invoice.pk).send_error
+
+
+def test_no_payment_terms_read_the_same_on_the_pdf_and_in_the_email(monkeypatch, customer):
+    """An invoice on "no payment" terms has no due date but a balance: neither its PDF nor its e-mail says that
+    no payment is due, and both say there is no due date."""
+    pages = []
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: pages.append(html_text) or FAKE_PDF)
+    draft = draft_invoice(customer, [5000])
+    Invoice.objects.filter(pk=draft.pk).update(no_payment=True)
+    invoice = invoice_issue(invoice=draft)
+    outbox_run()
+    sent = mail.outbox[-1]
+    body = sent.body + sent.alternatives[0][0]
+    text = (pages[-1] + body).lower()
+    assert "no payment is due" not in text and "no payment due" not in text
+    assert "no due date" in body.lower() and "no payment terms" in pages[-1].lower()
+    assert "$50.00" in sent.subject and invoice.outstanding_units == 5000

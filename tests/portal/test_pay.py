@@ -144,16 +144,10 @@ def test_a_forged_pay_key_is_refused(portal, invoice):
     assert not Payment.objects.exists()
 
 
-@pytest.mark.parametrize("state", ["paid", "void", "no_payment"])
+@pytest.mark.parametrize("state", ["paid", "void"])
 def test_nothing_to_pay_means_no_pay_form_and_no_charge(portal, customer, state):
     customer_card_save(customer=customer, number=GOOD, exp_month=12, exp_year=2039)
-    if state == "no_payment":  # a draft on "no payment" terms, issued with no due date
-        draft = draft_invoice(customer, [5000])
-        Invoice.objects.filter(pk=draft.pk).update(no_payment=True)
-        invoice = invoice_issue(invoice=draft)
-        assert invoice.due_date is None
-    else:
-        invoice = issued_invoice(customer, [5000])
+    invoice = issued_invoice(customer, [5000])
     if state == "paid":
         payment_record(invoice=invoice, amount_units=5000, method="check", reference="7")
     elif state == "void":
@@ -163,6 +157,24 @@ def test_nothing_to_pay_means_no_pay_form_and_no_charge(portal, customer, state)
     portal.post(pay_url(invoice), {"pay_key": "k" * 22})
 
     assert Payment.objects.filter(invoice=invoice, method="card").count() == 0
+
+
+def test_no_payment_terms_mean_no_due_date_not_nothing_owed(portal, customer):
+    """On "no payment" terms an invoice has no due date and is not charged on issue, but its balance is owed: the
+    portal offers to pay it, and no page says that nothing is due next to a balance."""
+    Customer.objects.filter(pk=customer.pk).update(payment_method="card", auto_charge=True)
+    customer_card_save(customer=customer, number=GOOD, exp_month=12, exp_year=2039)
+    draft = draft_invoice(customer, [5000])
+    Invoice.objects.filter(pk=draft.pk).update(no_payment=True)
+    invoice = invoice_issue(invoice=draft)
+    assert invoice.due_date is None and not invoice.charged_on_issue
+    assert not invoice.outbox_jobs.filter(kind="charge").exists()
+
+    page = detail(portal, invoice).content.decode()
+    assert 'id="pay"' in page and "no payment is due" not in page.lower()
+    response = portal.post(pay_url(invoice), {"pay_key": pay_key(detail(portal, invoice))}, follow=True)
+    assert fresh(invoice).status == Invoice.Status.PAID
+    assert "Thank you" in response.content.decode()
 
 
 def test_the_manual_gateway_offers_no_card_payment(portal, invoice, settings):

@@ -13,8 +13,7 @@ from invoicing.models import Invoice
 from invoicing.pdf import PdfRenderError, invoice_pdf_context, invoice_pdf_open
 from octoo_billing.http import pdf_response
 from octoo_billing.money import format_units
-
-from .forms import CardPaymentForm, PayKeyForm, new_pay_key
+from portal.forms.pay import CardPaymentForm, PayKeyForm, new_pay_key
 
 STATUS_FILTERS = {
     "open": ("Open", list(Invoice.OPEN_STATUSES)),

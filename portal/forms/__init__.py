@@ -1,0 +1,1 @@
+"""Customer portal forms: paying by card, booking and requests, settings."""
