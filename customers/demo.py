@@ -1181,7 +1181,7 @@ class DemoSeed:
         return request_book(
             customer=customer,
             user=users_by_customer.get(customer.name),
-            title=self.rng.choice(TOPICS[self.rng.choice(c["topics"])]),
+            title=self.rng.choice(TOPICS[self.rng.choice(c["topics"])]).capitalize(),
             services=[
                 ServiceInput(
                     service_type=ctx["types"][self.rng.choice(c["types"])],

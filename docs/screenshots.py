@@ -35,6 +35,21 @@ STAFF_PAGES = [
     ("aging-report", "/office/reports/aging/"),
 ]
 
+CUSTOMER_PAGES = [
+    (
+        "harborview.ap",
+        [
+            ("portal-dashboard", "/portal/"),
+            ("portal-requests", "/portal/requests/"),
+            ("portal-booking", "/portal/requests/new/"),
+            ("portal-request", "FIRST_REQUEST"),
+            ("portal-expense-codes", "/portal/settings/expense-codes/"),
+            ("portal-contacts", "/portal/settings/contacts/"),
+        ],
+    ),
+    ("lakeshore.office", [("portal-quote", "FIRST_REQUEST")]),
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -109,10 +124,17 @@ def main():
                 page.goto(base + paths.get(path, path))
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
                 print("wrote", OUT / f"{name}.png")
-            sign_in("harborview.ap")
-            page.goto(f"{base}/portal/")
-            page.screenshot(path=str(OUT / "portal-dashboard.png"))
-            print("wrote", OUT / "portal-dashboard.png")
+            for username, pages in CUSTOMER_PAGES:
+                sign_in(username)
+                for name, path in pages:
+                    if path == "FIRST_REQUEST":  # the newest request: today's booking
+                        page.goto(base + "/portal/requests/")
+                        page.locator("main table a[href*='/portal/requests/']").first.click()
+                        page.wait_for_load_state()
+                    else:
+                        page.goto(base + path)
+                    page.screenshot(path=str(OUT / f"{name}.png"), full_page=name == "portal-booking")
+                    print("wrote", OUT / f"{name}.png")
             browser.close()
     finally:
         server.terminate()

@@ -251,3 +251,13 @@ def test_units_and_decimals_convert_both_ways():
     assert units_to_decimal(12345) == Decimal("123.45")
     assert decimal_to_units(Decimal("123.455")) == 12346
     assert decimal_to_units("0.005") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(Decimal("1.5000"), "1.5"), (Decimal("2.0000"), "2"), (Decimal("12.25"), "12.25"), ("x", ""), (None, "")],
+)
+def test_quantities_show_without_trailing_zeros(value, shown):
+    from invoicing.templatetags.money import qty
+
+    assert qty(value) == shown

@@ -59,6 +59,18 @@ def money(units, currency=DEFAULT_CURRENCY):
 
 
 @register.filter
+def qty(value):
+    """A quantity as written by hand: 1.5000 -> '1.5', 2.0000 -> '2', 12.25 -> '12.25'. Empty on odd input."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ""
+    if not number.is_finite():
+        return ""
+    return f"{number.normalize():f}" if number != number.to_integral_value() else f"{number.to_integral_value():f}"
+
+
+@register.filter
 def rate(units, currency=DEFAULT_CURRENCY):
     """A Decimal rate in minor units per unit -> money, keeping extra decimals (65.5 -> '$0.655')."""
     if units is None or units == "":
