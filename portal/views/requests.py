@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -28,12 +27,11 @@ from invoicing.models import (
     Invoice,
     InvoiceProforma,
     Quote,
-    QuoteLine,
     Service,
     ServiceExtra,
     ServiceRequest,
 )
-from invoicing.pricing import LineAmounts, line_amounts
+from octoo_billing.forms import apply_errors
 from portal.forms.requests import BookingForm, CodesForm, QuoteDeclineForm, RequestFilterForm
 
 PAGE_SIZE = 25
@@ -50,17 +48,6 @@ def _customer_request(request, pk) -> ServiceRequest:
     """One of the signed-in customer's requests; anyone else's is a 404."""
     queryset = selectors.customer_requests(customer=request.customer).prefetch_related(None)
     return get_object_or_404(queryset, pk=pk)
-
-
-def _errors_add(form, error: ValidationError) -> None:
-    """Put the domain's messages on the fields of the same name (the rest on the form as a whole)."""
-    if hasattr(error, "error_dict"):
-        for field, field_messages in error.message_dict.items():
-            for message in field_messages:
-                form.add_error(field if field in form.fields else None, message)
-    else:
-        for message in error.messages:
-            form.add_error(None, message)
 
 
 # --- the list ------------------------------------------------------------------------------------------------
@@ -168,7 +155,7 @@ def request_create(request):
             **form.submission(),
         )
     except ValidationError as error:
-        _errors_add(form, error)
+        apply_errors(form, error)
         return _booking_page(request, form, status=400)
     except BillingError as error:  # invoicing it at once was refused (e.g. no billing contact); nothing was saved
         form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -193,34 +180,6 @@ class ServiceRow:
     extras: list[ServiceExtra]
     codes: list[AppliedExpenseCode]
     frozen_reason: str
-
-
-@dataclass(frozen=True)
-class QuoteLineRow:
-    """A quote line with its amounts, as ``includes/quote_lines.html`` shows it."""
-
-    description: str
-    quantity: Decimal
-    unit_price_units: Decimal
-    tax_rate: Decimal
-    discount_units: int
-    amounts: LineAmounts
-
-    @classmethod
-    def of(cls, line: QuoteLine) -> QuoteLineRow:
-        return cls(
-            description=line.description,
-            quantity=line.quantity,
-            unit_price_units=line.unit_price_units,
-            tax_rate=line.tax_rate,
-            discount_units=line.discount_units,
-            amounts=line_amounts(
-                quantity=line.quantity,
-                unit_price_units=line.unit_price_units,
-                tax_rate=line.tax_rate,
-                discount_units=line.discount_units,
-            ),
-        )
 
 
 def _request_invoices(service_request: ServiceRequest, quote: Quote | None) -> list[Invoice]:
@@ -264,8 +223,8 @@ def request_detail(request, pk):
         "codes_frozen": booking.request_codes_frozen(service_request),
         "can_edit_codes": booking.codes_can_edit(user=request.user, customer=request.customer),
         "quote": quote,
-        "quote_lines": [QuoteLineRow.of(line) for line in lines],
-        "quote_totals": booking.quote_totals(quote, lines=lines) if quote is not None else None,
+        "quote_totals": booking.quote_totals(quote, lines=lines) if quote is not None else None,  # sets .amounts
+        "quote_lines": lines,
         "invoices": _request_invoices(service_request, quote),
         "documents": list(service_request.documents.order_by("uploaded_at", "pk")),
         "decline_form": QuoteDeclineForm(),
@@ -316,7 +275,7 @@ def _codes_page(request, service_request: ServiceRequest, service: Service | Non
                 else:
                     booking.service_codes_set(service=service, user=request.user, codes=form.codes())
             except ValidationError as error:
-                _errors_add(form, error)
+                apply_errors(form, error)
             except BillingError as error:  # invoiced meanwhile: nothing changed
                 messages.error(request, error.message)
                 return redirect(back)
