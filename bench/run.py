@@ -52,7 +52,7 @@ def setup_django():
     call_command("migrate", verbosity=0)
 
 
-def build_world():
+def build_world(*, name: str = "Bench Partner", slug: str = "bench"):
     """1,000 customers x 10 completed services (bulk inserted), with rates, zones, codes and providers."""
     from decimal import Decimal
 
@@ -62,7 +62,7 @@ def build_world():
     from expense_codes.models import AppliedExpenseCode
     from invoicing.models import Rate, Service, ServiceRequest, ServiceType, Zone
 
-    partner = Partner.objects.create(name="Bench Partner", slug="bench")
+    partner = Partner.objects.create(name=name, slug=slug)
     zone = Zone.objects.create(partner=partner, name="Metro", tax_rate=Decimal("8.25"))
     stype = ServiceType.objects.create(partner=partner, code="svc", name="Field service")
     for schedule, bill, pay in [
@@ -289,7 +289,19 @@ def bench_pdf(lines: list[str]):
     run(lines)
 
 
-BENCHES = [bench_engine, bench_pages, bench_pdf]
+def bench_runs(lines: list[str]):
+    from bench.runs import bench_runs as run
+
+    run(lines)
+
+
+def bench_imports(lines: list[str]):
+    from bench.imports import bench_imports as run
+
+    run(lines)
+
+
+BENCHES = [bench_engine, bench_pages, bench_pdf, bench_runs, bench_imports]
 
 
 def main():

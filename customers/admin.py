@@ -61,9 +61,36 @@ class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "currency", "ar_prefix", "ap_prefix", "proforma_prefix", "created_at"]
     search_fields = ["name", "slug", "legal_name", "email"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at"]
+    readonly_fields = [
+        "created_at",
+        # Changed by the partner's billing admins on the office's company settings page (customers.company), which
+        # checks the logo's content and the time zone and writes the audit row; shown here for support.
+        "logo",
+        "remittance",
+        "bank_name",
+        "bank_account_name",
+        "bank_account_number",
+        "bank_routing",
+        "email_sender_name",
+        "time_zone",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "slug", "currency"]}),
+        (
+            "Company settings (changed in the office: Settings)",
+            {
+                "fields": [
+                    "logo",
+                    "remittance",
+                    "bank_name",
+                    "bank_account_name",
+                    "bank_account_number",
+                    "bank_routing",
+                    "email_sender_name",
+                    "time_zone",
+                ]
+            },
+        ),
         ("Company details (printed on PDFs)", {"fields": ["legal_name", "address", "tax_id", "email", "phone"]}),
         (
             "Numbering",

@@ -162,6 +162,19 @@ def demo_logins_table() -> str:
 
 SCHEDULES = ("weekday", "weeknight", "weekend", "holiday")
 
+
+def demo_logo_svg(initials: str, color: str) -> bytes:
+    """A small logo for a demo partner: its initials on a rounded square (a plain SVG: nothing runs or loads)."""
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
+        f'<rect x="0" y="0" width="40" height="40" rx="8" fill="{color}"/>'
+        '<text x="20" y="26" font-family="DejaVu Sans, sans-serif" font-size="16" font-weight="bold" '
+        f'fill="#ffffff" text-anchor="middle">{initials}</text>'
+        '<path d="M48 28 Q62 8 76 20 T104 14" fill="none" stroke="' + color + '" stroke-width="4" '
+        'stroke-linecap="round"/></svg>'
+    ).encode()
+
+
 PARTNERS = (
     {
         "slug": "northwind",
@@ -174,6 +187,18 @@ PARTNERS = (
         "prefixes": ("INV", "BILL", "PF"),
         "area": "510",
         "issue_generated_invoices": False,
+        # Company settings (customers.company), saved through the same checks as the office's settings page.
+        "company": {
+            "time_zone": "America/Los_Angeles",
+            "email_sender_name": "Northwind Billing",
+            "remittance": "Pay by check to Northwind Interpreting LLC at the address above, or by ACH transfer to "
+            "the account below. Please quote the invoice number with your payment.",
+            "bank_name": "Golden Gate Community Bank",
+            "bank_account_name": "Northwind Interpreting LLC",
+            "bank_account_number": "000418275563",
+            "bank_routing": "121000358",
+            "logo": ("northwind-logo.svg", "NW", "#1f5f8b"),
+        },
         "zones": (
             ("Bay Area", "8.250", "1", 0),
             ("Central Valley", "6.000", "1", 2500),
@@ -254,6 +279,17 @@ PARTNERS = (
         "prefixes": ("BF", "BFAP", "BFPF"),
         "area": "207",
         "issue_generated_invoices": True,
+        "company": {
+            "time_zone": "America/New_York",
+            "email_sender_name": "Bluefin Accounts",
+            "remittance": "Pay by check to Bluefin Field Services, Inc., or by bank transfer (ACH or wire) to the "
+            "account below. Quote the invoice number as the reference.",
+            "bank_name": "Casco Bay Savings",
+            "bank_account_name": "Bluefin Field Services, Inc.",
+            "bank_account_number": "7730019284",
+            "bank_routing": "011201539",
+            "logo": ("bluefin-logo.svg", "BF", "#0e7c86"),
+        },
         "zones": (
             ("Portland Metro", "5.500", "1", 0),
             ("Midcoast", "5.500", "1.1000", 3500),
@@ -812,10 +848,13 @@ class DemoSeed:
     """Builds the whole demo data set. Call ``run()`` inside one transaction."""
 
     def __init__(self, *, today: datetime.date | None = None):
+        import zoneinfo
+
         from django.utils import timezone
 
-        self.tz = timezone.get_current_timezone()
-        self.today = today or timezone.localdate()
+        # Today where it is earliest among the demo partners: nothing is dated after a partner's own today.
+        zones = [zoneinfo.ZoneInfo(spec["company"]["time_zone"]) for spec in PARTNERS]
+        self.today = today or min(timezone.localdate(timezone=zone) for zone in zones)
         self.rng = random.Random(SEED)
         self.code_counter = 10400
         self.users: dict[str, object] = {}
@@ -828,9 +867,16 @@ class DemoSeed:
     # -- helpers ---------------------------------------------------------------------------------
 
     def at(self, day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
+        """That time of day in the active time zone: the partner's while its steps run (``partner_time``)."""
         from django.utils import timezone
 
-        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)), self.tz)
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
+
+    def partner_time(self, slug: str):
+        """Run a partner's steps in its time zone: its services are at 9:00 and 18:00 where it works."""
+        from django.utils import timezone
+
+        return timezone.override(self.partners[slug].tzinfo)
 
     def days_ago(self, n: int) -> datetime.date:
         return self.today - datetime.timedelta(days=n)
@@ -845,7 +891,8 @@ class DemoSeed:
 
         from invoicing.lifecycle import invoice_issue
 
-        moment = min(self.at(day, 9, invoice.pk * 37 % 60), timezone.now())
+        with timezone.override(invoice.partner.tzinfo):
+            moment = min(self.at(day, 9, invoice.pk * 37 % 60), timezone.now())
         with mock.patch.object(timezone, "now", return_value=moment):
             return invoice_issue(invoice=invoice, user=user, issue_date=day)
 
@@ -869,7 +916,8 @@ class DemoSeed:
             self.create_partner(spec)
         self.create_users()
         for spec in PARTNERS:
-            self.create_requests(spec)
+            with self.partner_time(spec["slug"]):
+                self.create_requests(spec)
         for spec in PARTNERS:
             self.publish_outcomes(spec["slug"])
         for spec in PARTNERS:
@@ -882,7 +930,8 @@ class DemoSeed:
 
         invoices_mark_overdue(today=self.today)
         for spec in PARTNERS:
-            self.book_invoiced_at_once(spec)
+            with self.partner_time(spec["slug"]):
+                self.book_invoiced_at_once(spec)
         self.backdate_issued_invoices()
 
     def book_invoiced_at_once(self, spec: dict) -> None:
@@ -928,6 +977,9 @@ class DemoSeed:
         self.password_hash = make_password(DEMO_PASSWORD)  # hashed once: the same password for every demo user
 
     def create_partner(self, spec: dict) -> None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from customers.company import company_settings_update
         from customers.models import BillingContact, Customer, Partner, Provider
         from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
         from invoicing.models import Coupon, ExtraOffer, Holiday, Rate, ServiceType, TimePolicy, Zone
@@ -950,6 +1002,14 @@ class DemoSeed:
             issue_generated_invoices=spec["issue_generated_invoices"],
         )
         counters_ensure(partner=partner)
+        company = dict(spec["company"])
+        logo_name, initials, color = company.pop("logo")
+        partner = company_settings_update(
+            partner=partner,
+            user=None,
+            logo=SimpleUploadedFile(logo_name, demo_logo_svg(initials, color), content_type="image/svg+xml"),
+            **company,
+        )
         self.partners[spec["slug"]] = partner
         ctx = self.ctx[spec["slug"]] = {"spec": spec, "partner": partner}
         ctx["zones"] = {

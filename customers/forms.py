@@ -16,7 +16,8 @@ from django.utils import timezone
 from octoo_billing.forms import PercentField
 
 from .billing import MAX_TERMS_DAYS
-from .models import Customer, Provider
+from .company import SETTINGS as COMPANY_SETTINGS
+from .models import Customer, Provider, time_zone_names
 
 TEXTAREA = forms.Textarea(attrs={"rows": 2})
 
@@ -289,3 +290,137 @@ class CardOnFileForm(forms.Form):
         if year > today.year + MAX_CARD_YEARS_AHEAD:
             raise forms.ValidationError("That expiry year is too far ahead: check the card.")
         return month, year
+
+
+def _time_zone_choices():
+    return [(name, name.replace("_", " ")) for name in sorted(time_zone_names())]
+
+
+class CompanySettingsForm(forms.Form):
+    """A partner's company settings (billing admins). The rules (prefixes, forward-only numbers, the logo's content,
+    the time zone) are checked by customers.company.company_settings_update, whose ``ValidationError`` the view
+    puts back on these fields. The next numbers post the value the page showed too (``show_hidden_initial``): one
+    left as shown is not sent, so an invoice issued meanwhile never makes an untouched field an error."""
+
+    # Company
+    name = forms.CharField(label="Company name", max_length=200, help_text="On every page, PDF and e-mail.")
+    legal_name = forms.CharField(label="Legal name", max_length=200, required=False)
+    address = forms.CharField(widget=TEXTAREA, required=False, help_text="Printed on PDFs and check instructions.")
+    tax_id = forms.CharField(label="Tax ID", max_length=50, required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    logo = forms.FileField(
+        required=False,
+        help_text="PNG or SVG, at most 1 MB; printed at the top of PDFs.",
+        widget=forms.FileInput(attrs={"accept": ".png,.svg,image/png,image/svg+xml"}),
+    )
+    logo_remove = forms.BooleanField(label="Remove the logo", required=False)
+    # Invoices & numbering
+    ar_prefix = forms.CharField(label="AR invoice prefix", max_length=10)
+    ap_prefix = forms.CharField(label="AP invoice prefix", max_length=10)
+    proforma_prefix = forms.CharField(label="Proforma prefix", max_length=10)
+    next_ar_number = forms.IntegerField(
+        label="Next AR invoice number",
+        min_value=1,
+        show_hidden_initial=True,
+        help_text="Can only move forward.",
+        error_messages={"invalid": "Enter a whole number.", "min_value": "Numbers start at 1."},
+    )
+    next_ap_number = forms.IntegerField(
+        label="Next AP invoice number",
+        min_value=1,
+        show_hidden_initial=True,
+        help_text="Can only move forward.",
+        error_messages={"invalid": "Enter a whole number.", "min_value": "Numbers start at 1."},
+    )
+    default_payment_terms_days = forms.IntegerField(
+        label="Default payment terms (days)",
+        min_value=0,
+        max_value=MAX_TERMS_DAYS,
+        help_text="For new customers; 0 means due on receipt.",
+        error_messages={
+            "invalid": "Enter a whole number of days.",
+            "min_value": "The number of days cannot be negative.",
+            "max_value": f"Use at most {MAX_TERMS_DAYS} days.",
+        },
+    )
+    issue_generated_invoices = forms.BooleanField(
+        label="Issue generated invoices at once", required=False, help_text="Off: they wait as drafts."
+    )
+    # Payment & remittance
+    remittance = forms.CharField(
+        label="How to pay",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Printed on AR invoices with a balance to pay.",
+    )
+    bank_name = forms.CharField(label="Bank", max_length=100, required=False)
+    bank_account_name = forms.CharField(label="Account holder", max_length=200, required=False)
+    bank_account_number = forms.CharField(
+        label="Account number / IBAN",
+        max_length=34,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    bank_routing = forms.CharField(label="Routing number / SWIFT", max_length=40, required=False)
+    # E-mail
+    email = forms.EmailField(label="Sender address", required=False, help_text="Invoices are sent from this address.")
+    email_sender_name = forms.CharField(
+        label="Sender name", max_length=100, required=False, help_text="The “From” name; the company name if empty."
+    )
+    # Time zone
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Pages, periods and pay schedules are in this zone.",
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a time zone name. Choose one from the list, e.g. America/New_York."
+        },
+    )
+
+    SECTIONS = (
+        ("Company", ("name", "legal_name", "address", "tax_id", "phone", "logo", "logo_remove")),
+        (
+            "Invoices & numbering",
+            (
+                "ar_prefix",
+                "next_ar_number",
+                "ap_prefix",
+                "next_ap_number",
+                "proforma_prefix",
+                "default_payment_terms_days",
+                "issue_generated_invoices",
+            ),
+        ),
+        (
+            "Payment & remittance",
+            ("remittance", "bank_name", "bank_account_name", "bank_account_number", "bank_routing"),
+        ),
+        ("E-mail", ("email_sender_name", "email")),
+        ("Time zone", ("time_zone",)),
+    )
+
+    def __init__(self, *args, partner, next_numbers: dict, **kwargs):
+        initial = {field: getattr(partner, field) for field in COMPANY_SETTINGS}
+        initial["next_ar_number"] = next_numbers["ar"].value
+        initial["next_ap_number"] = next_numbers["ap"].value
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        self.partner = partner
+        self.fields["time_zone"].choices = _time_zone_choices()
+        if not partner.logo:
+            del self.fields["logo_remove"]
+
+    def sections(self) -> list[tuple[str, list]]:
+        """(title, bound fields) for each section of the page."""
+        return [(title, [self[name] for name in names if name in self.fields]) for title, names in self.SECTIONS]
+
+    def values(self) -> dict:
+        """The cleaned values, as customers.company.company_settings_update takes them."""
+        values = {field: self.cleaned_data[field] for field in COMPANY_SETTINGS}
+        if self.cleaned_data.get("logo"):
+            values["logo"] = self.cleaned_data["logo"]
+        if self.cleaned_data.get("logo_remove"):
+            values["logo_remove"] = True
+        for field in ("next_ar_number", "next_ap_number"):
+            if field in self.changed_data and self.cleaned_data.get(field) is not None:
+                values[field] = self.cleaned_data[field]
+        return values

@@ -1,8 +1,12 @@
 """Tenants (partners), their customers, billing contacts, providers and memberships."""
 
 import datetime
+import functools
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -11,6 +15,41 @@ from django.db.models import Q
 # their balance is still owed and shown as such, and the customer may pay it (by card in the portal, or by check)
 # whenever it suits them. No page, e-mail or PDF says that nothing is due.
 NO_PAYMENT_TERMS = "No payment terms (no due date)"
+
+# Invoice prefixes: what PREFIX-YYYY-NNNNN starts with.
+PREFIX_MAX_LENGTH = 10
+PREFIX_RULE = "Use 1 to 10 letters, digits or dashes, with no dash first or last (e.g. INV or NW-AR)."
+prefix_validator = RegexValidator(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,8}[A-Za-z0-9])?\Z", PREFIX_RULE, code="invalid_prefix"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def time_zone_names() -> frozenset[str]:
+    """The IANA time zone names (``Europe/Paris``, ``UTC``), without the tz database's aliases for the server's
+    own zone (``localtime``) and its internal files."""
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in ("localtime", "posixrules", "Factory") and not name.startswith(("posix/", "right/"))
+    )
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in time_zone_names():
+        raise ValidationError(
+            "“%(value)s” is not a time zone name. Use an IANA name such as America/Los_Angeles or Europe/Paris.",
+            code="invalid_time_zone",
+            params={"value": value},
+        )
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def partner_logo_path(partner, filename: str) -> str:
+    return f"logos/{partner.pk}/{filename}"
 
 
 class Partner(models.Model):
@@ -24,9 +63,13 @@ class Partner(models.Model):
     tax_id = models.CharField("tax ID", max_length=50, blank=True)
     email = models.EmailField(blank=True, help_text="Invoices are sent from this address.")
     phone = models.CharField(max_length=40, blank=True)
-    ar_prefix = models.CharField("AR invoice prefix", max_length=10, default="INV")
-    ap_prefix = models.CharField("AP invoice prefix", max_length=10, default="BILL")
-    proforma_prefix = models.CharField(max_length=10, default="PF")
+    ar_prefix = models.CharField(
+        "AR invoice prefix", max_length=PREFIX_MAX_LENGTH, default="INV", validators=[prefix_validator]
+    )
+    ap_prefix = models.CharField(
+        "AP invoice prefix", max_length=PREFIX_MAX_LENGTH, default="BILL", validators=[prefix_validator]
+    )
+    proforma_prefix = models.CharField(max_length=PREFIX_MAX_LENGTH, default="PF", validators=[prefix_validator])
     default_payment_terms_days = models.PositiveSmallIntegerField(default=30)
     issue_generated_invoices = models.BooleanField(
         default=False, help_text="Issue generated invoices at once instead of leaving them as drafts."
@@ -36,6 +79,25 @@ class Partner(models.Model):
     )
     weeknight_ends = models.TimeField(
         default=datetime.time(6, 0), help_text="Weekday hours before this use the weeknight rate."
+    )
+    # Company settings (customers.company): the logo, how to pay and the sender name are printed on invoices and
+    # e-mails; the time zone is the one every page, period and pay schedule of this partner is read in.
+    logo = models.FileField(
+        upload_to=partner_logo_path, max_length=200, blank=True, help_text="PNG or SVG, printed on PDFs."
+    )
+    remittance = models.TextField(
+        "remittance instructions", blank=True, help_text="How to pay: printed on AR invoices."
+    )
+    bank_name = models.CharField(max_length=100, blank=True)
+    bank_account_name = models.CharField("account holder", max_length=200, blank=True)
+    bank_account_number = models.CharField("account number / IBAN", max_length=34, blank=True)
+    bank_routing = models.CharField("routing number / SWIFT", max_length=40, blank=True)
+    time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
+    email_sender_name = models.CharField(
+        "e-mail sender name",
+        max_length=100,
+        blank=True,
+        help_text="The “From” name of invoice e-mails; the company name when empty.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -49,6 +111,14 @@ class Partner(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The partner's time zone (the project's when the stored name is unknown to this server)."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone or settings.TIME_ZONE)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 class Customer(models.Model):

@@ -33,6 +33,11 @@ STAFF_PAGES = [
     ("new-invoice", "NEW_INVOICE"),
     ("customer-detail", "CUSTOMER"),
     ("aging-report", "/office/reports/aging/"),
+    ("new-request", "NEW_REQUEST"),
+    ("service-import", "/office/services/import/"),
+    ("runs", "/office/runs/"),
+    ("company-settings", "/office/settings/company/"),
+    ("search", "/office/search/?q=harbor"),
 ]
 
 CUSTOMER_PAGES = [
@@ -117,6 +122,7 @@ def main():
                 "INVOICE": f"/office/invoices/{invoice_id}/",
                 "NEW_INVOICE": f"/office/invoices/new/?customer={customer_id}",
                 "CUSTOMER": f"/office/customers/{customer_id}/",
+                "NEW_REQUEST": f"/office/requests/new/?customer={customer_id}",
             }
             # The invoice's PDF as a customer got it (stored on first download), as the worker would have.
             page.request.get(f"{base}/office/invoices/{invoice_id}/pdf/")

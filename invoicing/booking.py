@@ -88,7 +88,9 @@ class ServiceInput:
 
 
 @dataclass
-class _Code:
+class ResolvedCode:
+    """An entered code resolved to one of the customer's labels (or, with no label, a one-off label name)."""
+
     label: ExpenseCodeLabel | None
     label_name: str
     value: str
@@ -96,6 +98,30 @@ class _Code:
     @property
     def pair(self) -> tuple[str, str]:
         return (self.label_name, self.value)
+
+    def row(self, **carrier) -> AppliedExpenseCode:
+        """The code as an unsaved ``AppliedExpenseCode`` on ``carrier`` (``request=...`` or ``service=...``)."""
+        return AppliedExpenseCode(label=self.label, label_name=self.label_name, value=self.value, **carrier)
+
+
+@dataclass(frozen=True)
+class CodeRules:
+    """What checking a customer's codes needs, loaded once (``code_rules_load``): all its labels by id, active or
+    not, and its auto-applied codes."""
+
+    customer: object
+    labels: dict[int, ExpenseCodeLabel]
+    defaults: tuple[ResolvedCode, ...]
+
+
+@dataclass
+class ResolvedCodes:
+    """``request_codes_resolve``'s answer: the request's codes, each service's own codes, and the errors keyed by
+    form field (``code_<label id>``, ``codes``), empty when all is well."""
+
+    request: list[ResolvedCode]
+    services: list[list[ResolvedCode]]
+    errors: dict[str, str]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -126,7 +152,7 @@ def _resolve_codes(
     labels). Empty values are skipped; the rest are checked. A removed label takes no new code, but a code it
     already has (``kept``: (label name, value) pairs already on the record being edited) may stay."""
     by_name = {label.name.casefold(): label for label in labels.values()}
-    codes: list[_Code] = []
+    codes: list[ResolvedCode] = []
     for label, value in pairs:
         value = " ".join(str(value or "").split())
         if not value:
@@ -154,13 +180,13 @@ def _resolve_codes(
             )
             continue
         if isinstance(label, ExpenseCodeLabel):
-            codes.append(_Code(label, label.name, value))
+            codes.append(ResolvedCode(label, label.name, value))
         else:
-            codes.append(_Code(None, label[:100], value))
+            codes.append(ResolvedCode(None, label[:100], value))
     return _unique(codes)
 
 
-def _unique(codes: list[_Code]) -> list[_Code]:
+def _unique(codes: list[ResolvedCode]) -> list[ResolvedCode]:
     seen, kept = set(), []
     for code in codes:
         if code.pair not in seen:
@@ -169,7 +195,9 @@ def _unique(codes: list[_Code]) -> list[_Code]:
     return kept
 
 
-def _labels_missing(labels, request_codes: list[_Code], service_codes: list[list[_Code]]) -> list[ExpenseCodeLabel]:
+def _labels_missing(
+    labels, request_codes: list[ResolvedCode], service_codes: list[list[ResolvedCode]]
+) -> list[ExpenseCodeLabel]:
     """Required labels with no code on the request (nor on every one of its services)."""
     missing = []
     for label in labels:
@@ -196,25 +224,52 @@ def _customer_labels(customer) -> dict[int, ExpenseCodeLabel]:
     return {label.pk: label for label in ExpenseCodeLabel.objects.filter(customer=customer)}
 
 
+def code_rules_load(customers) -> dict[int, CodeRules]:
+    """The expense-code rules of each of ``customers``, by customer id: two queries however many they are (an
+    import checks thousands of requests with them)."""
+    customers = {customer.pk: customer for customer in customers}
+    labels: dict[int, dict[int, ExpenseCodeLabel]] = {pk: {} for pk in customers}
+    for label in ExpenseCodeLabel.objects.filter(customer_id__in=list(customers)):
+        labels[label.customer_id][label.pk] = label
+    defaults: dict[int, list[ResolvedCode]] = {pk: [] for pk in customers}
+    rows = AppliedExpenseCode.objects.filter(default_for_id__in=list(customers)).values_list(
+        "default_for_id", "label_id", "label_name", "value"
+    )
+    for customer_id, label_id, name, value in rows:
+        defaults[customer_id].append(ResolvedCode(labels[customer_id].get(label_id), name, value))
+    return {pk: CodeRules(customer, labels[pk], tuple(defaults[pk])) for pk, customer in customers.items()}
+
+
+def request_codes_resolve(rules: CodeRules, *, codes, service_codes=(), new: bool = True) -> ResolvedCodes:
+    """Resolve a request's entered codes (and each service's) against the customer's ``rules``, as
+    ``request_submit`` does: a ``new`` request also gets the auto-applied codes, and a label the customer requires
+    must have a code (or the customer's "require a code" policy any code). No query; nothing raised: the errors are
+    in the answer."""
+    customer, labels = rules.customer, rules.labels
+    errors: dict[str, str] = {}
+    resolved = _resolve_codes(customer, codes, labels, errors)
+    if new:
+        resolved = _unique([*resolved, *rules.defaults])
+    per_service = [_resolve_codes(customer, pairs, labels, errors) for pairs in service_codes]
+    _required_errors(customer, labels.values(), resolved, per_service, errors)
+    return ResolvedCodes(resolved, per_service, errors)
+
+
 def request_codes_check(*, customer, codes, service_codes=(), new: bool = True) -> list[tuple[str, str]]:
     """The codes a ``new`` request of ``customer`` gets (entered plus auto-applied; an existing request's: as
     entered), or a ``ValidationError`` when one is not the customer's or a required one is missing. The Django
     admin's request form checks with this before it saves through ``request_submit`` or ``request_codes_set``."""
-    labels = _customer_labels(customer)
-    errors: dict = {}
-    resolved = _resolve_codes(customer, codes, labels, errors)
-    if new:
-        resolved = _with_defaults(customer, resolved, labels)
-    per_service = [_resolve_codes(customer, pairs, labels, errors) for pairs in service_codes]
-    _required_errors(customer, labels.values(), resolved, per_service, errors)
-    if errors:
-        raise ValidationError(errors)
-    return [code.pair for code in resolved]
+    resolved = request_codes_resolve(
+        code_rules_load([customer])[customer.pk], codes=codes, service_codes=service_codes, new=new
+    )
+    if resolved.errors:
+        raise ValidationError(resolved.errors)
+    return [code.pair for code in resolved.request]
 
 
-def _with_defaults(customer, codes: list[_Code], labels: dict[int, ExpenseCodeLabel]) -> list[_Code]:
+def _with_defaults(customer, codes: list[ResolvedCode], labels: dict[int, ExpenseCodeLabel]) -> list[ResolvedCode]:
     defaults = [
-        _Code(labels.get(label_id), name, value)
+        ResolvedCode(labels.get(label_id), name, value)
         for label_id, name, value in AppliedExpenseCode.objects.filter(default_for=customer).values_list(
             "label_id", "label_name", "value"
         )
@@ -222,10 +277,8 @@ def _with_defaults(customer, codes: list[_Code], labels: dict[int, ExpenseCodeLa
     return _unique([*codes, *defaults])
 
 
-def _codes_rows(codes: list[_Code], **carrier) -> list[AppliedExpenseCode]:
-    return [
-        AppliedExpenseCode(label=code.label, label_name=code.label_name, value=code.value, **carrier) for code in codes
-    ]
+def _codes_rows(codes: list[ResolvedCode], **carrier) -> list[AppliedExpenseCode]:
+    return [code.row(**carrier) for code in codes]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -287,7 +340,33 @@ def _service_errors(customer, index: int, count: int, service: ServiceInput, *, 
             refuse("extras", "Give each extra a description and a rate of zero or more.")
 
 
-def _extra_row(service: Service, extra: ExtraInput) -> ServiceExtra:
+def service_input_errors(customer, service: ServiceInput, *, booking: bool = False, now=None) -> dict[str, str]:
+    """What ``request_submit`` finds wrong with one service of ``customer``'s (its type, times, zone, provider,
+    address, notes and extras), keyed by form field; empty when nothing is. No query when the service's type, zone
+    and provider are loaded objects."""
+    errors: dict[str, str] = {}
+    _service_errors(customer, 1, 1, service, booking=booking, now=now or timezone.now(), errors=errors)
+    return errors
+
+
+def service_row(service_request: ServiceRequest, given: ServiceInput) -> Service:
+    """The service ``given`` describes on ``service_request``, unsaved and without its extras and codes (the
+    customer's zone when none is given): what ``request_submit`` and ``intake.service_add`` save."""
+    return Service(
+        partner_id=service_request.partner_id,
+        request=service_request,
+        service_type=given.service_type,
+        provider=given.provider,
+        starts_at=given.starts_at,
+        ends_at=given.ends_at,
+        address=(given.address or "").strip(),
+        zone=given.zone or service_request.customer.zone,
+        notes=(given.notes or "").strip(),
+    )
+
+
+def extra_row(service: Service, extra: ExtraInput) -> ServiceExtra:
+    """The extra as an unsaved row of ``service``: an offer's name and rates are copied."""
     offer = extra.offer
     if offer is not None:
         return ServiceExtra(
@@ -415,18 +494,9 @@ def _request_save(*, customer, user, source, title, description, services, reque
     AppliedExpenseCode.objects.bulk_create(_codes_rows(request_codes, request=service_request))
     extras, codes = [], []
     for given, own_codes in zip(services, service_codes, strict=True):
-        service = Service.objects.create(
-            partner_id=customer.partner_id,
-            request=service_request,
-            service_type=given.service_type,
-            provider=given.provider,
-            starts_at=given.starts_at,
-            ends_at=given.ends_at,
-            address=(given.address or "").strip(),
-            zone=given.zone or customer.zone,
-            notes=(given.notes or "").strip(),
-        )
-        extras.extend(_extra_row(service, extra) for extra in given.extras)
+        service = service_row(service_request, given)
+        service.save()
+        extras.extend(extra_row(service, extra) for extra in given.extras)
         codes.extend(_codes_rows(own_codes, service=service))
     ServiceExtra.objects.bulk_create(extras)
     AppliedExpenseCode.objects.bulk_create(codes)
@@ -449,6 +519,7 @@ def _book(service_request: ServiceRequest, *, user) -> Quote:
     customer = service_request.customer
     quote = Quote.objects.create(request=service_request)
     book = RateBook(customer.partner)
+    tz = customer.partner.tzinfo  # service dates as the partner reads them, whoever books
     lines = []
     services = Service.objects.filter(request=service_request).select_related("request__customer", "zone")
     for service in services.prefetch_related("extras").order_by("starts_at", "pk"):
@@ -461,7 +532,7 @@ def _book(service_request: ServiceRequest, *, user) -> Quote:
         lines.extend(
             QuoteLine(
                 quote=quote,
-                description=f"{timezone.localtime(service.starts_at):%b %d} {slip.description}"[:200],
+                description=f"{timezone.localtime(service.starts_at, tz):%b %d} {slip.description}"[:200],
                 quantity=slip.quantity,
                 unit_price_units=slip.bill_rate_units,
                 tax_rate=slip.tax_rate,
@@ -670,7 +741,7 @@ def _codes_replace(service_request, service, *, user, codes) -> list[AppliedExpe
         per_service = [_resolve_codes(customer, codes_pairs(service=s), labels, errors) for s in services]
         _required_errors(customer, labels.values(), new, per_service, errors)
     else:
-        request_codes = [_Code(None, n, v) for n, v in codes_pairs(request=service_request)]
+        request_codes = [ResolvedCode(None, n, v) for n, v in codes_pairs(request=service_request)]
         others = [
             _resolve_codes(customer, codes_pairs(service=s), labels, errors)
             for s in Service.objects.filter(request=service_request).exclude(pk=service.pk)
@@ -730,19 +801,27 @@ def _proforma_codes_follow(proforma: Proforma, invoices: dict[int, Invoice]) -> 
 
 
 __all__ = [
+    "CodeRules",
     "ExtraInput",
     "QuoteTotals",
+    "ResolvedCode",
+    "ResolvedCodes",
     "ServiceInput",
+    "code_rules_load",
     "codes_can_edit",
+    "extra_row",
     "quote_accept",
     "quote_decline",
     "quote_totals",
     "request_book",
     "request_codes_check",
     "request_codes_frozen",
+    "request_codes_resolve",
     "request_codes_set",
     "request_labels",
     "request_submit",
     "service_codes_frozen",
     "service_codes_set",
+    "service_input_errors",
+    "service_row",
 ]

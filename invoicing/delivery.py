@@ -66,10 +66,17 @@ def invoice_recipients(invoice: Invoice) -> tuple[list[str], list[str]]:
     return to, cc
 
 
+def sender_name(partner) -> str:
+    """The "From" name of the partner's e-mails: its sender name (company settings), else its name."""
+    return " ".join((partner.email_sender_name or partner.name or "").split())  # no line breaks in a header
+
+
 def _from_address(partner) -> str:
+    """The partner's sender name and address. Without an address of its own, the app's (DEFAULT_FROM_EMAIL):
+    named only when the partner set a sender name, else bare."""
     address = partner.email or settings.DEFAULT_FROM_EMAIL
-    name = " ".join((partner.name or "").split())  # no line breaks in a header
-    return formataddr((name, address)) if name and partner.email else address
+    name = sender_name(partner) if partner.email else " ".join(partner.email_sender_name.split())
+    return formataddr((name, address)) if name else address
 
 
 def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | None = None) -> EmailMultiAlternatives:
@@ -88,6 +95,7 @@ def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | N
     context = {
         "invoice": invoice,
         "partner": invoice.partner,
+        "sender_name": sender_name(invoice.partner),
         "customer": customer,
         "contact_name": invoice.contact_name,
         "currency": invoice.currency,
@@ -96,17 +104,20 @@ def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | N
         "card_auto": invoice.charged_on_issue and bool(customer.card_last4),
         "card_last4": customer.card_last4,
     }
-    subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())
+    with timezone.override(invoice.partner.tzinfo):  # the same in the worker as on a page
+        subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())
+        body = render_to_string("emails/invoice_body.txt", context)
+        html = render_to_string("emails/invoice_body.html", context)
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string("emails/invoice_body.txt", context),
+        body=body,
         from_email=_from_address(invoice.partner),
         to=to,
         cc=cc,
         reply_to=[invoice.partner.email] if invoice.partner.email else None,
         headers={"Message-ID": message_id} if message_id else None,
     )
-    message.attach_alternative(render_to_string("emails/invoice_body.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     with invoice.pdf.open("rb") as handle:
         message.attach(pdf_filename(invoice), handle.read(), "application/pdf")
     for document in attached:

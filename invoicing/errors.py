@@ -28,4 +28,19 @@ class PricingError(BillingError):
     """A service could not be priced (no applicable rate)."""
 
 
-__all__ = ["BillingError", "BillingRuleError", "InvalidTransition", "PricingError", "ValidationError"]
+class RunAlreadyOpen(BillingRuleError):
+    """A partner-wide run of this kind is already queued or running; ``run`` is that run (invoicing.runs)."""
+
+    def __init__(self, message: str, *, run, field: str | None = None):
+        super().__init__(message, field=field)
+        self.run = run
+
+
+__all__ = [
+    "BillingError",
+    "BillingRuleError",
+    "InvalidTransition",
+    "PricingError",
+    "RunAlreadyOpen",
+    "ValidationError",
+]

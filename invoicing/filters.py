@@ -377,6 +377,13 @@ class RequestFilterSet(PartnerFilterSet):
         fields = []
         form = ListFilterForm
 
+    def filter_expense_code(self, queryset, name, value):
+        """The request's codes, or those of one of its services (seed 000: each service may carry its own)."""
+        text = value.strip()
+        own = AppliedExpenseCode.objects.filter(request=OuterRef("pk"), value__icontains=text)
+        on_service = AppliedExpenseCode.objects.filter(service__request=OuterRef("pk"), value__icontains=text)
+        return queryset.filter(Exists(own) | Exists(on_service))
+
     def filter_search(self, queryset, name, value):
         text = value.strip()
         match = Q(title__icontains=text) | Q(customer__name__icontains=text) | Q(description__icontains=text)

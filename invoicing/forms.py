@@ -16,6 +16,7 @@ from customers.models import BillingContact, Customer
 from octoo_billing.forms import AmountField, PercentField, QuantityField, RateField
 from octoo_billing.money import MAX_AMOUNT_UNITS, format_units, round_half_up
 
+from .lifecycle import attachable_children
 from .manual import ADJUSTMENT_KINDS, LineInput
 from .models import Invoice, Payment
 from .pricing import line_amounts
@@ -201,12 +202,20 @@ class AttachChildForm(InvoiceActionForm):
 
     id_prefix = "attach"
 
+    PICKER_SIZE = 200
+
     number = forms.CharField(
-        label="Child invoice number",
+        label="Child invoice",
         max_length=30,
-        error_messages={"required": "Enter the number of the invoice to attach, like INV-2026-00042."},
-        help_text="An issued AR invoice with no proformas, e.g. a general slip for a shared amount.",
+        error_messages={"required": "Choose the invoice to attach: type its number or its customer's name."},
+        help_text="An issued AR invoice with no proformas, e.g. a general slip for a shared amount. "
+        "Type to search the invoices that can be attached.",
+        widget=forms.TextInput(attrs={"list": "attach-child-options", "autocomplete": "off"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.choices = list(attachable_children(self.invoice)[: self.PICKER_SIZE]) if self.invoice else []
 
     def clean_number(self):
         number = self.cleaned_data["number"].strip()

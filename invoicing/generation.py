@@ -264,7 +264,7 @@ def _proformas_create_chunk(chunk, partner, book: RateBook, run: ProformaRun) ->
         Service.objects.filter(pk__in=errors_cleared).update(pricing_error="")
     if not priced:
         return
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=partner.tzinfo)
     numbers = number_take(partner=partner, series=Series.PROFORMA, on_date=today, count=len(priced))
     proformas = []
     for (service, slips), (_, number) in zip(priced, numbers, strict=True):
@@ -276,7 +276,7 @@ def _proformas_create_chunk(chunk, partner, book: RateBook, run: ProformaRun) ->
             service=service,
             number=number,
             status=Proforma.Status.CONFIRMED,
-            service_date=timezone.localtime(service.starts_at).date(),
+            service_date=timezone.localtime(service.starts_at, partner.tzinfo).date(),
             expense_code_key=codes_key((c.label_name, c.value) for c in codes),
             bill_subtotal_units=sum(s.bill_amount_units for s in slips),
             bill_discount_units=sum(s.line_discount_units + s.invoice_discount_units for s in slips),
@@ -357,12 +357,14 @@ def service_publish_outcome(
     return proforma_generate(service=service)
 
 
-def sweep_candidates(*, partner, now: datetime.datetime | None = None) -> list[int]:
-    """Services that need a proforma now (seed 003's triggers):
+def sweep_candidates(*, partner, now: datetime.datetime | None = None, shift=None) -> list[int]:
+    """Services that need a proforma now (seed 003's triggers), of one ``shift`` only when given:
     1. the outcome was published;  2. the shift is finished and its sibling proformas are submitted
     (no draft sibling left);  3. the scheduled end is in the past."""
     now = now or timezone.now()
     billable = _billable_services(Service.objects.filter(partner=partner))
+    if shift is not None:
+        billable = billable.filter(shift=shift)
     draft_sibling = Proforma.objects.filter(service__shift_id=OuterRef("shift_id"), status=Proforma.Status.DRAFT)
     return list(
         billable.filter(
@@ -738,26 +740,43 @@ class InvoiceRun:
     parties: int = 0
 
 
+@dataclass
+class RunProgress:
+    """What a run reports after each chunk (and once before the first, with ``done`` 0): the parties it works
+    on, how many are done, and what the last chunk made and which of its parties failed."""
+
+    total: int
+    done: int
+    invoices: list[Invoice] = field(default_factory=list)
+    failed: list[tuple[Customer | Provider, str]] = field(default_factory=list)
+
+
 RUN_CHUNK = 100
 
 
-def _run_in_chunks(parties, generate_many, run: InvoiceRun, what: str) -> InvoiceRun:
+def _run_in_chunks(parties, generate_many, run: InvoiceRun, what: str, progress=None) -> InvoiceRun:
     """Generate for parties in chunks: one transaction and a fixed number of queries per chunk. If a chunk
     fails, it is rolled back whole and redone one party per transaction, so a failing party leaves nothing
-    half-made and the others still complete."""
+    half-made and the others still complete. ``progress(RunProgress)`` is called after each chunk's commit."""
+    if progress is not None:
+        progress(RunProgress(total=len(parties), done=0))
     for start in range(0, len(parties), RUN_CHUNK):
         chunk = parties[start : start + RUN_CHUNK]
+        made, failed = [], []
         try:
-            run.invoices += generate_many(chunk)
-            continue
+            made = generate_many(chunk)
         except Exception:
             logger.warning("%s run: a chunk failed, redoing it one party at a time", what, exc_info=True)
-        for party in chunk:
-            try:
-                run.invoices += generate_many([party])
-            except Exception as error:  # one party's failure must not stop the others
-                logger.exception("%s run failed for %s", what, party.pk)
-                run.errors[str(party)] = str(error)
+            for party in chunk:
+                try:
+                    made += generate_many([party])
+                except Exception as error:  # one party's failure must not stop the others
+                    logger.exception("%s run failed for %s", what, party.pk)
+                    run.errors[str(party)] = str(error)
+                    failed.append((party, str(error)))
+        run.invoices += made
+        if progress is not None:
+            progress(RunProgress(total=len(parties), done=start + len(chunk), invoices=made, failed=failed))
     return run
 
 
@@ -769,11 +788,21 @@ def _with_work(kind: str, party_field: str, qs, period_end):
     return qs.filter(Exists(pending))
 
 
-def ar_run(*, on_date: datetime.date | None = None, partner=None, customers=None, period=None, user=None) -> InvoiceRun:
+def ar_run(
+    *,
+    on_date: datetime.date | None = None,
+    partner=None,
+    customers=None,
+    period=None,
+    user=None,
+    issue: bool | None = None,
+    progress=None,
+) -> InvoiceRun:
     """Invoice every active customer for its latest closed period (or the given ``period``). A scheduled run
     also catches up anything earlier still uninvoiced (e.g. after a void) and skips customers another worker
-    is invoicing right now."""
-    on_date = on_date or timezone.localdate()
+    is invoicing right now. ``issue``: as in ``ar_invoices_generate`` (False: drafts only); ``progress``: see
+    ``_run_in_chunks``."""
+    on_date = on_date or timezone.localdate(timezone=partner.tzinfo if partner is not None else None)
     qs = Customer.objects.filter(is_active=True)
     if partner is not None:
         qs = qs.filter(partner=partner)
@@ -790,16 +819,27 @@ def ar_run(*, on_date: datetime.date | None = None, partner=None, customers=None
             customer_ids=[c.pk for c in chunk],
             period_for=period_for,
             user=user,
+            issue=issue,
             skip_locked=period is None,
             catch_up=period is None,
         )
 
-    return _run_in_chunks(parties, generate_many, run, "AR")
+    return _run_in_chunks(parties, generate_many, run, "AR", progress)
 
 
-def ap_run(*, on_date: datetime.date | None = None, partner=None, providers=None, period=None, user=None) -> InvoiceRun:
-    """Bill every active provider for last month (or the given ``period``)."""
-    on_date = on_date or timezone.localdate()
+def ap_run(
+    *,
+    on_date: datetime.date | None = None,
+    partner=None,
+    providers=None,
+    period=None,
+    user=None,
+    issue: bool | None = None,
+    progress=None,
+) -> InvoiceRun:
+    """Bill every active provider for last month (or the given ``period``). ``issue`` and ``progress``: as in
+    ``ar_run``."""
+    on_date = on_date or timezone.localdate(timezone=partner.tzinfo if partner is not None else None)
     qs = Provider.objects.filter(is_active=True)
     if partner is not None:
         qs = qs.filter(partner=partner)
@@ -814,8 +854,9 @@ def ap_run(*, on_date: datetime.date | None = None, partner=None, providers=None
             provider_ids=[p.pk for p in chunk],
             period=(start, end),
             user=user,
+            issue=issue,
             skip_locked=period is None,
             catch_up=period is None,
         )
 
-    return _run_in_chunks(parties, generate_many, run, "AP")
+    return _run_in_chunks(parties, generate_many, run, "AP", progress)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
+
+from customers.models import Partner
 
 from .audit import audit_fields, audit_record
 from .errors import BillingRuleError, InvalidTransition
@@ -111,7 +113,7 @@ def invoice_issue(
         invoice.contact_name = invoice.contact_name or invoice.provider.name
         invoice.contact_email = invoice.contact_email or invoice.provider.email
         invoice.contact_address = invoice.contact_address or invoice.provider.address
-    issue_date = issue_date or timezone.localdate()
+    issue_date = issue_date or timezone.localdate(timezone=invoice.partner.tzinfo)  # the partner's today
     series = invoice.kind  # "ar" / "ap" are also the counter series
     [(sequence, number)] = number_take(partner=invoice.partner, series=series, on_date=issue_date)
     invoice.sequence, invoice.number = sequence, number
@@ -183,8 +185,11 @@ def invoice_delete_draft(*, invoice: Invoice, user=None, expected_status: str | 
 
 
 def invoices_mark_overdue(*, today: datetime.date | None = None, partner=None) -> int:
-    """Pending or partially paid invoices past their due date with a balance become Overdue."""
-    today = today or timezone.localdate()
+    """Pending or partially paid invoices past their due date with a balance become Overdue. Without ``today``,
+    each partner's own today (Partner.time_zone): an invoice is overdue once its due date has ended there."""
+    if today is None and partner is None:
+        return sum(invoices_mark_overdue(partner=each) for each in Partner.objects.order_by("pk"))
+    today = today or timezone.localdate(timezone=partner.tzinfo)
     qs = Invoice.objects.filter(
         status__in=[Status.PENDING, Status.PARTIALLY_PAID],
         due_date__lt=today,
@@ -281,6 +286,22 @@ def invoice_attach_child(*, parent: Invoice, child: Invoice, user=None, expected
     )
     audit_record(target=child, action="attached_to_parent", actor=user, data={"parent": str(parent)})
     return parent
+
+
+def attachable_children(parent: Invoice):
+    """The partner's invoices ``invoice_attach_child`` would accept as children of ``parent`` right now (issued AR
+    invoices of no proformas and no children, not yet attached, contributing no more than the parent owes), for
+    the office's picker; the attach re-checks all of it under the lock."""
+    return (
+        Invoice.objects.filter(partner_id=parent.partner_id, kind=Invoice.Kind.AR, parent__isnull=True)
+        .exclude(pk=parent.pk)
+        .exclude(status__in=[Status.DRAFT, Status.VOID])
+        .exclude(Exists(InvoiceProforma.objects.filter(invoice=OuterRef("pk"), is_active=True)))
+        .exclude(Exists(Invoice.objects.filter(parent=OuterRef("pk"))))
+        .filter(total_units__gt=0, total_units__lte=parent.outstanding_units)
+        .select_related("customer")
+        .order_by("-issue_date", "-pk")
+    )
 
 
 @transaction.atomic

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import uuid
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -28,6 +29,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .audit import audit_record
+from .delivery import invoice_recipients
+from .errors import BillingRuleError, InvalidTransition
 from .models import Invoice, OutboxJob
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,39 @@ def outbox_add(*, invoice: Invoice, kinds: list[str]) -> list[OutboxJob]:
     OutboxJob.objects.bulk_create(jobs, ignore_conflicts=True)
     _nudge_on_commit()
     return jobs
+
+
+def invoice_resend_queue(*, invoice: Invoice, user=None) -> OutboxJob:
+    """Staff's Resend through the outbox: e-mail an issued AR invoice again, from the worker. Its own job (a new
+    key, so a new Message-ID) that sends unless the invoice was sent after the job was made, so a retry after a
+    crash between the send and its record sends nothing twice. A resend already waiting is not doubled. Refuses
+    drafts, void and AP invoices, and an invoice with nobody to send it to, with the reason (``BillingError``)."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(pk=invoice.pk)
+        if invoice.is_draft:
+            raise InvalidTransition("Issue the invoice before sending it.")
+        if invoice.kind != Invoice.Kind.AR:
+            raise BillingRuleError("Only AR invoices are e-mailed; AP invoices come from providers.")
+        if invoice.status == Invoice.Status.VOID:
+            raise BillingRuleError("A void invoice is not sent.")
+        to, _cc = invoice_recipients(invoice)
+        if not to:
+            raise BillingRuleError(f"{invoice.customer} has no billing contact with an e-mail address; add one first.")
+        waiting = OutboxJob.objects.filter(
+            invoice=invoice, kind__in=[Kind.EMAIL, Kind.RESEND], status__in=[JobStatus.PENDING, JobStatus.RUNNING]
+        ).first()
+        if waiting is not None:
+            return waiting
+        job = OutboxJob.objects.create(
+            partner_id=invoice.partner_id,
+            invoice=invoice,
+            kind=Kind.RESEND,
+            key=f"{Kind.RESEND}:invoice:{invoice.pk}:{uuid.uuid4().hex[:12]}",
+            run_after=timezone.now(),
+        )
+        audit_record(target=invoice, action="resend_queued", actor=user, data={"to": to})
+        _nudge_on_commit()
+    return job
 
 
 def _nudge_on_commit() -> None:

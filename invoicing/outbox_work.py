@@ -68,6 +68,20 @@ def _email(job: OutboxJob) -> str:
     return "sent"
 
 
+def _resend(job: OutboxJob) -> str:
+    """Staff's Resend (invoicing.outbox.invoice_resend_queue): sent unless a send was recorded since it was asked."""
+    invoice = Invoice.objects.select_related("customer").get(pk=job.invoice_id)
+    if invoice.status == Invoice.Status.VOID:
+        return "not sent: the invoice was voided"
+    if invoice.sent_at is not None and invoice.sent_at >= job.created_at:
+        return "already sent"
+    try:
+        invoice_send(invoice=invoice, message_id=message_id(job))
+    except DeliveryError as exc:
+        raise (JobRetry if exc.retryable else JobGiveUp)(exc.message) from exc
+    return "sent"
+
+
 def _charge(job: OutboxJob) -> str:
     invoice = Invoice.objects.select_related("customer").get(pk=job.invoice_id)
     try:
@@ -80,7 +94,7 @@ def _charge(job: OutboxJob) -> str:
     return outcome.status  # succeeded, declined (final: staff charge by hand), not_charged, nothing_due
 
 
-HANDLERS = {Kind.PDF: _pdf, Kind.EMAIL: _email, Kind.CHARGE: _charge}
+HANDLERS = {Kind.PDF: _pdf, Kind.EMAIL: _email, Kind.CHARGE: _charge, Kind.RESEND: _resend}
 
 
 @dataclass

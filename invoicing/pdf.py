@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -352,6 +352,7 @@ def invoice_pdf_context(invoice: Invoice) -> dict:
     children = list(invoice.children.exclude(status=Invoice.Status.VOID).order_by("issue_date", "id"))
     party = invoice.party
     contact = _contact(invoice)
+    instructions = _instructions(invoice)
     return {
         "doc": invoice,
         "invoice": invoice,
@@ -372,7 +373,9 @@ def invoice_pdf_context(invoice: Invoice) -> dict:
         "payments": payments,
         "children": children,
         "terms": _terms(invoice),
-        "instructions": _instructions(invoice),
+        "instructions": instructions,
+        "remittance": _remittance(invoice.partner, instructions),
+        "logo_url": logo_url(invoice.partner),
         "generated_at": timezone.now(),
     }
 
@@ -431,6 +434,42 @@ def _instructions(invoice: Invoice) -> dict:
     return {"kind": "check", "payee": partner.legal_name or partner.name, "address": partner.address}
 
 
+def logo_url(partner) -> str:
+    """The partner's logo as the media URL the fetcher reads from MEDIA_ROOT ("" without a logo). The file was
+    checked when it was uploaded (customers.company.logo_check): a plain PNG, or an SVG that loads nothing."""
+    if not partner.logo:
+        return ""
+    return f"{APP_ORIGIN}{_url_prefix(settings.MEDIA_URL)}{quote(partner.logo.name)}"
+
+
+@dataclass(frozen=True)
+class Remittance:
+    """How to pay by transfer (the company settings), printed on AR invoices with a balance the customer pays."""
+
+    text: str
+    bank_name: str
+    account_name: str
+    account_number: str
+    routing: str
+
+    @property
+    def has_bank(self) -> bool:
+        return any((self.bank_name, self.account_name, self.account_number, self.routing))
+
+
+def _remittance(partner, instructions: dict) -> Remittance | None:
+    if instructions["kind"] not in ("check", "card"):  # AP, void, paid, or charged to the card on file
+        return None
+    remittance = Remittance(
+        text=partner.remittance,
+        bank_name=partner.bank_name,
+        account_name=partner.bank_account_name,
+        account_number=partner.bank_account_number,
+        routing=partner.bank_routing,
+    )
+    return remittance if remittance.text or remittance.has_bank else None
+
+
 def proforma_pdf_context(proforma: Proforma, *, side: str = "bill") -> dict:
     proforma = Proforma.objects.select_related("partner", "customer", "provider", "service__request").get(
         pk=proforma.pk
@@ -474,6 +513,7 @@ def proforma_pdf_context(proforma: Proforma, *, side: str = "bill") -> dict:
         "columns": _columns([group], side),
         "header_codes": codes,
         "totals": totals,
+        "logo_url": logo_url(proforma.partner),
         "generated_at": timezone.now(),
     }
 
@@ -484,13 +524,15 @@ def proforma_pdf_context(proforma: Proforma, *, side: str = "bill") -> dict:
 def invoice_pdf_bytes(*, invoice: Invoice) -> bytes:
     """Render an invoice (any status) to PDF bytes now. Drafts carry a DRAFT watermark."""
     context = invoice_pdf_context(invoice)
-    html = render_to_string("invoicing/pdf/invoice.html", context)
+    with timezone.override(context["partner"].tzinfo):  # the same in the worker as on a page
+        html = render_to_string("invoicing/pdf/invoice.html", context)
     return html_to_pdf(html, title=f"{context['title']} {context['number']}", author=context["partner"].name)
 
 
 def proforma_pdf_bytes(*, proforma: Proforma, side: str = "bill") -> bytes:
     context = proforma_pdf_context(proforma, side=side)
-    html = render_to_string("invoicing/pdf/proforma.html", context)
+    with timezone.override(context["partner"].tzinfo):
+        html = render_to_string("invoicing/pdf/proforma.html", context)
     return html_to_pdf(html, title=f"Proforma {context['number']}", author=context["partner"].name)
 
 

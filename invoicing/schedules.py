@@ -33,8 +33,9 @@ def split_by_pay_schedule(
     starts_at: datetime.datetime, ends_at: datetime.datetime, *, partner, holidays: set[datetime.date]
 ) -> OrderedDict[str, int]:
     """Minutes worked under each pay schedule. A service crossing a boundary (18:00, 06:00, midnight into a
-    weekend or holiday) is split there. Times are read in the project's time zone."""
-    tz = timezone.get_current_timezone()
+    weekend or holiday) is split there. Times are read in the partner's time zone (Partner.time_zone), whoever
+    prices the service: a page, the worker or a command."""
+    tz = partner.tzinfo
     start, end = timezone.localtime(starts_at, tz), timezone.localtime(ends_at, tz)
     cuts = {start, end}
     day = start.date()

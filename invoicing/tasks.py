@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import logging
 
+from .models import BillingRun
 from .outbox_work import outbox_run
+from .runs import run_execute, runs_scheduled
 
 logger = logging.getLogger(__name__)
+
+# The names of the schedules (manage.py setup_schedules), recorded on the runs they start.
+AR_RUN_SCHEDULE = "AR invoice run"
+AP_RUN_SCHEDULE = "AP invoice run"
 
 
 def outbox_task() -> dict:
@@ -26,18 +32,31 @@ def proformas_sweep_task() -> dict:
     return {"created": report["created"], "errors": len(report["errors"]), "skipped": report["skipped"]}
 
 
-def ar_run_task() -> dict:
-    from .generation import ar_run
+def _runs_report(runs, parties: str) -> dict:
+    return {
+        "runs": [run.pk for run in runs],
+        parties: sum(run.parties_total for run in runs),
+        "invoices": sum(run.invoices_made for run in runs),
+        "errors": {f"{e['party_name']} (#{e['party_id']})": e["message"] for run in runs for e in run.errors},
+        "failed": [run.pk for run in runs if run.status == BillingRun.Status.FAILED],
+    }
 
-    run = ar_run()
-    return {"customers": run.parties, "invoices": len(run.invoices), "errors": run.errors}
+
+def ar_run_task() -> dict:
+    """The scheduled AR run: one recorded run per partner (invoicing.runs), listed on the office's runs page."""
+    runs = runs_scheduled(kind=BillingRun.Kind.AR, schedule_name=AR_RUN_SCHEDULE)
+    return _runs_report(runs, "customers")
 
 
 def ap_run_task() -> dict:
-    from .generation import ap_run
+    runs = runs_scheduled(kind=BillingRun.Kind.AP, schedule_name=AP_RUN_SCHEDULE)
+    return _runs_report(runs, "providers")
 
-    run = ap_run()
-    return {"providers": run.parties, "invoices": len(run.invoices), "errors": run.errors}
+
+def billing_run_task(run_id: int) -> str:
+    """A run started from the office (invoicing.runs.run_start, bulk_start): executed with its progress."""
+    run = run_execute(run_id)
+    return "not queued" if run is None else run.status
 
 
 def mark_overdue_task() -> int:

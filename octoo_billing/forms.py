@@ -19,7 +19,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from .money import (
     MAX_AMOUNT_UNITS,
@@ -35,6 +35,9 @@ from .money import (
     parse_amount,
     units_to_decimal,
 )
+
+FILE_NAME_MAX = 255
+DOCUMENT_ACCEPT = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 
 # Digits, an optional decimal point and an optional leading minus; thousands commas allowed when well placed.
 _NUMBER_RE = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^-?\.\d+$")
@@ -231,10 +234,68 @@ def _tidy(number: Decimal) -> Decimal:
     return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number
 
 
-def apply_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a domain ValidationError on the form: next to its field when the form has it, on top otherwise."""
+def apply_errors(form: forms.Form, error: ValidationError, *others: forms.Form) -> None:
+    """Put a domain ValidationError on the form: next to its field when the form has it (or, for a page of several
+    forms, when one of ``others`` has it), on top of ``form`` otherwise."""
     if hasattr(error, "error_dict"):
         for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+            target = next((f for f in (form, *others) if field in f.fields), None)
+            if target is None:
+                form.add_error(None, errors)
+            else:
+                target.add_error(field, errors)
     else:
         form.add_error(None, error.messages)
+
+
+# --- Bootstrap-styled forms, and several files in one input (portal and office) ------------------------------
+
+
+class BootstrapForm(forms.Form):
+    """Bootstrap classes on every widget, and ``is-invalid`` on the fields with an error (the domain's too)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            self._style(field)
+
+    @staticmethod
+    def _style(field: forms.Field) -> None:
+        widget = field.widget
+        if isinstance(widget, forms.Select):
+            css = "form-select"
+        elif isinstance(widget, forms.CheckboxInput):
+            css = "form-check-input"
+        else:
+            css = "form-control"
+        widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+    @property
+    def has_field_errors(self) -> bool:
+        return any(name != NON_FIELD_ERRORS for name in self.errors)
+
+    def mark_invalid(self) -> None:
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+                widget.attrs["aria-invalid"] = "true"
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A list of uploaded files (possibly empty). Their content is checked by the domain, which names the file."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": DOCUMENT_ACCEPT}))
+        kwargs.setdefault("allow_empty_file", True)  # refused by the domain, with the file's name
+        kwargs.setdefault("max_length", FILE_NAME_MAX)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        clean_one = super().clean
+        files = data if isinstance(data, list | tuple) else [data]
+        return [cleaned for cleaned in (clean_one(item, initial) for item in files if item) if cleaned]

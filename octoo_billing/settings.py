@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages in the signed-in user's partner's time zone (Partner.time_zone).
+    "customers.middleware.PartnerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
@@ -162,6 +164,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 500 * 6 + 200
 # keep it longer than the slowest PDF render. OUTBOX_NUDGE: drain right after the commit (else: the schedule).
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 OUTBOX_NUDGE = env.bool("OUTBOX_NUDGE", default=True)
+# Billing runs (invoicing.runs): a run started from the office is queued for the worker after the commit.
+BILLING_RUNS_QUEUE = env.bool("BILLING_RUNS_QUEUE", default=True)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -14,12 +14,14 @@ from expense_codes.models import ExpenseCodeLabel
 from invoicing.lifecycle import invoice_issue
 from invoicing.manual import LineInput, invoice_create_manual
 from invoicing.models import (
+    ExtraOffer,
     Invoice,
     InvoiceProforma,
     Proforma,
     Service,
     ServiceRequest,
     ServiceType,
+    Shift,
     Slip,
     Zone,
 )
@@ -144,6 +146,28 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     starts_at = factory.LazyFunction(lambda: timezone.now().replace(microsecond=0) - datetime.timedelta(days=2))
     ends_at = factory.LazyAttribute(lambda o: o.starts_at + datetime.timedelta(hours=2))
     status = Service.Status.COMPLETED
+
+
+class ShiftFactory(factory.django.DjangoModelFactory):
+    """A reservation shift that started an hour ago and is not finished; put services on it with ``shift=``."""
+
+    class Meta:
+        model = Shift
+
+    partner = factory.SubFactory(PartnerFactory)
+    name = factory.Sequence(lambda n: f"Shift {n}")
+    starts_at = factory.LazyFunction(lambda: timezone.now().replace(microsecond=0) - datetime.timedelta(hours=1))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + datetime.timedelta(hours=8))
+
+
+class ExtraOfferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ExtraOffer
+
+    partner = factory.SubFactory(PartnerFactory)
+    name = factory.Sequence(lambda n: f"Transcript {n}")
+    bill_rate_units = Decimal("2500")
+    pay_rate_units = Decimal("1000")
 
 
 class ProformaFactory(factory.django.DjangoModelFactory):

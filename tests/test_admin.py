@@ -16,6 +16,8 @@ from expense_codes.models import AppliedExpenseCode
 from invoicing.audit import audit_record
 from invoicing.lifecycle import invoice_issue
 from invoicing.models import (
+    BillingRun,
+    BillingRunItem,
     Coupon,
     ExtraOffer,
     Holiday,
@@ -96,6 +98,10 @@ def world(db, superuser):
     factories.StaffMembershipFactory(partner=partner)
     factories.CustomerMembershipFactory(customer=customer)
     Group.objects.create(name="Billing clerks")
+    run = BillingRun.objects.create(
+        partner=partner, kind="zip", status="done", started_by=superuser, finished_at=timezone.now()
+    )
+    BillingRunItem.objects.create(run=run, invoice=ar, label=ar.number, outcome="done")
     _django_q_rows()
     return partner
 

@@ -1,8 +1,9 @@
-"""The delivery outbox: read-only rows written by the issue, with an action to queue failed work again."""
+"""The delivery outbox (read-only rows written by the issue, with an action to queue failed work again) and the
+billing runs and bulk actions the office and the worker start (read-only)."""
 
 from django.contrib import admin, messages
 
-from ..models import Invoice, OutboxJob
+from ..models import BillingRun, BillingRunItem, Invoice, OutboxJob
 from ..outbox import outbox_jobs_retry
 from .common import ReadOnlyAdmin
 
@@ -44,6 +45,33 @@ class OutboxJobAdmin(ReadOnlyAdmin):
         invoices = Invoice.objects.filter(pk__in=queryset.filter(status=OutboxJob.Status.FAILED).values("invoice_id"))
         count = sum(outbox_jobs_retry(invoice=invoice, user=request.user) for invoice in invoices)
         messages.success(request, f"{count} failed job(s) queued again.")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class BillingRunItemInline(admin.TabularInline):
+    model = BillingRunItem
+    fields = ["label", "invoice", "outcome", "message"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(ReadOnlyAdmin):
+    """Partner-wide runs and bulk actions, started in the office or by the worker's schedules: read-only here."""
+
+    list_display = ["id", "kind", "status", "partner", "started_by_name", "schedule_name", "parties_done", "created_at"]
+    list_filter = ["kind", "status", "partner"]
+    list_select_related = ["partner"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = [f.name for f in BillingRun._meta.concrete_fields]
+    inlines = [BillingRunItemInline]
 
     def has_change_permission(self, request, obj=None):
         return False

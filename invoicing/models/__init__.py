@@ -6,10 +6,13 @@ from .payment import Payment
 from .pricing import Coupon, ExtraOffer, Holiday, PaySchedule, Rate, ServiceType, TimePolicy, Zone
 from .proforma import Proforma
 from .request import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest, Shift, SupportingDocument
+from .runs import BillingRun, BillingRunItem
 from .slip import Slip
 
 __all__ = [
     "AuditEvent",
+    "BillingRun",
+    "BillingRunItem",
     "Coupon",
     "ExtraOffer",
     "Holiday",

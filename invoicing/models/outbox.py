@@ -15,6 +15,7 @@ class OutboxJob(models.Model):
         PDF = "pdf", "Render and store the PDF"
         EMAIL = "email", "E-mail the invoice"
         CHARGE = "charge", "Charge the card on file"
+        RESEND = "resend", "E-mail the invoice again"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

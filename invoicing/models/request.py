@@ -19,6 +19,7 @@ class ServiceRequest(models.Model):
     class Source(models.TextChoices):
         OFFICE = "office", "Office"
         PORTAL = "portal", "Customer portal"
+        IMPORT = "import", "Imported"
 
     partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="requests")
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="requests")
@@ -83,11 +84,18 @@ class Service(models.Model):
     prep_minutes = models.PositiveIntegerField(default=0)
     pricing_error = models.TextField(blank=True, help_text="Why a proforma could not be priced, if it could not.")
     notes = models.TextField(blank=True)
+    # The scheduling system's id for the service (invoicing.imports): a file imported twice creates nothing twice.
+    external_ref = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-starts_at"]
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="service_ends_after_start"),
+            models.UniqueConstraint(
+                fields=["partner", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="service_external_ref_unique",
+            ),
             models.CheckConstraint(condition=Q(mileage__gte=0), name="service_mileage_not_negative"),
             models.CheckConstraint(condition=Q(tolls_units__gte=0), name="service_tolls_not_negative"),
         ]

@@ -4,7 +4,7 @@ from django.urls import path
 
 from office.views.dashboard import dashboard
 
-from . import customers, delivery, documents, lists, reports
+from . import customers, delivery, documents, imports, intake, lists, reports, runs, search, settings
 
 app_name = "office"
 
@@ -15,4 +15,9 @@ urlpatterns = [
     *customers.urlpatterns,
     *reports.urlpatterns,
     *delivery.urlpatterns,
+    *search.urlpatterns,
+    *settings.urlpatterns,
+    *runs.urlpatterns,
+    *imports.urlpatterns,
+    *intake.urlpatterns,
 ]

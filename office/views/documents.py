@@ -24,8 +24,10 @@ from invoicing.forms import (
     ProformaAdjustmentForm,
     VoidForm,
 )
+from invoicing.intake import request_editable, service_editable
 from invoicing.models import Invoice, Proforma, Quote, Service
 from invoicing.outbox import invoice_outbox_jobs
+from invoicing.preview import invoice_issue_preview
 from office.scoping import partner_object
 
 from .lines import line_rows_html, slips_for_display
@@ -198,6 +200,7 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
         "list_url": maybe_reverse("office:ar_invoice_list" if ar else "office:ap_invoice_list"),
         "quote": getattr(invoice, "from_quote", None) if ar else None,
         "line_count": len(parts["direct_slips"]) + sum(len(g["slips"]) for g in groups),
+        "issue_preview": invoice_issue_preview(invoice) if actions.issue else None,
     }
     return render(request, "office/invoices/detail.html", context, status=status)
 
@@ -264,6 +267,7 @@ def request_detail(request, pk):
         and bool(parts["quote_lines"]),
         "customer_url": maybe_reverse("office:customer_detail", service_request.customer_id),
         "list_url": maybe_reverse("office:request_list"),
+        "editable": request_editable(service_request),  # what staff may still change (office.views.intake)
     }
     return render(request, "office/requests/detail.html", context)
 
@@ -291,5 +295,6 @@ def service_detail(request, pk):
         "provider_url": maybe_reverse("office:provider_detail", service.provider_id) if service.provider_id else None,
         "customer_url": maybe_reverse("office:customer_detail", service.request.customer_id),
         "list_url": maybe_reverse("office:service_list"),
+        "editable": service_editable(service),  # what staff may still change (office.views.intake)
     }
     return render(request, "office/services/detail.html", context)

@@ -1,5 +1,5 @@
-"""Portal forms for requests and bookings: booking a service, changing the expense codes of a request or of one of
-its services, declining a quote, and the request list's filters.
+"""Portal forms for requests and bookings: booking a service, declining a quote, and the request list's filters
+(changing the codes of a request or of one of its services: ``expense_codes.forms.CodesForm``, re-exported here).
 
 The forms only read and bound what is typed; every rule (whose service type, zone or label it is, required and
 auto-applied codes, the booking window, the documents' content) is ``invoicing.booking``'s, which refuses with a
@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
+from expense_codes.forms import CodeFieldsMixin, CodesForm
+from expense_codes.models import AppliedExpenseCode
 from invoicing.booking import (
     ADDRESS_MAX,
     BOOKING_HORIZON_DAYS,
@@ -29,128 +29,15 @@ from invoicing.booking import (
 from invoicing.models import ExtraOffer, ServiceRequest, ServiceType, Zone
 from invoicing.templatetags.money import rate
 from invoicing.uploads import max_upload_bytes
+from octoo_billing.forms import BootstrapForm, MultipleFileField
 
-CODES_INPUT_MAX = 1000  # several codes, separated by commas; each is bounded by the domain (VALUE_MAX)
 SEARCH_MAX = 100
 DECLINE_REASON_MAX = 500
-FILE_NAME_MAX = 255
-DOCUMENT_ACCEPT = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 EARLIEST_FILTER_DATE = datetime.date(2000, 1, 1)
 
-
-def codes_split(text: str) -> list[str]:
-    """The codes typed in one label's input: several are separated by commas; blanks are dropped."""
-    return [code for code in (" ".join(part.split()) for part in (text or "").split(",")) if code]
-
-
-class BootstrapForm(forms.Form):
-    """Bootstrap classes on every widget, and ``is-invalid`` on the fields with an error (the domain's too)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            self._style(field)
-
-    @staticmethod
-    def _style(field: forms.Field) -> None:
-        widget = field.widget
-        if isinstance(widget, forms.Select):
-            css = "form-select"
-        elif isinstance(widget, forms.CheckboxInput):
-            css = "form-check-input"
-        else:
-            css = "form-control"
-        widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
-
-    @property
-    def has_field_errors(self) -> bool:
-        return any(name != NON_FIELD_ERRORS for name in self.errors)
-
-    def mark_invalid(self) -> None:
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
-                widget.attrs["aria-invalid"] = "true"
-
-
-class CodeField(forms.CharField):
-    """The codes of one label; ``label_is_required`` shows the "Required" badge (the domain enforces it)."""
-
-    def __init__(self, *, label_is_required: bool = False, **kwargs):
-        self.label_is_required = label_is_required
-        super().__init__(**kwargs)
-
-
-class CodeFieldsMixin:
-    """(For a ``BootstrapForm``.) One text input per active expense-code label, named ``code_<label id>`` as the
-    domain names its errors.
-
-    Only the signed-in customer's labels become fields: a ``code_<id>`` of anyone else's label in the POST is not
-    a field, so it is never read."""
-
-    labels: list[ExpenseCodeLabel]
-
-    def code_fields_add(self, labels, values: dict[int, list[str]], *, defaults: bool = False) -> None:
-        self.labels = list(labels)
-        for label in self.labels:
-            field = CodeField(
-                label=label.name,
-                label_is_required=label.is_required,
-                required=False,  # the domain refuses a missing required code with a message naming the label
-                max_length=CODES_INPUT_MAX,
-                initial=", ".join(values.get(label.pk, [])),
-                help_text=self._code_help(label, defaults=defaults),
-            )
-            field.widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
-            if label.is_required and not (defaults and getattr(label, "defaults", None)):
-                field.widget.attrs["required"] = True
-            self._style(field)
-            self.fields[self.code_field_name(label)] = field
-
-    @staticmethod
-    def code_field_name(label: ExpenseCodeLabel) -> str:
-        return f"code_{label.pk}"
-
-    @staticmethod
-    def _code_help(label, *, defaults: bool) -> str:
-        auto = getattr(label, "defaults", None) if defaults else None
-        if auto:
-            return f"Applied automatically to every request: {', '.join(auto)}. Separate several codes with commas."
-        return "Separate several codes with commas."
-
-    def code_pairs(self) -> list[tuple[ExpenseCodeLabel, str]]:
-        """(label, value) pairs of what was typed, in label order."""
-        pairs = []
-        for label in self.labels:
-            for value in codes_split(self.cleaned_data.get(self.code_field_name(label)) or ""):
-                pairs.append((label, value))
-        return pairs
-
-    def code_bound_fields(self):
-        return [self[self.code_field_name(label)] for label in self.labels]
-
-
-# --- supporting documents: several files in one input (Django's "Uploading multiple files") -------------------
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """A list of uploaded files (possibly empty). Their content is checked by the domain, which names the file."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": DOCUMENT_ACCEPT}))
-        kwargs.setdefault("allow_empty_file", True)  # refused by the domain, with the file's name
-        kwargs.setdefault("max_length", FILE_NAME_MAX)
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        clean_one = super().clean
-        files = data if isinstance(data, list | tuple) else [data]
-        return [cleaned for cleaned in (clean_one(item, initial) for item in files if item) if cleaned]
+# The code inputs, the codes form and the several-files field are shared with the office (expense_codes.forms,
+# octoo_billing.forms); ``CodesForm`` is imported from here by the portal's views.
+__all__ = ["BookingForm", "CodesForm", "QuoteDeclineForm", "RequestFilterForm"]
 
 
 # --- booking a service ---------------------------------------------------------------------------------------
@@ -297,40 +184,6 @@ class BookingForm(CodeFieldsMixin, BootstrapForm):
             "codes": self.code_pairs(),
             "documents": data["documents"],
         }
-
-
-# --- the codes of a request, or of one of its services --------------------------------------------------------
-
-
-class CodesForm(CodeFieldsMixin, BootstrapForm):
-    """One input per active label, holding the codes the request (or the service) carries now.
-
-    Codes this form cannot show (on a label no longer in use, or a one-off label typed by staff) are listed
-    beside it: one-off ones are kept as they are (``kept``); those of a label no longer in use are dropped when
-    the form is saved (``dropped``), and the page says so."""
-
-    def __init__(self, *args, customer, codes, **kwargs):
-        super().__init__(*args, **kwargs)
-        all_labels = list(ExpenseCodeLabel.objects.filter(customer=customer).order_by("name"))
-        active = [label for label in all_labels if label.is_active]
-        by_id = {label.pk: label for label in all_labels}
-        by_name = {label.name.casefold(): label for label in all_labels}
-        values: dict[int, list[str]] = {}
-        self.kept: list[AppliedExpenseCode] = []
-        self.dropped: list[AppliedExpenseCode] = []
-        for code in codes:
-            label = by_id.get(code.label_id) or by_name.get(code.label_name.casefold())
-            if label is None:
-                self.kept.append(code)
-            elif label.is_active:
-                values.setdefault(label.pk, []).append(code.value)
-            else:
-                self.dropped.append(code)
-        self.code_fields_add(active, values)
-
-    def codes(self) -> list[tuple]:
-        """What the request (or service) carries once saved: the typed codes and the one-off ones kept."""
-        return [*self.code_pairs(), *((code.label_name, code.value) for code in self.kept)]
 
 
 # --- a quote ---------------------------------------------------------------------------------------------------

@@ -45,7 +45,10 @@ def test_clerk_drafts_three_lines_admin_issues_and_a_partial_payment_leaves_the_
     page.context.clear_cookies()
     sign_in(page, "boss", factories.PASSWORD)
     page.goto(f"/office/invoices/{invoice.pk}/")
-    page.click("button:has-text('Issue invoice')")
+    page.click("a:has-text('Issue invoice')")
+    steps = page.inner_text("#issue-steps")
+    assert "Numbers it INV-" in steps and "E-mails it to" in steps  # says what it will do before it does
+    page.click("#issue-invoice button:has-text('Issue $326.37 now')")
     page.wait_for_load_state()
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING and invoice.number.startswith("INV-")

@@ -368,6 +368,27 @@ def test_seed_003_attaching_a_child_lowers_the_balance_and_detaching_restores_it
     assert reloaded(parent).outstanding_units == 200000 and reloaded(child).parent_id is None
 
 
+def test_the_child_picker_offers_only_invoices_that_can_be_attached(client, staff_user, partner, customer):
+    parent = issued_invoice(customer, [200000])
+    fits = issued_invoice(CustomerFactory(partner=partner, name="Pacific Crest"), [50000])
+    too_large = issued_invoice(CustomerFactory(partner=partner), [300000])
+    draft_invoice(CustomerFactory(partner=partner), [1000])
+    with_proformas = draft_with_proformas(
+        proformas=[proforma_with_slips(customer=customer, amounts=[1000])], customer=customer
+    )
+    invoice_issue(invoice=with_proformas)
+    elsewhere = issued_invoice(CustomerFactory(), [1000])
+    client.force_login(staff_user)
+
+    page = client.get(url("office:invoice_detail", parent)).content.decode()
+    options = page[page.index('<datalist id="attach-child-options">') : page.index("</datalist>")]
+
+    assert f'value="{fits.number}">Pacific Crest · $500.00' in options
+    for refused in (too_large, with_proformas, elsewhere):
+        assert f'value="{reloaded(refused).number}"' not in options
+    assert options.count("<option") == 1  # the draft is not offered either
+
+
 def test_attach_finds_the_child_by_number_case_insensitively(client, staff_user, partner, customer):
     parent = issued_invoice(customer, [200000])
     child = issued_invoice(CustomerFactory(partner=partner), [50000])

@@ -1,5 +1,4 @@
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
 from invoicing.lifecycle import invoices_mark_overdue
 
@@ -10,9 +9,10 @@ class Command(BaseCommand):
     help = "Mark issued invoices past their due date with a balance as Overdue."
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", help="As of this day, YYYY-MM-DD (default today)")
+        parser.add_argument("--date", help="As of this day, YYYY-MM-DD (default: each partner's today)")
 
     def handle(self, *args, date=None, **options):
-        today = parse_date(date) if date else timezone.localdate()
+        today = parse_date(date) if date else None
         count = invoices_mark_overdue(today=today)
-        self.stdout.write(f"Invoices marked overdue as of {today}: {count}")
+        as_of = today or "each partner's today (in its time zone)"
+        self.stdout.write(f"Invoices marked overdue as of {as_of}: {count}")

@@ -1,11 +1,13 @@
 from django.core.management.base import BaseCommand
 from django_q.models import Schedule
 
+from invoicing.tasks import AP_RUN_SCHEDULE, AR_RUN_SCHEDULE
+
 # name -> (task, schedule type, minutes between runs for MINUTES schedules)
 SCHEDULES = {
     "Proforma sweep": ("invoicing.tasks.proformas_sweep_task", Schedule.MINUTES, 10),
-    "AR invoice run": ("invoicing.tasks.ar_run_task", Schedule.HOURLY, None),
-    "AP invoice run": ("invoicing.tasks.ap_run_task", Schedule.DAILY, None),
+    AR_RUN_SCHEDULE: ("invoicing.tasks.ar_run_task", Schedule.HOURLY, None),
+    AP_RUN_SCHEDULE: ("invoicing.tasks.ap_run_task", Schedule.DAILY, None),
     "Mark overdue invoices": ("invoicing.tasks.mark_overdue_task", Schedule.HOURLY, None),
     # After-commit work (PDF, e-mail, charge) still due: failed attempts after their backoff, jobs whose worker
     # died; most jobs are drained right after their commit, this catches the rest.

@@ -1,0 +1,522 @@
+"""Requests and services after they came in: staff edit them, add services, cancel, and finish shifts.
+
+A request comes in through ``booking.request_submit``; here it changes afterwards, checked as it was then
+(``booking.service_input_errors``), each change made under a lock (the request row, then its services: parent before
+child; a quote before its request, as ``booking.quote_accept``/``quote_decline`` and ``manual.quote_convert`` take
+them) and written to the audit trail. The rules:
+
+- Nothing of a service changes once it is on an issued invoice (``booking.service_codes_frozen`` says which), nor
+  once it is cancelled; likewise a request's title and description (``booking.request_codes_frozen``).
+- What a price was made from stays as it was: the times, type, zone and extras of a service that has a proforma,
+  or whose request has a quote that was not declined; and the provider of a service that has a proforma (its pay
+  side and its AP invoice were made for that provider). A price is corrected with an adjustment on the proforma.
+- Only a request or a service with no proforma yet is cancelled. Cancelling a request cancels its services and
+  declines its open or accepted quote; a request invoiced from its quote is not cancelled (its invoice is voided or
+  credited instead).
+- Finishing a reservation shift makes the proformas of its services (seed 003's second trigger), as the worker's
+  sweep would (``generation.sweep_candidates``, ``generation.proformas_create``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .audit import audit_fields, audit_record
+from .booking import (
+    NOTES_MAX,
+    TITLE_MAX,
+    ExtraInput,
+    ServiceInput,
+    extra_row,
+    request_codes_frozen,
+    service_codes_frozen,
+    service_codes_set,
+    service_input_errors,
+    service_row,
+)
+from .errors import BillingRuleError, InvalidTransition
+from .generation import ProformaRun, proformas_create, sweep_candidates
+from .models import AuditEvent, Invoice, Proforma, Quote, Service, ServiceExtra, ServiceRequest, Shift
+
+REASON_MAX = 500
+PRICED_FIELDS = ("service_type", "starts_at", "ends_at", "zone", "extras")  # what a service's price is made from
+LIVE_QUOTE = (Quote.Status.OPEN, Quote.Status.ACCEPTED, Quote.Status.CONVERTED)
+
+
+# --------------------------------------------------------------------------------------------------
+# What may change now
+
+
+@dataclass(frozen=True)
+class ServiceEditable:
+    """Why a service, or a part of it, can no longer change ("" for each that still can). Pages show the reasons
+    read-only; the domain functions below refuse with them."""
+
+    frozen: str  # nothing changes: it is on an issued invoice, or cancelled
+    priced: str  # its times, type, zone and extras stay: a proforma or a quote was priced from them
+    provider: str  # its provider stays: its proforma was made for that provider
+    cancel: str  # it cannot be cancelled
+
+    @property
+    def can_edit(self) -> bool:
+        return not self.frozen
+
+
+@dataclass(frozen=True)
+class RequestEditable:
+    """Why a request's title, description and codes can no longer change, why no service can be added to it and
+    why it cannot be cancelled ("" for each that still can)."""
+
+    frozen: str
+    add: str
+    cancel: str
+
+    @property
+    def can_edit(self) -> bool:
+        return not self.frozen
+
+
+def _live_quote(request_id: int) -> Quote | None:
+    return Quote.objects.filter(request_id=request_id, status__in=LIVE_QUOTE).select_related("invoice").first()
+
+
+def _quote_invoice_live(quote: Quote | None) -> Invoice | None:
+    """The invoice made from ``quote``, unless it was voided."""
+    if quote is None or quote.status != Quote.Status.CONVERTED or quote.invoice is None:
+        return None
+    return None if quote.invoice.status == Invoice.Status.VOID else quote.invoice
+
+
+def _invoice_name(invoice: Invoice) -> str:
+    return invoice.number or "a draft invoice"
+
+
+def service_editable(service: Service) -> ServiceEditable:
+    """What of ``service`` may change now, and why not (at most four queries)."""
+    proforma = Proforma.objects.filter(service_id=service.pk).only("pk", "number").first()
+    quote = _live_quote(service.request_id)
+    invoiced = _quote_invoice_live(quote)
+    if service.status == Service.Status.CANCELLED:
+        frozen = "It is cancelled."
+    else:
+        frozen = service_codes_frozen(service)
+    if proforma is not None:
+        priced = (
+            f"Its proforma {proforma} was priced from its times, type, zone and extras, which stay as they are: "
+            "correct the price with an adjustment on the proforma."
+        )
+        provider = f"Its proforma {proforma} was made for this provider (what they earn, their AP invoice)."
+    elif quote is not None:
+        priced = "Its request's quote was priced from its times, type, zone and extras, which stay as they are."
+        provider = ""
+    else:
+        priced = provider = ""
+    if service.status == Service.Status.CANCELLED:
+        cancel = "It is already cancelled."
+    elif proforma is not None:
+        cancel = f"It already has proforma {proforma}: correct or credit what it billed instead."
+    elif invoiced is not None:
+        cancel = f"Its request was invoiced from its quote on {_invoice_name(invoiced)}."
+    else:
+        cancel = ""
+    return ServiceEditable(frozen=frozen, priced=priced, provider=provider, cancel=cancel)
+
+
+def request_editable(service_request: ServiceRequest) -> RequestEditable:
+    """What of ``service_request`` may change now, and why not (at most four queries)."""
+    cancelled = service_request.status == ServiceRequest.Status.CANCELLED
+    quote = _live_quote(service_request.pk)
+    invoiced = _quote_invoice_live(quote)
+    proforma = (
+        Proforma.objects.filter(service__request_id=service_request.pk).only("pk", "number", "service_id").first()
+    )
+    frozen = "It is cancelled." if cancelled else request_codes_frozen(service_request)
+    if cancelled:
+        add = "It is cancelled."
+    elif quote is not None:
+        add = "Its services were priced into its quote: book further work as a new request."
+    else:
+        add = ""
+    if cancelled:
+        cancel = "It is already cancelled."
+    elif proforma is not None:
+        cancel = (
+            f"Its service S-{proforma.service_id} already has proforma {proforma}: cancel the services that have "
+            "none one by one, and correct or credit what was billed."
+        )
+    elif invoiced is not None:
+        cancel = f"It was invoiced from its quote on {_invoice_name(invoiced)}: void or credit that invoice instead."
+    else:
+        cancel = ""
+    return RequestEditable(frozen=frozen, add=add, cancel=cancel)
+
+
+# --------------------------------------------------------------------------------------------------
+# Locks
+
+
+def _request_lock(service_request: ServiceRequest) -> ServiceRequest:
+    return (
+        ServiceRequest.objects.select_for_update(of=("self",))
+        .select_related("customer__zone")
+        .get(pk=service_request.pk)
+    )
+
+
+def _service_lock(service: Service) -> tuple[ServiceRequest, Service]:
+    """The service's request, then the service (parent before child), both fresh."""
+    service_request = _request_lock(ServiceRequest(pk=service.request_id))
+    service = (
+        Service.objects.select_for_update(of=("self",))
+        .select_related("service_type", "provider", "zone")
+        .get(pk=service.pk)
+    )
+    service.request = service_request
+    return service_request, service
+
+
+# --------------------------------------------------------------------------------------------------
+# A request's title and description
+
+
+@transaction.atomic
+def request_update(*, service_request: ServiceRequest, user=None, title: str, description: str = "") -> ServiceRequest:
+    """Change the request's title and description (its codes: ``booking.request_codes_set``). Raises
+    ``ValidationError`` keyed ``title``/``description``, or ``BillingRuleError`` once it can no longer change."""
+    service_request = _request_lock(service_request)
+    reason = request_editable(service_request).frozen
+    if reason:
+        raise BillingRuleError(f"This request can no longer change. {reason}")
+    title = " ".join((title or "").split())
+    description = (description or "").strip()
+    errors = {}
+    if not title:
+        errors["title"] = "Say what the request is for."
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"Keep the title to {TITLE_MAX} characters or fewer."
+    if len(description) > NOTES_MAX:
+        errors["description"] = f"Keep the description to {NOTES_MAX} characters or fewer."
+    if errors:
+        raise ValidationError(errors)
+    before = {"title": service_request.title, "description": service_request.description}
+    after = {"title": title, "description": description}
+    changed = [name for name in before if before[name] != after[name]]
+    if not changed:
+        return service_request
+    for name in changed:
+        setattr(service_request, name, after[name])
+    service_request.save(update_fields=changed)
+    audit_record(
+        target=service_request,
+        action="update",
+        actor=user,
+        data={"changed": changed, "before": {n: before[n] for n in changed}},
+    )
+    return service_request
+
+
+# --------------------------------------------------------------------------------------------------
+# Services: add, change, cancel
+
+
+@transaction.atomic
+def service_add(*, service_request: ServiceRequest, user=None, given: ServiceInput) -> Service:
+    """Add a service (with its extras and its own codes) to a request, checked as ``request_submit`` checks each
+    of its services; the customer's required labels must still hold with it. Raises ``ValidationError`` keyed by
+    field, or ``BillingRuleError`` when the request takes no more services (cancelled, or priced into a quote)."""
+    service_request = _request_lock(service_request)
+    reason = request_editable(service_request).add
+    if reason:
+        raise BillingRuleError(f"No service can be added to this request. {reason}")
+    errors = service_input_errors(service_request.customer, given)
+    if errors:
+        raise ValidationError(errors)
+    service = service_row(service_request, given)
+    service.save()
+    ServiceExtra.objects.bulk_create([extra_row(service, extra) for extra in given.extras])
+    audit_record(
+        target=service,
+        action="add",
+        actor=user,
+        to_status=service.status,
+        data={"request_id": service_request.pk, "extras": len(given.extras)},
+    )
+    # Its own codes, checked with the customer's labels (and the required ones, with this service among the others).
+    service_codes_set(service=service, user=user, codes=given.codes)
+    return service
+
+
+def _quantity(value) -> Decimal | None:
+    try:
+        quantity = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return quantity if quantity.is_finite() else None
+
+
+def _extra_key(extra: ServiceExtra | ExtraInput) -> tuple:
+    """What makes an extra the same one: its offer and quantity (the rates copied from the offer when it was added
+    stay), or, typed by staff, everything about it."""
+    if isinstance(extra, ServiceExtra):
+        offer_id, description = extra.offer_id, extra.description
+        bill, pay = extra.bill_rate_units, extra.pay_rate_units
+    else:
+        offer_id, description = (extra.offer.pk if extra.offer is not None else None), extra.description.strip()[:200]
+        bill, pay = extra.bill_rate_units, extra.pay_rate_units or Decimal(0)
+    quantity = _quantity(extra.quantity)
+    if offer_id is not None:
+        return ("offer", offer_id, quantity)
+    return ("typed", extra.kind, description, quantity, bill, pay)
+
+
+def _extras_diff(rows: list[ServiceExtra], given: list[ExtraInput]) -> tuple[list[ServiceExtra], list[ExtraInput]]:
+    """(the rows no longer given, the extras given that are new): an extra given as it is stays untouched."""
+    remaining = Counter(_extra_key(row) for row in rows)
+    added = []
+    for extra in given:
+        key = _extra_key(extra)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+        else:
+            added.append(extra)
+    removed = []
+    for row in rows:
+        key = _extra_key(row)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+            removed.append(row)
+    return removed, added
+
+
+def extras_as_given(service: Service) -> list[ExtraInput]:
+    """The service's extras as ``service_update`` takes them back unchanged (a page that does not offer to change
+    them passes these)."""
+    return [
+        ExtraInput(offer=row.offer, quantity=row.quantity)
+        if row.offer_id
+        else ExtraInput(
+            kind=row.kind,
+            description=row.description,
+            quantity=row.quantity,
+            bill_rate_units=row.bill_rate_units,
+            pay_rate_units=row.pay_rate_units,
+        )
+        for row in service.extras.select_related("offer").order_by("pk")
+    ]
+
+
+def _changes(service: Service, given: ServiceInput, zone) -> dict[str, tuple]:
+    """The fields ``given`` changes: name -> (before, after), as text for the audit trail."""
+    pairs = {
+        "service_type": (service.service_type_id, getattr(given.service_type, "pk", None)),
+        "provider": (service.provider_id, getattr(given.provider, "pk", None)),
+        "starts_at": (service.starts_at, given.starts_at),
+        "ends_at": (service.ends_at, given.ends_at),
+        "zone": (service.zone_id, getattr(zone, "pk", None)),
+        "address": (service.address, (given.address or "").strip()),
+        "notes": (service.notes, (given.notes or "").strip()),
+    }
+    return {name: (str(b), str(a)) for name, (b, a) in pairs.items() if b != a}
+
+
+@transaction.atomic
+def service_update(*, service: Service, user=None, given: ServiceInput) -> Service:
+    """Change a service: type, provider, times, address, zone (none given: the customer's), notes and extras
+    (``given.extras`` is the whole list: those given as they are stay untouched, those left out are removed). Its
+    codes change with ``booking.service_codes_set``. Raises ``ValidationError`` keyed by field for bad input, and
+    ``BillingRuleError`` (with the field) for a change that is no longer allowed."""
+    service_request, service = _service_lock(service)
+    editable = service_editable(service)
+    if editable.frozen:
+        raise BillingRuleError(f"This service can no longer change. {editable.frozen}")
+    rows = list(service.extras.order_by("pk"))
+    removed, added = _extras_diff(rows, list(given.extras))
+    errors = service_input_errors(service_request.customer, dataclasses.replace(given, extras=added))
+    if errors:
+        raise ValidationError(errors)
+    # No zone given: the customer's, as when it was added (one that had none keeps none).
+    zone = given.zone or (service_request.customer.zone if service.zone_id else None)
+    changes = _changes(service, given, zone)
+    if removed or added:
+        changes["extras"] = (str(len(rows)), str(len(rows) - len(removed) + len(added)))
+    priced = [name for name in PRICED_FIELDS if name in changes]
+    if priced and editable.priced:
+        raise BillingRuleError(editable.priced, field=priced[0])
+    if "provider" in changes and editable.provider:
+        raise BillingRuleError(editable.provider, field="provider")
+    if not changes:
+        return service
+    fields = [name for name in changes if name != "extras"]
+    values = service_row(service_request, dataclasses.replace(given, zone=zone))
+    for name in fields:
+        setattr(service, name, getattr(values, name))
+    if fields:
+        service.save(update_fields=fields)
+    if removed:
+        ServiceExtra.objects.filter(pk__in=[row.pk for row in removed]).delete()
+    if added:
+        ServiceExtra.objects.bulk_create([extra_row(service, extra) for extra in added])
+    audit_record(
+        target=service,
+        action="update",
+        actor=user,
+        data={"changed": sorted(changes), "before": {name: before for name, (before, _) in changes.items()}},
+    )
+    return service
+
+
+@transaction.atomic
+def service_cancel(*, service: Service, user=None, reason: str = "") -> Service:
+    """Cancel a service that has no proforma yet (and was not invoiced from its request's quote)."""
+    service_request, service = _service_lock(service)
+    refusal = service_editable(service).cancel
+    if refusal:
+        raise InvalidTransition(f"This service cannot be cancelled. {refusal}")
+    from_status = service.status
+    service.status = Service.Status.CANCELLED
+    service.save(update_fields=["status"])
+    audit_record(
+        target=service,
+        action="cancel",
+        actor=user,
+        from_status=from_status,
+        to_status=service.status,
+        reason=(reason or "").strip()[:REASON_MAX],
+    )
+    return service
+
+
+@transaction.atomic
+def request_cancel(*, service_request: ServiceRequest, user=None, reason: str = "") -> ServiceRequest:
+    """Cancel a request none of whose services has a proforma: its services are cancelled and its open or accepted
+    quote declined."""
+    # The quote before its request, as quote_accept, quote_decline and quote_convert lock them.
+    quote = Quote.objects.select_for_update(of=("self",)).filter(request_id=service_request.pk).first()
+    service_request = _request_lock(service_request)
+    services = list(
+        Service.objects.select_for_update(of=("self",))
+        .filter(request=service_request)
+        .exclude(status=Service.Status.CANCELLED)
+        .order_by("pk")
+    )
+    refusal = request_editable(service_request).cancel  # read under the locks: no proforma came meanwhile
+    if refusal:
+        raise InvalidTransition(f"This request cannot be cancelled. {refusal}")
+    reason = (reason or "").strip()[:REASON_MAX]
+    if services:
+        Service.objects.filter(pk__in=[s.pk for s in services]).update(status=Service.Status.CANCELLED)
+        AuditEvent.objects.bulk_create(
+            [
+                AuditEvent(
+                    **audit_fields(
+                        target=service,
+                        action="cancel",
+                        actor=user,
+                        from_status=service.status,
+                        to_status=Service.Status.CANCELLED,
+                        reason=reason,
+                        data={"with_request": service_request.pk},
+                    )
+                )
+                for service in services
+            ]
+        )
+    declined = None
+    if quote is not None and quote.status in (Quote.Status.OPEN, Quote.Status.ACCEPTED):
+        quote.status = Quote.Status.DECLINED
+        quote.save(update_fields=["status"])
+        declined = quote.pk
+    from_status = service_request.status
+    service_request.status = ServiceRequest.Status.CANCELLED
+    service_request.save(update_fields=["status"])
+    audit_record(
+        target=service_request,
+        action="cancel",
+        actor=user,
+        from_status=from_status,
+        to_status=service_request.status,
+        reason=reason,
+        data={"services_cancelled": len(services), "quote_declined": declined},
+    )
+    return service_request
+
+
+# --------------------------------------------------------------------------------------------------
+# Shifts
+
+
+@dataclass(frozen=True)
+class ShiftFinished:
+    """``shift_finish``'s answer: the shift, and the proformas made for its services (with the pricing errors of
+    those that could not be priced, recorded on them for the sweep to retry)."""
+
+    shift: Shift
+    run: ProformaRun
+    completed: int  # services marked completed by finishing it
+
+
+def shift_finish(*, shift: Shift, user=None) -> ShiftFinished:
+    """Finish a reservation shift (once it has started): its scheduled services are completed, and the proformas of
+    its services follow (seed 003), as the worker's sweep makes them. Finishing it again makes those still missing
+    (after a pricing error was fixed) and changes nothing else.
+
+    The proformas are made after the finish has committed, as ``generation.service_publish_outcome`` does: a
+    service that cannot be priced keeps its error and the shift stays finished."""
+    completed = 0
+    with transaction.atomic():
+        shift = Shift.objects.select_for_update(of=("self",)).select_related("partner").get(pk=shift.pk)
+        if shift.finished_at is None:
+            now = timezone.now()
+            if shift.starts_at > now:
+                raise InvalidTransition("This shift has not started yet: finish it once its work is done.")
+            shift.finished_at = now
+            shift.save(update_fields=["finished_at"])
+            open_services = list(
+                Service.objects.select_for_update(of=("self",))
+                .filter(shift=shift, status__in=[Service.Status.SCHEDULED, Service.Status.IN_PROGRESS])
+                .order_by("pk")
+            )
+            Service.objects.filter(pk__in=[s.pk for s in open_services]).update(status=Service.Status.COMPLETED)
+            AuditEvent.objects.bulk_create(
+                [
+                    AuditEvent(
+                        **audit_fields(
+                            target=service,
+                            action="shift_finish",
+                            actor=user,
+                            from_status=service.status,
+                            to_status=Service.Status.COMPLETED,
+                            data={"shift_id": shift.pk},
+                        )
+                    )
+                    for service in open_services
+                ]
+            )
+            completed = len(open_services)
+            audit_record(target=shift, action="finish", actor=user, data={"services_completed": completed})
+    ids = sweep_candidates(partner=shift.partner, shift=shift)
+    run = proformas_create(service_ids=ids, partner=shift.partner) if ids else ProformaRun()
+    return ShiftFinished(shift=shift, run=run, completed=completed)
+
+
+__all__ = [
+    "RequestEditable",
+    "ServiceEditable",
+    "ShiftFinished",
+    "extras_as_given",
+    "request_cancel",
+    "request_editable",
+    "request_update",
+    "service_add",
+    "service_cancel",
+    "service_editable",
+    "service_update",
+    "shift_finish",
+]

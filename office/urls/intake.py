@@ -1,0 +1,18 @@
+"""Office routes: requests and services entered and changed by staff, and reservation shifts (office.views.intake)."""
+
+from django.urls import path
+
+from office.views import intake
+
+urlpatterns = [
+    path("requests/new/", intake.request_create, name="request_create"),
+    path("requests/<int:pk>/edit/", intake.request_edit, name="request_edit"),
+    path("requests/<int:pk>/codes/", intake.request_codes, name="request_codes"),
+    path("requests/<int:pk>/cancel/", intake.request_cancel, name="request_cancel"),
+    path("requests/<int:pk>/services/new/", intake.service_create, name="service_create"),
+    path("services/<int:pk>/edit/", intake.service_edit, name="service_edit"),
+    path("services/<int:pk>/codes/", intake.service_codes, name="service_codes"),
+    path("services/<int:pk>/cancel/", intake.service_cancel, name="service_cancel"),
+    path("shifts/", intake.shift_list, name="shift_list"),
+    path("shifts/<int:pk>/finish/", intake.shift_finish, name="shift_finish"),
+]
