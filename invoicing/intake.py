@@ -1,9 +1,10 @@
 """Requests and services after they came in: staff edit them, add services, cancel, and finish shifts.
 
 A request comes in through ``booking.request_submit``; here it changes afterwards, checked as it was then
-(``booking.service_input_errors``), each change made under a lock (the request row, then its services: parent before
-child; a quote before its request, as ``booking.quote_accept``/``quote_decline`` and ``manual.quote_convert`` take
-them) and written to the audit trail. The rules:
+(``booking.service_input_errors``), each change made under a lock and written to the audit trail. The lock order,
+parent before child: a quote before its request (as ``booking.quote_accept``/``quote_decline`` and
+``manual.quote_convert`` take them); a shift before the requests and services on it (as ``shift_finish`` takes
+them), several shifts by id; the request row, then its services. The rules:
 
 - Nothing of a service changes once it is on an issued invoice (``booking.service_codes_frozen`` says which), nor
   once it is cancelled; likewise a request's title and description (``booking.request_codes_frozen``).
@@ -14,19 +15,23 @@ them) and written to the audit trail. The rules:
   declines its open or accepted quote; a request invoiced from its quote is not cancelled (its invoice is voided or
   credited instead).
 - Finishing a reservation shift makes the proformas of its services (seed 003's second trigger), as the worker's
-  sweep would (``generation.sweep_candidates``, ``generation.proformas_create``).
+  sweep would (``generation.sweep_candidates``, ``generation.proformas_create``). A shift's name and window change
+  until it is finished, and its window always holds the services on it. A service goes on a shift of its partner
+  (or comes off it) while neither it has a proforma nor its shift is finished, and only on a shift whose window
+  holds its times.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from .audit import audit_fields, audit_record
 from .booking import (
@@ -48,6 +53,8 @@ from .models import AuditEvent, Invoice, Proforma, Quote, Service, ServiceExtra,
 REASON_MAX = 500
 PRICED_FIELDS = ("service_type", "starts_at", "ends_at", "zone", "extras")  # what a service's price is made from
 LIVE_QUOTE = (Quote.Status.OPEN, Quote.Status.ACCEPTED, Quote.Status.CONVERTED)
+SHIFT_NAME_MAX = Shift._meta.get_field("name").max_length
+SHIFT_LONGEST = datetime.timedelta(days=7)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -63,6 +70,8 @@ class ServiceEditable:
     priced: str  # its times, type, zone and extras stay: a proforma or a quote was priced from them
     provider: str  # its provider stays: its proforma was made for that provider
     cancel: str  # it cannot be cancelled
+    shift: str  # it can neither be put on a shift nor taken off its own
+    shifts: tuple[Shift, ...]  # the unfinished shifts of its partner whose window holds it (besides its own)
 
     @property
     def can_edit(self) -> bool:
@@ -98,8 +107,44 @@ def _invoice_name(invoice: Invoice) -> str:
     return invoice.number or "a draft invoice"
 
 
+def _shift_refusal(service: Service, proforma: Proforma | None) -> str:
+    """Why ``service`` can neither go on a shift nor come off its own ("" if it can)."""
+    if service.status == Service.Status.CANCELLED:
+        return "It is cancelled."
+    if proforma is not None:
+        return f"It already has proforma {proforma}, which a shift no longer changes."
+    if service.shift_id is not None and service.shift.finished_at is not None:
+        return f"Its shift {service.shift} is finished."
+    return ""
+
+
+def _holds(shift: Shift, service: Service) -> bool:
+    return shift.starts_at <= service.starts_at and service.ends_at <= shift.ends_at
+
+
+def _span(starts_at: datetime.datetime, ends_at: datetime.datetime) -> str:
+    """A window as the pages show it, in local time: Mar 3, 2026 09:00–17:00 (both dates when it ends on another
+    day)."""
+    start, end = timezone.localtime(starts_at), timezone.localtime(ends_at)
+    end_format = "H:i" if start.date() == end.date() else "M j, Y H:i"
+    return f"{dateformat.format(start, 'M j, Y H:i')}–{dateformat.format(end, end_format)}"
+
+
+def service_shift_choices(service: Service) -> list[Shift]:
+    """The unfinished shifts of the service's partner whose window holds its times, besides the one it is on."""
+    shifts = Shift.objects.filter(
+        partner_id=service.partner_id,
+        finished_at__isnull=True,
+        starts_at__lte=service.starts_at,
+        ends_at__gte=service.ends_at,
+    )
+    if service.shift_id is not None:
+        shifts = shifts.exclude(pk=service.shift_id)
+    return list(shifts.order_by("starts_at", "pk"))
+
+
 def service_editable(service: Service) -> ServiceEditable:
-    """What of ``service`` may change now, and why not (at most four queries)."""
+    """What of ``service`` may change now, and why not, with the shifts it may go on (at most six queries)."""
     proforma = Proforma.objects.filter(service_id=service.pk).only("pk", "number").first()
     quote = _live_quote(service.request_id)
     invoiced = _quote_invoice_live(quote)
@@ -126,7 +171,9 @@ def service_editable(service: Service) -> ServiceEditable:
         cancel = f"Its request was invoiced from its quote on {_invoice_name(invoiced)}."
     else:
         cancel = ""
-    return ServiceEditable(frozen=frozen, priced=priced, provider=provider, cancel=cancel)
+    shift = _shift_refusal(service, proforma)
+    shifts = () if shift else tuple(service_shift_choices(service))
+    return ServiceEditable(frozen=frozen, priced=priced, provider=provider, cancel=cancel, shift=shift, shifts=shifts)
 
 
 def request_editable(service_request: ServiceRequest) -> RequestEditable:
@@ -452,6 +499,147 @@ def request_cancel(*, service_request: ServiceRequest, user=None, reason: str = 
 # Shifts
 
 
+def _shift_input(name: str, starts_at, ends_at) -> str:
+    """The name as it is saved; raises ``ValidationError`` keyed ``name``/``starts_at``/``ends_at``."""
+    name = " ".join((name or "").split())
+    errors = {}
+    if not name:
+        errors["name"] = "Name the shift, e.g. “Night shift, Courtroom 4”."
+    elif len(name) > SHIFT_NAME_MAX:
+        errors["name"] = f"Keep the name to {SHIFT_NAME_MAX} characters or fewer."
+    if starts_at is None:
+        errors["starts_at"] = "Enter when the shift starts."
+    if ends_at is None:
+        errors["ends_at"] = "Enter when the shift ends."
+    elif starts_at is not None and ends_at <= starts_at:
+        errors["ends_at"] = "The shift must end after it starts."
+    elif starts_at is not None and ends_at - starts_at > SHIFT_LONGEST:
+        errors["ends_at"] = f"A shift lasts at most {SHIFT_LONGEST.days} days: split longer work into several."
+    if errors:
+        raise ValidationError(errors)
+    return name
+
+
+def _shifts_lock(shift_ids) -> dict[int, Shift]:
+    """Lock shifts by id, in ascending order (the lock order); returns them fresh, by id."""
+    ids = sorted(set(shift_ids) - {None})
+    if not ids:
+        return {}
+    return {
+        shift.pk: shift for shift in Shift.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+    }
+
+
+@transaction.atomic
+def shift_create(*, partner, user=None, name: str, starts_at: datetime.datetime, ends_at: datetime.datetime) -> Shift:
+    """A new reservation shift of ``partner``: named, ending after it starts and lasting at most ``SHIFT_LONGEST``.
+    Raises ``ValidationError`` keyed ``name``/``starts_at``/``ends_at``."""
+    name = _shift_input(name, starts_at, ends_at)
+    shift = Shift.objects.create(partner=partner, name=name, starts_at=starts_at, ends_at=ends_at)
+    audit_record(
+        target=shift,
+        action="create",
+        actor=user,
+        data={"name": name, "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()},
+    )
+    return shift
+
+
+@transaction.atomic
+def shift_update(
+    *, shift: Shift, user=None, name: str, starts_at: datetime.datetime, ends_at: datetime.datetime
+) -> Shift:
+    """Rename a shift or change its window, until it is finished (``BillingRuleError`` then). Raises
+    ``ValidationError`` keyed ``name``/``starts_at``/``ends_at`` for bad input, or for a window that no longer
+    holds a service on the shift."""
+    shift = Shift.objects.select_for_update(of=("self",)).get(pk=shift.pk)
+    if shift.finished_at is not None:
+        raise BillingRuleError("This shift is finished: its name and times stay as they are.")
+    name = _shift_input(name, starts_at, ends_at)
+    # The services on it cannot join or leave meanwhile (that takes this shift's lock).
+    outside = (
+        Service.objects.filter(shift=shift)
+        .exclude(status=Service.Status.CANCELLED)
+        .exclude(starts_at__gte=starts_at, ends_at__lte=ends_at)
+        .order_by("starts_at", "pk")
+        .first()
+    )
+    if outside is not None:
+        field = "starts_at" if outside.starts_at < starts_at else "ends_at"
+        raise ValidationError(
+            {
+                field: f"S-{outside.pk} on this shift runs {_span(outside.starts_at, outside.ends_at)}: keep the "
+                "shift's times around it, or take it off the shift first."
+            }
+        )
+    before = {"name": shift.name, "starts_at": shift.starts_at, "ends_at": shift.ends_at}
+    after = {"name": name, "starts_at": starts_at, "ends_at": ends_at}
+    changed = [field for field in before if before[field] != after[field]]
+    if not changed:
+        return shift
+    for field in changed:
+        setattr(shift, field, after[field])
+    shift.save(update_fields=changed)
+    audit_record(
+        target=shift,
+        action="update",
+        actor=user,
+        data={"changed": changed, "before": {field: str(before[field]) for field in changed}},
+    )
+    return shift
+
+
+@transaction.atomic
+def service_shift_set(*, service: Service, user=None, shift: Shift | None) -> Service:
+    """Put ``service`` on ``shift``, one of its partner's that is not finished and whose window holds the service's
+    times (finishing the shift then makes its proforma, seed 003), or take it off its shift (``shift=None``).
+
+    Raises ``ValidationError`` keyed ``shift`` for a shift that is not the partner's or does not hold the service,
+    and ``BillingRuleError`` (``field="shift"``) when the shift is finished, or the service is cancelled, has a
+    proforma or is on a finished shift. Locks the shifts (the one it is on and the new one, by id), then the
+    service's request and the service."""
+    current_id = Service.objects.filter(pk=service.pk).values_list("shift_id", flat=True).get()
+    shifts = _shifts_lock([current_id, shift.pk if shift is not None else None])
+    _, service = _service_lock(service)
+    if service.shift_id != current_id:
+        raise BillingRuleError(
+            f"S-{service.pk} was just moved to another shift. Reload the page and try again.", field="shift"
+        )
+    target = shifts.get(shift.pk) if shift is not None else None
+    if shift is not None and (target is None or target.partner_id != service.partner_id):
+        raise ValidationError({"shift": "Choose one of your shifts."})
+    if (target.pk if target is not None else None) == service.shift_id:
+        return service
+    service.shift = shifts.get(current_id)
+    proforma = Proforma.objects.filter(service_id=service.pk).only("pk", "number").first()
+    refusal = _shift_refusal(service, proforma)
+    if refusal:
+        raise BillingRuleError(f"The shift of S-{service.pk} can no longer change. {refusal}", field="shift")
+    if target is not None:
+        if target.finished_at is not None:
+            raise BillingRuleError(
+                f"The shift {target} is finished: put S-{service.pk} on one that is not.", field="shift"
+            )
+        if not _holds(target, service):
+            raise ValidationError(
+                {
+                    "shift": f"S-{service.pk} runs {_span(service.starts_at, service.ends_at)}, outside the shift "
+                    f"{target} ({_span(target.starts_at, target.ends_at)}): choose a shift whose times hold it, or "
+                    "change the shift's times first."
+                }
+            )
+    from_id = service.shift_id
+    service.shift = target
+    service.save(update_fields=["shift"])
+    audit_record(
+        target=service,
+        action="put_on_shift" if target is not None else "take_off_shift",
+        actor=user,
+        data={"from_shift": from_id, "to_shift": target.pk if target is not None else None},
+    )
+    return service
+
+
 @dataclass(frozen=True)
 class ShiftFinished:
     """``shift_finish``'s answer: the shift, and the proformas made for its services (with the pricing errors of
@@ -517,6 +705,10 @@ __all__ = [
     "service_add",
     "service_cancel",
     "service_editable",
+    "service_shift_choices",
+    "service_shift_set",
     "service_update",
+    "shift_create",
     "shift_finish",
+    "shift_update",
 ]

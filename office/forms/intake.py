@@ -1,5 +1,6 @@
 """Office forms for requests and services: a new request (its services as formset rows), a request's title and
-description, a service added or changed with its extras, the codes of a request or a service, and cancelling.
+description, a service added or changed with its extras, the codes of a request or a service, cancelling, and
+reservation shifts (a shift's name and times, the shift a service is on).
 
 As in the portal, the forms only read and bound what is typed; every rule is ``invoicing.booking``'s and
 ``invoicing.intake``'s, whose ``ValidationError`` names these forms' fields (``title``, ``service_type``,
@@ -26,8 +27,8 @@ from invoicing.booking import (
     ServiceInput,
     request_labels,
 )
-from invoicing.intake import REASON_MAX
-from invoicing.models import ExtraOffer, Service, ServiceExtra, ServiceType, Zone
+from invoicing.intake import REASON_MAX, SHIFT_NAME_MAX
+from invoicing.models import ExtraOffer, Service, ServiceExtra, ServiceType, Shift, Zone
 from invoicing.templatetags.money import qty, rate
 from invoicing.uploads import max_upload_bytes
 from octoo_billing.forms import BootstrapForm, MultipleFileField, QuantityField, RateField
@@ -408,3 +409,49 @@ def extra_formset(*, extra: int = 2):
         absolute_max=MAX_EXTRAS,
         validate_max=True,
     )
+
+
+# --- reservation shifts -------------------------------------------------------------------------------------------
+
+
+class ShiftForm(BootstrapForm):
+    """A shift's name and times (``invoicing.intake.shift_create``/``shift_update`` check how long it lasts and that
+    it holds its services)."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=SHIFT_NAME_MAX,
+        error_messages={"required": "Name the shift."},
+        help_text="What staff know it by, e.g. “Night shift, Courtroom 4”.",
+    )
+    starts_at = _datetime_field("Starts", "Enter when the shift starts.")
+    ends_at = _datetime_field("Ends", "Enter when the shift ends.")
+
+    @staticmethod
+    def initial_of(shift: Shift) -> dict:
+        return {"name": shift.name, "starts_at": shift.starts_at, "ends_at": shift.ends_at}
+
+
+class ServiceShiftForm(forms.Form):
+    """The shift to put a service on (one of the partner's: another's is not a choice), or ``take_off``."""
+
+    shift = forms.ModelChoiceField(
+        queryset=Shift.objects.none(),
+        required=False,
+        error_messages={"invalid_choice": "Choose one of your shifts."},
+    )
+    take_off = forms.BooleanField(required=False)
+
+    def __init__(self, *args, partner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shift"].queryset = Shift.objects.filter(partner=partner)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("take_off") and cleaned.get("shift") is None and not self.errors:
+            self.add_error("shift", "Choose the shift to put it on.")
+        return cleaned
+
+    def chosen(self) -> Shift | None:
+        """The shift to put it on, or None to take it off its shift."""
+        return None if self.cleaned_data["take_off"] else self.cleaned_data["shift"]

@@ -13,6 +13,9 @@ urlpatterns = [
     path("services/<int:pk>/edit/", intake.service_edit, name="service_edit"),
     path("services/<int:pk>/codes/", intake.service_codes, name="service_codes"),
     path("services/<int:pk>/cancel/", intake.service_cancel, name="service_cancel"),
+    path("services/<int:pk>/shift/", intake.service_shift, name="service_shift"),
     path("shifts/", intake.shift_list, name="shift_list"),
+    path("shifts/new/", intake.shift_create, name="shift_create"),
+    path("shifts/<int:pk>/edit/", intake.shift_edit, name="shift_edit"),
     path("shifts/<int:pk>/finish/", intake.shift_finish, name="shift_finish"),
 ]

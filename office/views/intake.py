@@ -1,6 +1,7 @@
 """Requests and services in the office: a new request (customer first, then its services, codes and documents), a
 request's title, description and codes, a service added or changed with its extras and codes, cancelling either,
-and finishing reservation shifts (which makes their proformas, seed 003).
+and reservation shifts: added, renamed or moved until finished, services put on them or taken off (from the
+service's page), and finished (which makes their proformas, seed 003).
 
 Every object comes through the partner's scope (another partner's is a 404; a customer id of another partner typed
 into a form is refused on the form). Requests come in through ``invoicing.booking.request_submit`` and change
@@ -43,6 +44,8 @@ from office.forms.intake import (
     RequestEditForm,
     RequestForm,
     ServiceForm,
+    ServiceShiftForm,
+    ShiftForm,
     StaffCodesForm,
     extra_formset,
     service_formset,
@@ -428,6 +431,101 @@ def service_cancel(request, pk):
 
 
 # --- shifts -------------------------------------------------------------------------------------------------------
+
+
+def _shift_page(request, *, form, shift=None, frozen="", status=200):
+    if form is not None and form.is_bound:
+        form.mark_invalid()
+    services = []
+    if shift is not None:
+        services = list(
+            Service.objects.filter(shift=shift)
+            .select_related("service_type", "request__customer")
+            .order_by("starts_at", "pk")
+        )
+    context = {
+        "form": form,
+        "form_list": [form],
+        "shift": shift,
+        "services": services,
+        "frozen_reason": frozen,
+        "longest_days": intake.SHIFT_LONGEST.days,
+    }
+    return render(request, "office/services/shift_form.html", context, status=status)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def shift_create(request):
+    """A new reservation shift, through ``intake.shift_create``; services are put on it from their pages."""
+    if request.method != "POST":
+        return _shift_page(request, form=ShiftForm())
+    form = ShiftForm(request.POST)
+    if form.is_valid():
+        try:
+            shift = intake.shift_create(partner=request.partner, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, f"Shift {shift} added: put services on it from their pages.")
+            return redirect("office:shift_list")
+    return _shift_page(request, form=form, status=400)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def shift_edit(request, pk):
+    """A shift's name and times, through ``intake.shift_update``, until it is finished (then shown read-only)."""
+    shift = partner_object(request, Shift, pk=pk)
+    frozen = "It is finished." if shift.finished_at is not None else ""
+    if frozen:
+        if request.method == "POST":
+            messages.error(request, f"This shift can no longer change. {frozen}")
+            return redirect("office:shift_list")
+        return _shift_page(request, form=None, shift=shift, frozen=frozen)
+    if request.method != "POST":
+        return _shift_page(request, form=ShiftForm(initial=ShiftForm.initial_of(shift)), shift=shift)
+    form = ShiftForm(request.POST)
+    if form.is_valid():
+        try:
+            shift = intake.shift_update(shift=shift, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        except BillingError as error:  # finished meanwhile
+            messages.error(request, error.message)
+            return redirect("office:shift_list")
+        else:
+            messages.success(request, f"Shift {shift} saved.")
+            return redirect("office:shift_list")
+    return _shift_page(request, form=form, shift=shift, status=400)
+
+
+@staff_required
+@require_POST
+def service_shift(request, pk):
+    """Put a service on one of the partner's shifts, or take it off its shift (``intake.service_shift_set``); the
+    form is on the service's page, so what is refused comes back there as a message."""
+    service = _service(request, pk)
+    form = ServiceShiftForm(request.POST, partner=request.partner)
+    back = redirect("office:service_detail", pk=service.pk)
+    if not form.is_valid():
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        return back
+    before = service.shift
+    try:
+        service = intake.service_shift_set(service=service, user=request.user, shift=form.chosen())
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except BillingError as error:
+        messages.error(request, error.message)
+    else:
+        if service.shift is not None:
+            messages.success(request, f"S-{service.pk} is on the shift {service.shift}.")
+        elif before is not None:
+            messages.success(request, f"S-{service.pk} was taken off the shift {before}.")
+        else:
+            messages.info(request, f"S-{service.pk} is on no shift.")
+    return back
 
 
 @staff_required

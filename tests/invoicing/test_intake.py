@@ -1,6 +1,7 @@
 """Requests and services after they came in (invoicing.intake): adding and changing services with the checks of
-``request_submit``, what stays once a price was made (proforma, quote) or an invoice issued, cancelling, and
-finishing a reservation shift, which makes its proformas (seed 003)."""
+``request_submit``, what stays once a price was made (proforma, quote) or an invoice issued, cancelling, reservation
+shifts (added and changed until finished, services put on them or taken off) and finishing one, which makes its
+proformas (seed 003)."""
 
 import datetime
 from decimal import Decimal
@@ -23,8 +24,11 @@ from invoicing.intake import (
     service_add,
     service_cancel,
     service_editable,
+    service_shift_set,
     service_update,
+    shift_create,
     shift_finish,
+    shift_update,
 )
 from invoicing.lifecycle import invoice_issue
 from invoicing.manual import quote_convert
@@ -431,3 +435,180 @@ def test_finishing_a_shift_again_makes_the_proformas_that_could_not_be_priced_be
     again = shift_finish(shift=shift, user=staff)
     assert [p.service_id for p in again.run.created] == [service.pk] and again.completed == 0
     assert Shift.objects.get(pk=shift.pk).finished_at == finished_at
+
+
+# --- shifts: added, changed until finished, services put on them or taken off -----------------------------------
+
+HOUR = datetime.timedelta(hours=1)
+
+
+def shift_around(service: Service, name: str = "Day shift", before=HOUR, after=HOUR, **kwargs) -> Shift:
+    """A shift of the service's partner whose window holds it, ``before`` its start to ``after`` its end."""
+    partner = kwargs.pop("partner", service.partner)
+    return shift_create(
+        partner=partner, name=name, starts_at=service.starts_at - before, ends_at=service.ends_at + after, **kwargs
+    )
+
+
+def shift_error(excinfo) -> dict:
+    return excinfo.value.message_dict
+
+
+def test_a_shift_is_added_with_its_name_tidied_and_an_audit_row(world):
+    customer, _, staff = world
+    start = weekday_at(8)
+
+    shift = shift_create(
+        partner=customer.partner, user=staff, name="  Night   shift ", starts_at=start, ends_at=start + 8 * HOUR
+    )
+
+    shift.refresh_from_db()
+    assert (shift.name, shift.partner, shift.finished_at) == ("Night shift", customer.partner, None)
+    assert actions(shift) == ["create"] and audit_trail(shift).get().actor == staff
+
+
+@pytest.mark.parametrize(
+    "name, hours, field, message",
+    [
+        ("", 8, "name", "Name the shift"),
+        ("x" * 101, 8, "name", "100 characters"),
+        ("Day", 0, "ends_at", "end after it starts"),
+        ("Day", -2, "ends_at", "end after it starts"),
+        ("Day", 7 * 24 + 1, "ends_at", "at most 7 days"),
+    ],
+)
+def test_a_shift_needs_a_name_and_ends_after_it_starts_within_a_week(world, name, hours, field, message):
+    customer, _, staff = world
+    start = weekday_at(8)
+
+    with pytest.raises(ValidationError) as excinfo:
+        shift_create(partner=customer.partner, user=staff, name=name, starts_at=start, ends_at=start + hours * HOUR)
+
+    assert message in " ".join(shift_error(excinfo)[field])
+    assert not Shift.objects.exists()
+
+
+def test_a_shift_changes_until_it_is_finished(world):
+    customer, _, staff = world
+    start = weekday_at(8)
+    shift = shift_create(partner=customer.partner, user=staff, name="Day", starts_at=start, ends_at=start + 8 * HOUR)
+
+    shift_update(shift=shift, user=staff, name="Long day", starts_at=start, ends_at=start + 10 * HOUR)
+    shift.refresh_from_db()
+    assert (shift.name, shift.ends_at) == ("Long day", start + 10 * HOUR)
+    assert actions(shift) == ["create", "update"]
+    assert sorted(audit_trail(shift).last().data["changed"]) == ["ends_at", "name"]
+
+    with pytest.raises(ValidationError) as excinfo:
+        shift_update(shift=shift, user=staff, name="Long day", starts_at=start, ends_at=start + 8 * 24 * HOUR)
+    assert "ends_at" in shift_error(excinfo)
+
+    shift_finish(shift=shift, user=staff)
+    with pytest.raises(BillingRuleError, match="finished"):
+        shift_update(shift=shift, user=staff, name="Renamed", starts_at=start, ends_at=start + 8 * HOUR)
+    assert Shift.objects.get(pk=shift.pk).name == "Long day"
+
+
+def test_a_shifts_times_keep_holding_the_services_on_it(world):
+    customer, stype, staff = world
+    service = submitted(customer, stype, staff).services.get()
+    shift = shift_around(service, user=staff)
+    service_shift_set(service=service, user=staff, shift=shift)
+
+    with pytest.raises(ValidationError) as excinfo:
+        shift_update(
+            shift=shift, user=staff, name=shift.name, starts_at=service.starts_at + HOUR, ends_at=shift.ends_at
+        )
+
+    assert f"S-{service.pk} on this shift runs" in " ".join(shift_error(excinfo)["starts_at"])
+    assert Shift.objects.get(pk=shift.pk).starts_at == shift.starts_at
+    # A cancelled service on it does not hold the shift's times.
+    service_cancel(service=service, user=staff)
+    shift_update(shift=shift, user=staff, name=shift.name, starts_at=service.starts_at + HOUR, ends_at=shift.ends_at)
+
+
+def test_a_service_goes_on_a_shift_that_holds_it_and_comes_off_it(world):
+    customer, stype, staff = world
+    service = submitted(customer, stype, staff).services.get()
+    first, second = shift_around(service, "First"), shift_around(service, "Second", before=2 * HOUR)
+    elsewhere = shift_create(
+        partner=customer.partner, name="Elsewhere", starts_at=service.ends_at, ends_at=service.ends_at + 4 * HOUR
+    )
+    assert service_editable(service).shifts == (second, first)  # by start; not the one whose window misses it
+
+    service_shift_set(service=service, user=staff, shift=first)
+    assert Service.objects.get(pk=service.pk).shift == first
+    assert service_editable(Service.objects.get(pk=service.pk)).shifts == (second,)
+
+    service_shift_set(service=service, user=staff, shift=second)  # moved
+    service_shift_set(service=service, user=staff, shift=None)  # taken off
+    assert Service.objects.get(pk=service.pk).shift is None
+    assert actions(service)[-3:] == ["put_on_shift", "put_on_shift", "take_off_shift"]
+    assert audit_trail(service).last().data == {"from_shift": second.pk, "to_shift": None}
+    assert elsewhere not in service_editable(service).shifts
+
+
+def test_a_service_outside_the_shifts_window_is_refused_with_the_window(world):
+    customer, stype, staff = world
+    service = submitted(customer, stype, staff).services.get()
+    early = shift_create(
+        partner=customer.partner,
+        name="Early",
+        starts_at=service.starts_at - 4 * HOUR,
+        ends_at=service.starts_at + HOUR,  # ends an hour into the service
+    )
+
+    with pytest.raises(ValidationError) as excinfo:
+        service_shift_set(service=service, user=staff, shift=early)
+
+    message = " ".join(shift_error(excinfo)["shift"])
+    window = (
+        timezone.localtime(early.starts_at).strftime("%H:%M")
+        + "–"
+        + timezone.localtime(early.ends_at).strftime("%H:%M")
+    )
+    assert "outside the shift Early" in message and window in message
+    assert Service.objects.get(pk=service.pk).shift is None and "put_on_shift" not in actions(service)
+
+
+def test_no_service_goes_on_a_finished_shift_or_another_partners(world):
+    customer, stype, staff = world
+    service = submitted(customer, stype, staff).services.get()
+    finished = shift_around(service, "Done")
+    shift_finish(shift=finished, user=staff)
+    stranger = shift_around(service, "Theirs", partner=factories.PartnerFactory())
+
+    with pytest.raises(BillingRuleError, match="is finished") as excinfo:
+        service_shift_set(service=service, user=staff, shift=finished)
+    assert excinfo.value.field == "shift"
+    with pytest.raises(ValidationError, match="one of your shifts"):
+        service_shift_set(service=service, user=staff, shift=stranger)
+
+    assert Service.objects.get(pk=service.pk).shift is None
+    assert service_editable(service).shifts == ()
+
+
+def test_a_cancelled_service_one_with_a_proforma_or_on_a_finished_shift_keeps_its_shift(world):
+    customer, stype, staff = world
+    cancelled, priced, finished_on = submitted(
+        customer, stype, staff, services=[two_hours(stype), two_hours(stype), two_hours(stype)]
+    ).services.order_by("pk")
+    shift = shift_around(cancelled)
+    service_shift_set(service=finished_on, user=staff, shift=shift)
+    service_cancel(service=cancelled, user=staff)
+    proforma_generate(service=priced)
+    other = shift_around(priced, "Other")
+
+    with pytest.raises(BillingRuleError, match="It is cancelled"):
+        service_shift_set(service=cancelled, user=staff, shift=shift)
+    with pytest.raises(BillingRuleError, match="already has proforma") as excinfo:
+        service_shift_set(service=priced, user=staff, shift=shift)
+    assert excinfo.value.field == "shift"
+    Rate.objects.all().delete()  # finished, but its proforma could not be made: it stays on the shift all the same
+    assert shift_finish(shift=shift, user=staff).run.errors
+    for target in (other, None):
+        with pytest.raises(BillingRuleError, match="is finished"):
+            service_shift_set(service=finished_on, user=staff, shift=target)
+
+    assert [s.shift_id for s in Service.objects.order_by("pk")] == [None, None, shift.pk]
+    assert "already has proforma" in service_editable(priced).shift and service_editable(priced).shifts == ()

@@ -1,7 +1,8 @@
 """Requests and services entered and changed in the office (office.views.intake): a new request with its services,
 codes and documents through ``request_submit``; editing a request, its codes, its services and theirs until they
-are invoiced (then read-only, with the reason); cancelling; finishing shifts (seed 003: the proformas follow); the
-request and service lists' filters; and partner scoping (another partner's object is a 404)."""
+are invoiced (then read-only, with the reason); cancelling; shifts added and changed, services put on them or taken
+off from their pages, and finishing shifts (seed 003: the proformas follow); the request and service lists'
+filters; and partner scoping (another partner's object is a 404)."""
 
 import csv
 import datetime
@@ -13,8 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from expense_codes.models import AppliedExpenseCode
+from invoicing.audit import audit_trail
 from invoicing.booking import ServiceInput, request_book, request_submit
 from invoicing.generation import ar_invoices_generate, proforma_generate
+from invoicing.intake import service_shift_set, shift_create, shift_finish
 from invoicing.lifecycle import invoice_issue
 from invoicing.models import (
     Proforma,
@@ -441,6 +444,165 @@ def test_finishing_a_shift_makes_the_proformas_of_its_services(client, clerk_use
     assert Service.objects.get(pk=service.pk).status == Service.Status.COMPLETED
 
 
+HOUR = datetime.timedelta(hours=1)
+
+
+def shift_fields(name: str, start: datetime.datetime, hours: int = 8) -> dict:
+    return {"name": name, "starts_at": local(start), "ends_at": local(start + hours * HOUR)}
+
+
+def shift_around(service: Service, name: str = "Day shift", **kwargs) -> Shift:
+    return shift_create(
+        partner=kwargs.pop("partner", service.partner),
+        name=name,
+        starts_at=kwargs.pop("starts_at", service.starts_at - HOUR),
+        ends_at=kwargs.pop("ends_at", service.ends_at + HOUR),
+    )
+
+
+def test_staff_add_a_shift_from_the_shifts_page(client, clerk_user, partner):
+    client.force_login(clerk_user)
+    assert reverse("office:shift_create") in client.get(reverse("office:shift_list")).content.decode()
+    url = reverse("office:shift_create")
+    assert client.get(url).status_code == 200
+    start = weekday_at(8)
+
+    refused = client.post(url, {**shift_fields("Night shift", start), "ends_at": local(start - HOUR)})
+    assert refused.status_code == 400 and "The shift must end after it starts." in refused.content.decode()
+    too_long = client.post(url, shift_fields("Night shift", start, hours=8 * 24))
+    assert too_long.status_code == 400 and "at most 7 days" in too_long.content.decode()
+    assert not Shift.objects.exists()
+
+    response = client.post(url, shift_fields("Night shift", start), follow=True)
+
+    shift = Shift.objects.get()
+    assert (shift.partner, shift.name, shift.starts_at, shift.ends_at) == (
+        partner,
+        "Night shift",
+        start,
+        start + 8 * HOUR,
+    )
+    assert response.redirect_chain[-1][0] == reverse("office:shift_list") and "Night shift added" in messages_of(
+        response
+    )
+    assert reverse("office:shift_edit", args=[shift.pk]) in response.content.decode()
+
+
+def test_a_shift_is_edited_until_it_is_finished(client, clerk_user, partner, customer, stype):
+    service = submitted(customer, stype).services.get()
+    shift = shift_around(service, "Day shift")
+    service_shift_set(service=service, shift=shift)
+    client.force_login(clerk_user)
+    url = reverse("office:shift_edit", args=[shift.pk])
+    page = client.get(url).content.decode()
+    assert 'value="Day shift"' in page and f"S-{service.pk}" in page  # the services on it, listed
+
+    narrowed = client.post(url, shift_fields("Day shift", service.starts_at + HOUR))
+    assert narrowed.status_code == 400 and f"S-{service.pk} on this shift runs" in narrowed.content.decode()
+
+    response = client.post(url, shift_fields("Long day", service.starts_at - 2 * HOUR, hours=12))
+    assert response.status_code == 302
+    assert Shift.objects.get(pk=shift.pk).name == "Long day"
+
+    shift_finish(shift=shift)
+    finished = client.get(url).content.decode()
+    assert "This shift can no longer change. It is finished." in finished and 'name="name"' not in finished
+    response = client.post(url, shift_fields("Renamed", service.starts_at), follow=True)
+    assert "can no longer change" in messages_of(response) and Shift.objects.get(pk=shift.pk).name == "Long day"
+
+
+def test_put_a_service_on_a_shift_from_its_page_then_take_it_off(client, clerk_user, customer, stype):
+    service = submitted(customer, stype).services.get()
+    holding = shift_around(service, "Holding shift")
+    missing = shift_around(service, "Missing shift", starts_at=service.ends_at, ends_at=service.ends_at + 4 * HOUR)
+    theirs = shift_around(service, "Their shift", partner=factories.PartnerFactory())
+    client.force_login(clerk_user)
+    detail_url = reverse("office:service_detail", args=[service.pk])
+    url = reverse("office:service_shift", args=[service.pk])
+
+    page = client.get(detail_url).content.decode()
+    assert url in page and f'<option value="{holding.pk}">Holding shift' in page
+    assert missing.name not in page and theirs.name not in page and "Take off the shift" not in page
+
+    response = client.post(url, {"shift": holding.pk}, follow=True)
+    assert response.redirect_chain[-1][0] == detail_url
+    assert f"S-{service.pk} is on the shift Holding shift." in messages_of(response)
+    assert Service.objects.get(pk=service.pk).shift == holding
+    page = response.content.decode()
+    assert "Take off the shift" in page and reverse("office:shift_finish", args=[holding.pk]) in page
+
+    response = client.post(url, {"take_off": "1"}, follow=True)
+    assert "taken off the shift Holding shift" in messages_of(response)
+    assert Service.objects.get(pk=service.pk).shift is None
+
+
+def test_a_shift_that_misses_the_service_is_finished_or_another_partners_is_refused(
+    client, clerk_user, customer, stype
+):
+    service = submitted(customer, stype).services.get()
+    missing = shift_around(service, "Missing shift", starts_at=service.starts_at + HOUR)
+    finished = shift_around(service, "Finished shift")
+    shift_finish(shift=finished)
+    theirs = shift_around(service, "Their shift", partner=factories.PartnerFactory())
+    client.force_login(clerk_user)
+    url = reverse("office:service_shift", args=[service.pk])
+
+    for shift, message in [
+        (missing, "outside the shift Missing shift ("),
+        (finished, "The shift Finished shift is finished"),
+        (theirs, "Choose one of your shifts."),
+        (None, "Choose the shift to put it on."),
+    ]:
+        response = client.post(url, {"shift": shift.pk if shift else ""}, follow=True)
+        assert response.redirect_chain[-1][0] == reverse("office:service_detail", args=[service.pk])
+        assert message in messages_of(response), message
+    assert Service.objects.get(pk=service.pk).shift is None
+    assert "put_on_shift" not in [e.action for e in audit_trail(service)]
+
+
+def test_a_service_with_a_proforma_says_why_its_shift_stays(client, clerk_user, customer, stype, rates):
+    service = submitted(customer, stype).services.get()
+    shift = shift_around(service)
+    proforma = proforma_generate(service=service)
+    client.force_login(clerk_user)
+
+    page = client.get(reverse("office:service_detail", args=[service.pk])).content.decode()
+    assert f"Not put on a shift: It already has proforma {proforma}" in page
+    assert reverse("office:service_shift", args=[service.pk]) not in page
+
+    response = client.post(reverse("office:service_shift", args=[service.pk]), {"shift": shift.pk}, follow=True)
+    assert "already has proforma" in messages_of(response) and Service.objects.get(pk=service.pk).shift is None
+
+
+def test_a_shift_added_in_the_office_makes_the_proformas_of_the_services_put_on_it(client, clerk_user, customer, stype):
+    for schedule in ("weekday", "weeknight", "weekend"):  # the shift runs now, whatever day and hour that is
+        Rate.objects.create(
+            partner=customer.partner,
+            slip_type="service",
+            pay_schedule=schedule,
+            bill_rate_units=Decimal(8000),
+            pay_rate_units=Decimal(5000),
+        )
+    now = timezone.now().replace(second=0, microsecond=0)
+    start = now + HOUR  # ends ahead: only finishing the shift makes its proforma now
+    on_it, off_it = submitted(
+        customer,
+        stype,
+        services=[ServiceInput(service_type=stype, starts_at=start, ends_at=start + 2 * HOUR)] * 2,
+    ).services.order_by("pk")
+    client.force_login(clerk_user)
+    client.post(reverse("office:shift_create"), shift_fields("Office shift", now - HOUR))
+    shift = Shift.objects.get(name="Office shift")
+    assert client.post(reverse("office:service_shift", args=[on_it.pk]), {"shift": shift.pk}).status_code == 302
+
+    response = client.post(reverse("office:shift_finish", args=[shift.pk]), follow=True)
+
+    assert "1 proforma made" in messages_of(response)
+    assert list(Proforma.objects.values_list("service_id", flat=True)) == [on_it.pk]
+    assert Service.objects.get(pk=on_it.pk).status == Service.Status.COMPLETED
+    assert Service.objects.get(pk=off_it.pk).status == Service.Status.SCHEDULED
+
+
 # --- lists ------------------------------------------------------------------------------------------------------
 
 
@@ -498,6 +660,8 @@ def test_another_partners_request_service_and_shift_are_404(client, clerk_user):
         ("office:service_codes", service_pk),
         ("office:service_cancel", service_pk),
         ("office:shift_finish", shift.pk),
+        ("office:shift_edit", shift.pk),
+        ("office:service_shift", service_pk),
     ]:
         url = reverse(name, args=[pk])
         assert client.post(url, {"title": "x", "reason": "x"}).status_code == 404, name
@@ -515,6 +679,7 @@ def test_intake_pages_are_for_staff_only(client, customer_user, customer):
         reverse("office:request_edit", args=[service.request_id]),
         reverse("office:service_edit", args=[service.pk]),
         reverse("office:shift_list"),
+        reverse("office:shift_create"),
     ]
     for url in urls:
         assert client.get(url).status_code == 302  # to the sign-in page
