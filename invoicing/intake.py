@@ -402,6 +402,14 @@ def service_update(*, service: Service, user=None, given: ServiceInput) -> Servi
         return service
     fields = [name for name in changes if name != "extras"]
     values = service_row(service_request, dataclasses.replace(given, zone=zone))
+    if service.shift_id and ("starts_at" in changes or "ends_at" in changes) and not _holds(service.shift, values):
+        shift = service.shift
+        raise ValidationError(
+            {
+                "ends_at": f"S-{service.pk} is on the shift {shift} ({_span(shift.starts_at, shift.ends_at)}): keep "
+                "it within the shift's times, or take it off the shift first."
+            }
+        )
     for name in fields:
         setattr(service, name, getattr(values, name))
     if fields:

@@ -24,19 +24,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from customers.access import staff_required
 from customers.models import Customer
-from expense_codes.models import AppliedExpenseCode
 from invoicing import intake
 from invoicing.booking import (
-    request_codes_frozen,
-    request_codes_set,
     request_submit,
-    service_codes_frozen,
-    service_codes_set,
     service_input_errors,
 )
 from invoicing.errors import BillingError
 from invoicing.forms import CustomerPickForm
 from invoicing.models import ExtraOffer, Service, ServiceRequest, Shift
+from invoicing.views import codes_edit_page
 from octoo_billing.forms import apply_errors
 from office.forms.intake import (
     CancelForm,
@@ -196,50 +192,15 @@ def request_edit(request, pk):
 
 def _codes_page(request, service_request: ServiceRequest, service: Service | None = None):
     """Show (GET) or save (POST) the codes of the request, or of one of its services."""
-    customer = service_request.customer
-    if service is None:
-        current = list(AppliedExpenseCode.objects.filter(request=service_request).order_by("label_name", "value"))
-        frozen = request_codes_frozen(service_request)
-        back = _request_url(service_request)
-    else:
-        current = list(AppliedExpenseCode.objects.filter(service=service).order_by("label_name", "value"))
-        frozen = service_codes_frozen(service)
-        back = _service_url(service)
-    form, status = None, 200
-    if request.method == "POST":
-        if frozen:
-            messages.error(request, f"These codes can no longer change. {frozen}")
-            return redirect(back)
-        form = StaffCodesForm(request.POST, customer=customer, codes=current)
-        if form.is_valid():
-            try:
-                if service is None:
-                    request_codes_set(service_request=service_request, user=request.user, codes=form.codes())
-                else:
-                    service_codes_set(service=service, user=request.user, codes=form.codes())
-            except ValidationError as error:
-                apply_errors(form, error)
-            except BillingError as error:  # invoiced meanwhile: nothing changed
-                messages.error(request, error.message)
-                return redirect(back)
-            else:
-                messages.success(request, "The expense codes were saved.")
-                return redirect(back)
-        status = 400
-        form.mark_invalid()
-    elif not frozen:
-        form = StaffCodesForm(customer=customer, codes=current)
-    context = {
-        "service_request": service_request,
-        "service": service,
-        "codes": current,
-        "request_codes": list(AppliedExpenseCode.objects.filter(request=service_request)) if service else [],
-        "frozen_reason": frozen,
-        "form": form,
-        "form_list": [form],
-        "back_url": back,
-    }
-    return render(request, "office/requests/codes.html", context, status=status)
+    back = _request_url(service_request) if service is None else _service_url(service)
+    return codes_edit_page(
+        request,
+        service_request=service_request,
+        service=service,
+        form_class=StaffCodesForm,
+        template="office/requests/codes.html",
+        back=back,
+    )
 
 
 @staff_required

@@ -31,6 +31,7 @@ from invoicing.models import (
     ServiceExtra,
     ServiceRequest,
 )
+from invoicing.views import codes_edit_page
 from octoo_billing.forms import apply_errors
 from portal.forms.requests import BookingForm, CodesForm, QuoteDeclineForm, RequestFilterForm
 
@@ -251,52 +252,15 @@ def request_document(request, pk, document_pk):
 
 def _codes_page(request, service_request: ServiceRequest, service: Service | None = None):
     """Show (GET) or save (POST) the codes of the request, or of one service when ``service`` is given."""
-    customer = request.customer
-    if service is None:
-        current = list(AppliedExpenseCode.objects.filter(request=service_request))
-        frozen = booking.request_codes_frozen(service_request)
-        back = reverse("portal:request_detail", args=[service_request.pk]) + "#codes"
-    else:
-        current = list(AppliedExpenseCode.objects.filter(service=service))
-        frozen = booking.service_codes_frozen(service)
-        back = reverse("portal:request_detail", args=[service_request.pk]) + f"#service-{service.pk}"
-    if not frozen and not booking.codes_can_edit(user=request.user, customer=customer):
-        frozen = "You cannot change the expense codes of this request."
-    form, status = None, 200
-    if request.method == "POST":
-        if frozen:
-            messages.error(request, f"These codes can no longer change. {frozen}")
-            return redirect(back)
-        form = CodesForm(request.POST, customer=customer, codes=current)
-        if form.is_valid():
-            try:
-                if service is None:
-                    booking.request_codes_set(service_request=service_request, user=request.user, codes=form.codes())
-                else:
-                    booking.service_codes_set(service=service, user=request.user, codes=form.codes())
-            except ValidationError as error:
-                apply_errors(form, error)
-            except BillingError as error:  # invoiced meanwhile: nothing changed
-                messages.error(request, error.message)
-                return redirect(back)
-            else:
-                what = "the request" if service is None else f"the {service.service_type.name} service"
-                messages.success(request, f"The expense codes of {what} were saved.")
-                return redirect(back)
-        status = 400
-        form.mark_invalid()
-    elif not frozen:
-        form = CodesForm(customer=customer, codes=current)
-    context = {
-        "service_request": service_request,
-        "service": service,
-        "codes": current,
-        "request_codes": list(AppliedExpenseCode.objects.filter(request=service_request)) if service else [],
-        "frozen_reason": frozen,
-        "form": form,
-        "back_url": back,
-    }
-    return render(request, "portal/request_codes.html", context, status=status)
+    anchor = "#codes" if service is None else f"#service-{service.pk}"
+    return codes_edit_page(
+        request,
+        service_request=service_request,
+        service=service,
+        form_class=CodesForm,
+        template="portal/request_codes.html",
+        back=reverse("portal:request_detail", args=[service_request.pk]) + anchor,
+    )
 
 
 @customer_user_required

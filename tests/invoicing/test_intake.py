@@ -612,3 +612,24 @@ def test_a_cancelled_service_one_with_a_proforma_or_on_a_finished_shift_keeps_it
 
     assert [s.shift_id for s in Service.objects.order_by("pk")] == [None, None, shift.pk]
     assert "already has proforma" in service_editable(priced).shift and service_editable(priced).shifts == ()
+
+
+def test_a_service_on_a_shift_cannot_be_moved_out_of_the_shifts_times(db):
+    service = factories.ServiceFactory()
+    shift = factories.ShiftFactory(
+        partner=service.partner,
+        starts_at=service.starts_at - datetime.timedelta(hours=1),
+        ends_at=service.ends_at + datetime.timedelta(hours=1),
+    )
+    Service.objects.filter(pk=service.pk).update(shift=shift)
+    service.refresh_from_db()
+    given = ServiceInput(
+        service_type=service.service_type,
+        starts_at=service.starts_at,
+        ends_at=service.ends_at + datetime.timedelta(hours=3),
+        extras=extras_as_given(service),
+    )
+    with pytest.raises(ValidationError) as error:
+        service_update(service=service, given=given)
+    assert "keep it within the shift's times" in error.value.message_dict["ends_at"][0]
+    assert Service.objects.get(pk=service.pk).ends_at == service.ends_at
