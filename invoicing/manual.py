@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from expense_codes.applying import codes_copy
 from octoo_billing.money import (
     MAX_AMOUNT_UNITS,
     MAX_PERCENT,
@@ -327,7 +328,6 @@ def quote_convert(*, quote: Quote, user=None, issue: bool = False, source: str =
         notes=f"From the quote for request {request}",
         source=source,
     )
-    from expense_codes.applying import codes_copy
 
     codes_copy(source={"request": request}, target={"invoice": invoice})
     quote.status = Quote.Status.CONVERTED

@@ -135,12 +135,19 @@ def _nudge_on_commit() -> None:
     transaction.on_commit(outbox_nudge)
 
 
-def outbox_nudge() -> None:
-    """Ask the worker to drain the outbox now. Never raises: the schedule drains it within a minute anyway."""
+def worker_queue(task: str, *args, **options) -> None:
+    """Hand a task to the django-q2 worker: the one place the domain queues worker work. Call it after the commit
+    that recorded the work (an outbox row, a billing run), so the row is there when the task runs and a lost
+    queue leaves the row to be found again. Raises what the broker raises."""
     from django_q.tasks import async_task  # cycle: django_q's models import the project's settings at load
 
+    async_task(task, *args, **options)
+
+
+def outbox_nudge() -> None:
+    """Ask the worker to drain the outbox now. Never raises: the schedule drains it within a minute anyway."""
     try:
-        async_task(DRAIN_TASK, task_name="outbox", group="outbox")
+        worker_queue(DRAIN_TASK, task_name="outbox", group="outbox")
     except Exception:  # noqa: BLE001 - logged; the rows are safe and the schedule picks them up
         logger.exception("could not queue the outbox drain; the schedule will run it")
 

@@ -31,6 +31,7 @@ from .bulk import BULK_MAX, INLINE_MAX, bulk_items_execute, invoice_label
 from .errors import BillingRuleError, RunAlreadyOpen
 from .generation import RunProgress, ap_run, ar_run
 from .models import BillingRun, BillingRunItem, Invoice
+from .outbox import worker_queue
 
 logger = logging.getLogger(__name__)
 
@@ -174,10 +175,10 @@ def _queue_on_commit(run_id: int) -> None:
 
 def run_queue(run_id: int) -> None:
     """Queue the run's task. Never raises: a run that cannot be queued is marked failed, so it blocks nothing."""
-    from django_q.tasks import async_task  # cycle: django_q's models import the project's settings at load
-
     try:
-        async_task(RUN_TASK, run_id, task_name=f"billing-run-{run_id}", group="billing-runs", timeout=RUN_TASK_TIMEOUT)
+        worker_queue(
+            RUN_TASK, run_id, task_name=f"billing-run-{run_id}", group="billing-runs", timeout=RUN_TASK_TIMEOUT
+        )
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         logger.exception("could not queue billing run %s", run_id)
         _run_finish(run_id, Status.FAILED, f"Could not be queued for the worker: {type(exc).__name__}: {exc}")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from .generation import proformas_sweep
+from .lifecycle import invoices_mark_overdue
 from .models import BillingRun
 from .outbox_work import outbox_run
 from .runs import run_execute, runs_scheduled
@@ -26,8 +28,6 @@ def outbox_task() -> dict:
 
 
 def proformas_sweep_task() -> dict:
-    from .generation import proformas_sweep
-
     report = proformas_sweep()
     return {"created": report["created"], "errors": len(report["errors"]), "skipped": report["skipped"]}
 
@@ -60,6 +60,4 @@ def billing_run_task(run_id: int) -> str:
 
 
 def mark_overdue_task() -> int:
-    from .lifecycle import invoices_mark_overdue
-
     return invoices_mark_overdue()
