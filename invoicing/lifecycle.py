@@ -89,9 +89,16 @@ ISSUE_FIELDS = [
 
 @transaction.atomic
 def invoice_issue(
-    *, invoice: Invoice, user=None, issue_date: datetime.date | None = None, expected_status: str | None = None
+    *,
+    invoice: Invoice,
+    user=None,
+    issue_date: datetime.date | None = None,
+    expected_status: str | None = None,
+    deliver: bool = True,
 ) -> Invoice:
-    """Draft -> Pending: number, issue and due dates, frozen totals and billing-contact snapshot."""
+    """Draft -> Pending: number, issue and due dates, frozen totals and billing-contact snapshot.
+
+    ``deliver=False`` issues it as already delivered (no PDF, e-mail or charge work): the demo seed's history."""
     invoice = invoice_lock(invoice.pk, expected_status=expected_status)
     _check_move(invoice, Status.PENDING, "issued")
     invoice_totals_refresh(invoice, save=False)
@@ -132,7 +139,8 @@ def invoice_issue(
         to_status=invoice.status,
         data={"number": number, "total_units": invoice.total_units},
     )
-    issue_jobs_add(invoice=invoice)  # its delivery, committed with the issue (invoicing.outbox)
+    if deliver:
+        issue_jobs_add(invoice=invoice)  # its delivery, committed with the issue (invoicing.outbox)
     return invoice
 
 
