@@ -11,7 +11,7 @@ run starts from the same tables:
 
 - **plain bulk_create**: ``Service.objects.bulk_create`` of the same 10,000 services (the objects built in the timed
   block, onto requests inserted beforehand and not timed), the floor any import has to stand on;
-- **import commit**: ``invoicing.imports.services_import_commit`` of the file: reading and checking every row
+- **import commit**: ``invoicing.imports.commit.services_import_commit`` of the file: reading and checking every row
   again, then inserting its requests, services, expense codes (entered and auto-applied; each table with one
   COPY, ``octoo_billing.bulk.rows_insert``) and audit row;
 - **preview**: ``services_import_check`` alone (what the preview page costs before rendering).
@@ -160,7 +160,8 @@ def _timed_rolled_back(fn):
 
 
 def _bench_shape(world, group_size: int) -> dict:
-    from invoicing.imports import services_import_check, services_import_commit
+    from invoicing.imports.checking import services_import_check
+    from invoicing.imports.commit import services_import_commit
     from invoicing.models import Service, ServiceRequest
 
     partner, customers, providers, types, zones = world

@@ -175,7 +175,7 @@ def _time_page(client, url):
 def _middle_cursor(partner):
     """The keyset cursor a clerk would hold halfway through the list in its default order."""
     from office.pagination import Cursor, Sort, ordered
-    from office.views.lists import AR_INVOICES
+    from office.views.lists.invoices import AR_INVOICES
 
     sort = Sort.from_param(None, AR_INVOICES.keys, AR_INVOICES.default_sort)
     row = ordered(AR_INVOICES.rows(partner=partner), sort).select_related(None).only("id", "issue_date")[INVOICES // 2]

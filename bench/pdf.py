@@ -156,7 +156,7 @@ def _render_in_child(html: str, queue) -> None:
     import django
 
     django.setup()
-    from invoicing.pdf import html_to_pdf
+    from invoicing.pdf.engine import html_to_pdf
 
     html_to_pdf("<p>warm-up</p>")  # fonts and stylesheet loaded once per process, as in a worker
     before = _current_rss_kib()
@@ -183,7 +183,8 @@ def bench_renders(partner, lines: list[str]) -> None:
 
     from customers.models import Provider
     from invoicing.lifecycle import invoice_issue
-    from invoicing.pdf import invoice_pdf_bytes, invoice_pdf_context
+    from invoicing.pdf.contents import invoice_pdf_context
+    from invoicing.pdf.documents import invoice_pdf_bytes
 
     provider = Provider.objects.create(partner=partner, name="Bench Provider")
     customer = _customer(partner, "Mercy General Hospital")

@@ -188,8 +188,9 @@ def _numberer(args):
 def bench_engine(lines: list[str]):
     from django.db import connection
 
-    from invoicing.generation import ap_run, ar_run, proformas_sweep
+    from invoicing.invoice_runs import ap_run, ar_run
     from invoicing.models import Invoice, Proforma, Slip
+    from invoicing.proformas import proformas_sweep
     from invoicing.schedules import closed_period
 
     t0 = time.perf_counter()

@@ -65,8 +65,8 @@ def _bench_runs(lines: list[str]) -> None:
 
     from bench.run import CUSTOMERS, SERVICES_PER_CUSTOMER, build_world
     from customers.models import StaffMembership
-    from invoicing.generation import proformas_sweep
     from invoicing.models import BillingRun, Invoice
+    from invoicing.proformas import proformas_sweep
 
     t0 = time.perf_counter()
     partner = build_world(name="Bench Runs Partner", slug="bench-runs")

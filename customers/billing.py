@@ -16,6 +16,8 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from audit.recording import audit_record
+
 from .access import staff_membership
 from .contacts import _validated as _contact_validated
 from .models import BillingContact, Customer, Partner
@@ -47,8 +49,6 @@ AUTO_INVOICE_REQUIRED = (
 
 
 def record_change(target, action: str, user, data: dict) -> None:
-    from invoicing.audit import audit_record
-
     audit_record(target=target, action=action, actor=user, data=data)
 
 

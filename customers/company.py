@@ -1,5 +1,6 @@
-"""A partner's company settings, changed by its billing admins: company details, invoice prefixes and the next
-invoice numbers, how to pay (remittance text, bank details), the e-mail sender, the logo and the time zone.
+"""A partner's company settings, changed by its billing admins: company details, invoice prefixes, how to pay
+(remittance text, bank details), the e-mail sender, the logo and the time zone. The office's settings page sets
+the next invoice numbers with them, in one transaction and one audit row (invoicing.company).
 
 They are printed on PDFs (invoicing.pdf), used by e-mails (invoicing.delivery) and the time zone is the one every
 page of the partner's staff and customers is shown in (customers.middleware).
@@ -35,10 +36,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image
 
-from invoicing.audit import audit_record
-from invoicing.errors import BillingError
-from invoicing.numbering import Series, counter_next_set
-from invoicing.uploads import PNG_KIND, png_end
+from audit.recording import audit_record
+from octoo_billing.files import PNG_KIND, png_end
 
 from .access import staff_membership
 from .billing import MAX_TERMS_DAYS, check_staff
@@ -51,9 +50,8 @@ PAYMENT_FIELDS = ("remittance", "bank_name", "bank_account_name", "bank_account_
 EMAIL_FIELDS = ("email", "email_sender_name")
 TIME_FIELDS = ("time_zone",)
 SETTINGS = COMPANY_FIELDS + INVOICE_FIELDS + PAYMENT_FIELDS + EMAIL_FIELDS + TIME_FIELDS
-# Besides the settings: a new logo (an uploaded file), removing the logo, and the next AR and AP numbers.
-NEXT_NUMBER_FIELDS = {"next_ar_number": Series.AR, "next_ap_number": Series.AP}
-EXTRA_VALUES = ("logo", "logo_remove", *NEXT_NUMBER_FIELDS)
+# Besides the settings: a new logo (an uploaded file) and removing the logo.
+EXTRA_VALUES = ("logo", "logo_remove")
 
 SINGLE_LINE = ("name", "legal_name", "tax_id", "phone", "email", "email_sender_name", "bank_name", "bank_account_name")
 CODES = ("ar_prefix", "ap_prefix", "proforma_prefix", "bank_account_number", "bank_routing", "time_zone")
@@ -327,52 +325,46 @@ def _values_errors(partner: Partner) -> dict[str, list[str]]:
     return errors
 
 
-def _check_admin(user, partner: Partner) -> None:
+def company_admin_check(user, partner: Partner) -> None:
+    """Only the partner's billing admins change its company settings (``user=None``: the system itself)."""
     check_staff(user, partner.pk)
     if user is not None and not staff_membership(user).is_billing_admin:
         raise PermissionDenied(ADMIN_ONLY)
 
 
 @transaction.atomic
-def company_settings_update(*, partner: Partner, user, **values) -> Partner:
-    """Change a partner's company settings: any of ``SETTINGS`` (the others keep their value), plus
-
-    - ``logo``: an uploaded PNG or SVG (checked by ``logo_check``), ``logo_remove=True`` to remove the logo;
-    - ``next_ar_number`` / ``next_ap_number``: the sequence the next AR / AP invoice gets, forward only
-      (invoicing.numbering.counter_next_set, under the counter's row lock).
+def company_settings_update(
+    *,
+    partner: Partner,
+    user,
+    other_changes: dict[str, list] | None = None,
+    other_errors: dict[str, list[str]] | None = None,
+    **values,
+) -> Partner:
+    """Change a partner's company settings: any of ``SETTINGS`` (the others keep their value), plus ``logo``, an
+    uploaded PNG or SVG (checked by ``logo_check``), or ``logo_remove=True`` to remove the logo.
 
     Billing admins of the partner only (``user=None``: the system itself, e.g. the demo data). Checks everything
     and saves nothing on error (``ValidationError`` keyed by field); writes one audit row listing what changed.
+
+    A caller that changes more of the company in the same transaction (invoicing.company: the next invoice
+    numbers) passes what it changed, ``other_changes`` (field: [before, after]), to be listed in the same audit
+    row, and what it refused, ``other_errors`` (field: messages), to be raised with these fields' errors.
     """
     unknown = set(values) - set(SETTINGS) - set(EXTRA_VALUES)
     if unknown:
         raise TypeError(f"company_settings_update() got unexpected fields: {', '.join(sorted(unknown))}")
-    _check_admin(user, partner)
-    errors: dict[str, list[str]] = {}
+    company_admin_check(user, partner)
+    errors: dict[str, list[str]] = {field: list(messages) for field, messages in (other_errors or {}).items()}
+    changed: dict[str, list] = dict(other_changes or {})
     logo = values.pop("logo", None)
     logo_remove = bool(values.pop("logo_remove", False))
-    next_numbers = {field: values.pop(field, None) for field in NEXT_NUMBER_FIELDS}
     checked_logo = None
     if logo is not None:
         try:
             checked_logo = logo_check(logo)
         except ValidationError as error:
             errors["logo"] = error.messages
-
-    # The counters first, then the partner row: issuing locks its counter, then touches the partner row (its
-    # audit row's foreign key), so this order never deadlocks with an issue.
-    changed: dict[str, list] = {}
-    for field, series in NEXT_NUMBER_FIELDS.items():
-        value = next_numbers[field]
-        if value is None:
-            continue
-        try:
-            previous = counter_next_set(partner=partner, series=series, next_value=int(value), field=field)
-        except BillingError as error:
-            errors.setdefault(error.field or field, []).append(error.message)
-            continue
-        if previous is not None:
-            changed[field] = [previous, int(value)]
 
     partner = Partner.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = {field: getattr(partner, field) for field in SETTINGS}

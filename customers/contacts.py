@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from invoicing.audit import audit_record
+from audit.recording import audit_record
 
 from .access import customer_membership, staff_membership
 from .models import BillingContact, Customer

@@ -13,9 +13,10 @@ import unicodedata
 from django import forms
 from django.utils import timezone
 
+from octoo_billing.cards import luhn_valid
 from octoo_billing.forms import PercentField
 
-from .billing import MAX_TERMS_DAYS
+from .billing import BILLING_SETTINGS, MAX_TERMS_DAYS
 from .company import SETTINGS as COMPANY_SETTINGS
 from .models import Customer, Provider, time_zone_names
 
@@ -137,14 +138,11 @@ class BillingSettingsForm(forms.Form):
     )
 
     def __init__(self, *args, customer: Customer, **kwargs):
-        from invoicing.models import Zone
-
-        from .billing import BILLING_SETTINGS
-
         kwargs.setdefault("initial", {f: getattr(customer, f) for f in BILLING_SETTINGS})
         super().__init__(*args, **kwargs)
         self.customer = customer
-        self.fields["zone"].queryset = Zone.objects.filter(partner_id=customer.partner_id).order_by("name")
+        zones = Customer._meta.get_field("zone").related_model.objects  # invoicing's tax zones
+        self.fields["zone"].queryset = zones.filter(partner_id=customer.partner_id).order_by("name")
         self.fields["allow_recurring_bookings"].widget.attrs["data-recurring-toggle"] = "1"
 
     def settings(self) -> dict:
@@ -264,8 +262,6 @@ class CardOnFileForm(forms.Form):
     )
 
     def clean_number(self):
-        from invoicing.charging import luhn_valid
-
         text = self.cleaned_data["number"]
         digits = _ascii_digits(text)
         if any(not (ch.isdecimal() or ch in " -") for ch in text) or not 12 <= len(digits) <= 19:
@@ -298,7 +294,7 @@ def _time_zone_choices():
 
 class CompanySettingsForm(forms.Form):
     """A partner's company settings (billing admins). The rules (prefixes, forward-only numbers, the logo's content,
-    the time zone) are checked by customers.company.company_settings_update, whose ``ValidationError`` the view
+    the time zone) are checked by invoicing.company.company_settings_update, whose ``ValidationError`` the view
     puts back on these fields. The next numbers post the value the page showed too (``show_hidden_initial``): one
     left as shown is not sent, so an invoice issued meanwhile never makes an untouched field an error."""
 
@@ -414,7 +410,7 @@ class CompanySettingsForm(forms.Form):
         return [(title, [self[name] for name in names if name in self.fields]) for title, names in self.SECTIONS]
 
     def values(self) -> dict:
-        """The cleaned values, as customers.company.company_settings_update takes them."""
+        """The cleaned values, as invoicing.company.company_settings_update takes them."""
         values = {field: self.cleaned_data[field] for field in COMPANY_SETTINGS}
         if self.cleaned_data.get("logo"):
             values["logo"] = self.cleaned_data["logo"]

@@ -1,10 +1,11 @@
-"""Admin for expense-code labels and applied codes. The inlines are reused on customers, requests,
-services, proformas and invoices (see customers.admin and invoicing.admin)."""
+"""Admin for expense-code labels, and what the admin pages of applied codes share: their form and base inline.
+
+The customer page (customers.admin) shows a customer's labels and default codes with the inlines here;
+invoicing.admin.codes adds the inlines on requests, services, proformas and invoices, and registers the admin of
+applied codes (a code is frozen with the document it is on)."""
 
 from django import forms
 from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
 
 from .models import OWNER_FIELDS, AppliedExpenseCode, ExpenseCodeLabel
 
@@ -25,23 +26,6 @@ def carrier_customer_id(field, carrier):
     if field == "service":
         return carrier.request.customer_id if carrier.request_id else None
     return getattr(carrier, "customer_id", None)
-
-
-def code_is_frozen(code: AppliedExpenseCode) -> bool:
-    """Codes on an issued invoice, on a proforma billed by one, or on a request or service it bills, are frozen."""
-    from invoicing.admin.common import invoice_is_frozen, proforma_is_frozen  # cycle: invoicing.admin uses ours
-    from invoicing.booking import request_codes_frozen, service_codes_frozen  # cycle: as above
-
-    if code.request_id:
-        return bool(request_codes_frozen(code.request))
-    if code.service_id:
-        return bool(service_codes_frozen(code.service))
-
-    if code.invoice_id:
-        return invoice_is_frozen(code.invoice)
-    if code.proforma_id:
-        return proforma_is_frozen(code.proforma)
-    return False
 
 
 class AppliedExpenseCodeForm(forms.ModelForm):
@@ -98,22 +82,6 @@ class DefaultExpenseCodeInline(AppliedExpenseCodeInline):
     verbose_name_plural = "auto-applied expense codes (added to every new request)"
 
 
-class RequestExpenseCodeInline(AppliedExpenseCodeInline):
-    fk_name = "request"
-
-
-class ServiceExpenseCodeInline(AppliedExpenseCodeInline):
-    fk_name = "service"
-
-
-class ProformaExpenseCodeInline(AppliedExpenseCodeInline):
-    fk_name = "proforma"
-
-
-class InvoiceExpenseCodeInline(AppliedExpenseCodeInline):
-    fk_name = "invoice"
-
-
 class ExpenseCodeLabelInline(admin.TabularInline):
     model = ExpenseCodeLabel
     fields = ["name", "is_active"]
@@ -131,52 +99,3 @@ class ExpenseCodeLabelAdmin(admin.ModelAdmin):
     @admin.display(description="Partner", ordering="customer__partner__name")
     def partner(self, obj):
         return obj.customer.partner
-
-
-class CarrierFilter(admin.SimpleListFilter):
-    title = "applied to"
-    parameter_name = "carrier"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("default_for", "Customer defaults"),
-            ("request", "Requests"),
-            ("service", "Services"),
-            ("proforma", "Proformas"),
-            ("invoice", "Invoices"),
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() in OWNER_FIELDS:
-            return queryset.filter(**{f"{self.value()}__isnull": False})
-        return queryset
-
-
-@admin.register(AppliedExpenseCode)
-class AppliedExpenseCodeAdmin(admin.ModelAdmin):
-    form = AppliedExpenseCodeForm
-    list_display = ["label_name", "value", "applied_to"]
-    list_filter = [CarrierFilter]
-    search_fields = ["label_name", "value", "invoice__number", "proforma__number"]
-    list_select_related = ["default_for", "request", "service__service_type", "proforma", "invoice"]
-    raw_id_fields = ["label", *OWNER_FIELDS]
-    show_full_result_count = False
-
-    @admin.display(description="Applied to")
-    def applied_to(self, obj):
-        field, carrier = carrier_of(obj)
-        if carrier is None:
-            return "—"
-        opts = carrier._meta
-        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[carrier.pk])
-        return format_html('{}: <a href="{}">{}</a>', opts.verbose_name.capitalize(), url, carrier)
-
-    def has_change_permission(self, request, obj=None):
-        if obj is not None and code_is_frozen(obj):
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and code_is_frozen(obj):
-            return False
-        return super().has_delete_permission(request, obj)

@@ -22,11 +22,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .delivery import invoice_resend_queue
 from .errors import BillingError
 from .lifecycle import invoice_issue
 from .models import BillingRun, BillingRunItem, Invoice
-from .outbox import invoice_resend_queue
-from .pdf import invoice_pdf_open
+from .pdf.documents import invoice_pdf_open
 
 logger = logging.getLogger(__name__)
 

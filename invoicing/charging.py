@@ -1,153 +1,27 @@
-"""Charging the card on file (seed 001: "if auto-charge is enabled, payment is processed immediately").
-
-A small payment-gateway interface with two backends, chosen by ``settings.PAYMENT_GATEWAY``:
-
-- ``"manual"``: charges nothing; card payments are taken by hand and recorded as payments.
-- ``"simulated"`` (the default, for the demo and tests): a card processor in memory with test card numbers
-  that succeed, are declined or fail with a processing error (``SimulatedCardGateway.TEST_CARDS``).
+"""Charging the card on file (seed 001: "if auto-charge is enabled, payment is processed immediately"), through
+the payment gateway (``invoicing.gateways``).
 
 A customer's card on file is the gateway's token plus the brand and the last four digits; the card number
 itself is never stored. ``invoice_charge`` charges an invoice's outstanding balance and records the payment
-through ``invoicing.payments.payment_record``; a decline or an error is recorded on the invoice
+through ``invoicing.payments.payment_apply``; a decline or an error is recorded on the invoice
 (``charge_error``) and in the audit trail, and the invoice stays as it was (Pending).
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Protocol
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .audit import audit_record
-from .errors import BillingRuleError
-from .lifecycle import invoice_lock
+from audit.recording import audit_record, audit_trail
+
+from .errors import BillingError, BillingRuleError
+from .gateways import StoredCard, payment_gateway
 from .models import Invoice, Payment
-from .payments import payment_record
-
-
-@dataclass(frozen=True)
-class StoredCard:
-    token: str
-    brand: str
-    last4: str
-
-
-@dataclass(frozen=True)
-class ChargeResult:
-    """What the gateway answered. ``status``: succeeded, declined, error (try again later) or not_charged."""
-
-    status: str
-    reference: str = ""
-    message: str = ""
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "succeeded"
-
-
-class PaymentGateway(Protocol):
-    name: str
-    charges_cards: bool
-
-    def card_store(self, *, number: str, exp_month: int, exp_year: int) -> StoredCard: ...
-
-    def charge(
-        self, *, token: str, amount_units: int, currency: str, idempotency_key: str, description: str
-    ) -> ChargeResult: ...
-
-
-class ManualGateway:
-    """No card processor: nothing is charged automatically."""
-
-    name = "manual"
-    charges_cards = False
-
-    def card_store(self, *, number: str, exp_month: int, exp_year: int) -> StoredCard:
-        raise BillingRuleError("Cards cannot be kept on file with the manual payment gateway.")
-
-    def charge(self, *, token, amount_units, currency, idempotency_key, description) -> ChargeResult:
-        return ChargeResult(
-            status="not_charged",
-            message="Not charged: the payment gateway is manual. Charge the card by hand, then record the payment.",
-        )
-
-
-def _digits(number: str) -> str:
-    return "".join(ch for ch in str(number or "") if ch in "0123456789")
-
-
-def luhn_valid(number: str) -> bool:
-    digits = _digits(number)
-    if not 12 <= len(digits) <= 19:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-class SimulatedCardGateway:
-    """A card processor for the demo and the tests. Only the test card numbers below are accepted."""
-
-    name = "simulated"
-    charges_cards = True
-    # number -> (brand, behaviour, message shown on failure)
-    TEST_CARDS = {
-        "4242424242424242": ("Visa", "ok", ""),
-        "5555555555554444": ("Mastercard", "ok", ""),
-        "4000000000000002": ("Visa", "declined", "The card was declined."),
-        "4000000000009995": ("Visa", "declined_funds", "The card was declined: insufficient funds."),
-        "4000000000000119": ("Visa", "error", "The card processor had a processing error; try again later."),
-    }
-    BEHAVIOURS = {behaviour: message for _brand, behaviour, message in TEST_CARDS.values()}
-
-    def card_store(self, *, number: str, exp_month: int, exp_year: int) -> StoredCard:
-        digits = _digits(number)
-        if not luhn_valid(digits):
-            raise BillingRuleError("That card number is not valid: check the digits.")
-        today = timezone.localdate()
-        if not 1 <= int(exp_month) <= 12:
-            raise BillingRuleError("The expiry month must be between 1 and 12.")
-        if (int(exp_year), int(exp_month)) < (today.year, today.month):
-            raise BillingRuleError("That card has expired.")
-        if digits not in self.TEST_CARDS:
-            raise BillingRuleError(
-                "The simulated gateway only accepts its test cards, e.g. 4242 4242 4242 4242 (succeeds) or "
-                "4000 0000 0000 0002 (declined)."
-            )
-        brand, behaviour, _message = self.TEST_CARDS[digits]
-        return StoredCard(token=f"sim_{behaviour}_{secrets.token_hex(8)}", brand=brand, last4=digits[-4:])
-
-    def charge(self, *, token, amount_units, currency, idempotency_key, description) -> ChargeResult:
-        behaviour = token[4:].rsplit("_", 1)[0] if token.startswith("sim_") else ""
-        if behaviour not in self.BEHAVIOURS:
-            return ChargeResult(status="declined", message="The card on file is not known to the gateway.")
-        if behaviour != "ok":
-            status = "error" if behaviour == "error" else "declined"
-            return ChargeResult(status=status, message=self.BEHAVIOURS[behaviour])
-        # The same idempotency key always gives the same charge reference, as a real gateway would.
-        reference = "sim_ch_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
-        return ChargeResult(status="succeeded", reference=reference)
-
-
-GATEWAYS = {"manual": ManualGateway, "simulated": SimulatedCardGateway}
-
-
-def payment_gateway() -> PaymentGateway:
-    name = getattr(settings, "PAYMENT_GATEWAY", "simulated")
-    try:
-        return GATEWAYS[name]()
-    except KeyError:
-        raise BillingRuleError(f"Unknown payment gateway {name!r} (PAYMENT_GATEWAY).") from None
-
+from .payments import payment_apply
+from .workflow import TransitionRefused, action_check, action_done, action_refusals, actor_for, invoice_lock
 
 # --- Domain functions -----------------------------------------------------------------------------------
 
@@ -202,62 +76,43 @@ def invoice_charge(
     automatic: bool = False,
     card: StoredCard | None = None,
 ) -> ChargeOutcome:
-    """Charge an issued AR invoice's outstanding balance to the customer's card on file (or to ``card``, a
-    card the gateway tokenised for this one payment).
+    """Charge an issued AR invoice's outstanding balance to the customer's card on file (staff's Charge, the
+    worker's auto-charge), or, for the customer paying in the portal, to ``card``, a card the gateway tokenised for
+    this one payment (workflow actions ``charge`` and ``pay_by_card``).
 
-    Success records a card payment (Partially Paid / Paid as usual). A decline, a processing error, a missing
-    card or the manual gateway records ``charge_error`` and a ``charge_failed`` audit event, and leaves the
-    invoice's status alone. The invoice row is locked for the whole charge, so two charges of one invoice can
-    never both go through; ``idempotency_key`` makes a redelivered task a no-op once its payment exists.
+    Success records a card payment (Partially Paid / Paid as usual). A decline or a processing error records
+    ``charge_error`` and a ``charge_failed`` audit event, and leaves the invoice's status alone. The invoice row is
+    locked for the whole charge, so two charges of one invoice can never both go through; ``idempotency_key``
+    makes a redelivered task or a double-submitted form a no-op once its payment exists.
     """
     key = idempotency_key or f"charge-{invoice.pk}-{secrets.token_hex(6)}"
+    action = "pay_by_card" if card is not None else "charge"
     with transaction.atomic():
         invoice = invoice_lock(invoice.pk)
-        if invoice.kind != Invoice.Kind.AR:
-            raise BillingRuleError("Only AR invoices are charged to a customer's card.")
         # A redelivered task or a double-submitted form finds its payment, even once the invoice is Paid.
         existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=key).first()
         if existing is not None:
             return ChargeOutcome(status="succeeded", payment=existing)
-        if invoice.status not in Invoice.OPEN_STATUSES:
-            if automatic:
-                return ChargeOutcome(status="nothing_due", message=f"{invoice} is {invoice.get_status_display()}.")
-            raise BillingRuleError(f"A {invoice.get_status_display().lower()} invoice is not charged.")
+        action_check(action, invoice, user=user)
         amount = invoice.outstanding_units
-        if amount <= 0:
-            return ChargeOutcome(status="nothing_due", message="Nothing is left to pay.")
-        customer = invoice.customer
+        token, last4 = (card.token, card.last4) if card else (invoice.customer.card_token, invoice.customer.card_last4)
         gateway = payment_gateway()
-        token, last4 = (card.token, card.last4) if card else (customer.card_token, customer.card_last4)
-        if not token:
-            result = ChargeResult(status="not_charged", message=f"Not charged: {customer} has no card on file.")
-        else:
-            result = gateway.charge(
-                token=token,
-                amount_units=amount,
-                currency=invoice.currency,
-                idempotency_key=key,
-                description=f"{invoice.partner.name} invoice {invoice.number}",
-            )
-        card = f"card ending {last4}" if last4 else "card"
+        result = gateway.charge(
+            token=token,
+            amount_units=amount,
+            currency=invoice.currency,
+            idempotency_key=key,
+            description=f"{invoice.partner.name} invoice {invoice.number}",
+        )
+        label = f"card ending {last4}" if last4 else "card"
         data = {"gateway": gateway.name, "amount_units": amount, "status": result.status, "automatic": automatic}
         if not result.succeeded:
             message = result.message or "The charge did not go through."
             if result.status in ("declined", "error"):
-                message = f"{card.capitalize()} not charged: {message}"
-            invoice.charge_error = message
-            invoice.save(update_fields=["charge_error", "updated_at"])
-            audit_record(
-                target=invoice,
-                action="charge_failed",
-                actor=user,
-                from_status=invoice.status,
-                to_status=invoice.status,
-                reason=message,
-                data=data,
-            )
-            return ChargeOutcome(status=result.status, message=message)
-        payment = payment_record(
+                message = f"{label.capitalize()} not charged: {message}"
+            return _charge_failed(invoice, user, ChargeOutcome(status=result.status, message=message), data)
+        from_status = invoice.status
+        payment = payment_apply(
             invoice=invoice,
             amount_units=amount,
             method=Payment.Method.CARD,
@@ -267,24 +122,33 @@ def invoice_charge(
             idempotency_key=key,
         )
         Invoice.objects.filter(pk=invoice.pk).update(charge_error="")
-        audit_record(
-            target=invoice,
-            action="charge",
-            actor=user,
-            reason=f"Charged {card}",
-            data={**data, "reference": result.reference, "payment_id": payment.pk},
+        data = {**data, "reference": result.reference, "payment_id": payment.pk}
+        reason = f"Charged {label}"
+        action_done(
+            action, invoice, user=user, from_status=from_status, audit_action="charge", reason=reason, data=data
         )
         return ChargeOutcome(status="succeeded", payment=payment)
 
 
-def invoice_payable_by_card(invoice: Invoice) -> bool:
-    """Whether a customer may pay this invoice's balance by card now (the portal's Pay form)."""
-    return (
-        invoice.kind == Invoice.Kind.AR
-        and invoice.status in Invoice.OPEN_STATUSES
-        and invoice.outstanding_units > 0
-        and payment_gateway().charges_cards
+def _charge_failed(invoice: Invoice, user, outcome: ChargeOutcome, data: dict) -> ChargeOutcome:
+    """A charge that did not go through: on the invoice (``charge_error``) and in its audit trail."""
+    invoice.charge_error = outcome.message
+    invoice.save(update_fields=["charge_error", "updated_at"])
+    audit_record(
+        target=invoice,
+        action="charge_failed",
+        actor=user,
+        from_status=invoice.status,
+        to_status=invoice.status,
+        reason=outcome.message,
+        data=data,
     )
+    return outcome
+
+
+def invoice_payable_by_card(invoice: Invoice, user) -> bool:
+    """Whether ``user`` (the invoice's customer) may pay this invoice's balance by card now (the portal's Pay)."""
+    return not action_refusals("pay_by_card", invoice, actor_for(user, invoice))
 
 
 def invoice_pay_by_card(
@@ -303,16 +167,17 @@ def invoice_pay_by_card(
     existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
     if existing is not None:
         return ChargeOutcome(status="succeeded", payment=existing)
-    if not invoice_payable_by_card(invoice):
-        raise BillingRuleError("There is nothing to pay by card on this invoice.")
+    customer = invoice.customer
     if not number:
-        if not invoice.customer.card_token:
-            raise BillingRuleError("There is no card on file: enter the card to pay with.")
-        return invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key)
+        if not customer.card_token:
+            raise BillingRuleError("There is no card on file: enter the card to pay with.", field="number")
+        card = StoredCard(token=customer.card_token, brand=customer.card_brand, last4=customer.card_last4)
+        return invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key, card=card)
+    action_check("pay_by_card", invoice, user=user)  # refused before the gateway sees the card; re-checked locked
     card = payment_gateway().card_store(number=number, exp_month=exp_month, exp_year=exp_year)
     outcome = invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key, card=card)
     if keep_on_file and outcome.succeeded:  # a card that was declined is not kept
-        customer_card_keep(customer=invoice.customer, card=card, user=user)
+        customer_card_keep(customer=customer, card=card, user=user)
     return outcome
 
 
@@ -325,26 +190,32 @@ def invoice_auto_charge(*, invoice: Invoice) -> ChargeOutcome:
     """The charge the worker makes after an issue, when the customer pays by card with auto-charge on.
 
     Made once: a retried task finds the payment (idempotency key) or the final decline and charges nothing
-    again; only a processing error is tried again. After a decline, staff charge by hand (office button)."""
-    from .audit import audit_trail
-
+    again; only a processing error is tried again. After a decline, staff charge by hand (office button). When
+    the workflow refuses the charge (paid meanwhile, no card on file), nothing is charged: an invoice with a
+    balance records why on the invoice."""
     invoice = Invoice.objects.select_related("customer").get(pk=invoice.pk)
     if not auto_charge_applies(invoice):
         return ChargeOutcome(status="nothing_due", message="Auto-charge is off for this customer.")
     for event in audit_trail(invoice).filter(action="charge_failed"):
         if event.data.get("automatic") and event.data.get("status") != "error":
             return ChargeOutcome(status=event.data.get("status", "declined"), message=event.reason)
-    return invoice_charge(invoice=invoice, idempotency_key=auto_charge_key(invoice), automatic=True)
+    existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=auto_charge_key(invoice)).first()
+    if existing is not None:
+        return ChargeOutcome(status="succeeded", payment=existing)
+    try:
+        return invoice_charge(invoice=invoice, idempotency_key=auto_charge_key(invoice), automatic=True)
+    except BillingError as error:
+        if isinstance(error, TransitionRefused) or invoice.outstanding_units <= 0:
+            return ChargeOutcome(status="nothing_due", message=error.message)
+        with transaction.atomic():
+            invoice = invoice_lock(invoice.pk)
+            outcome = ChargeOutcome(status="not_charged", message=f"Not charged: {error.message}")
+            data = {"gateway": payment_gateway().name, "status": "not_charged", "automatic": True}
+            return _charge_failed(invoice, None, outcome, data)
 
 
 __all__ = [
     "ChargeOutcome",
-    "ChargeResult",
-    "GATEWAYS",
-    "ManualGateway",
-    "PaymentGateway",
-    "SimulatedCardGateway",
-    "StoredCard",
     "auto_charge_applies",
     "customer_card_keep",
     "customer_card_remove",
@@ -353,6 +224,4 @@ __all__ = [
     "invoice_charge",
     "invoice_pay_by_card",
     "invoice_payable_by_card",
-    "luhn_valid",
-    "payment_gateway",
 ]

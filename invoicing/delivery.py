@@ -14,14 +14,18 @@ from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .audit import audit_record
-from .errors import BillingError, BillingRuleError, InvalidTransition
-from .models import Invoice, SupportingDocument
-from .pdf import PdfRenderError, invoice_pdf_store, pdf_filename
+from audit.recording import audit_record
+
+from .errors import BillingError
+from .models import Invoice, OutboxJob, SupportingDocument
+from .pdf.documents import PdfRenderError, invoice_pdf_store, pdf_filename
+from .recipients import invoice_recipients
+from .workflow import ActionRefused, action_begin, action_check, action_done
 
 logger = logging.getLogger(__name__)
 
@@ -47,23 +51,6 @@ def invoice_supporting_documents(invoice: Invoice):
         .distinct()
         .order_by("uploaded_at", "id")
     )
-
-
-def invoice_recipients(invoice: Invoice) -> tuple[list[str], list[str]]:
-    """(to, cc): the invoice's billing contact (its current address), then the customer's other contacts
-    flagged "receives invoices"."""
-    contact = invoice.billing_contact
-    to_address = (contact.email if contact is not None else "") or invoice.contact_email
-    if not to_address and invoice.customer_id:
-        default = invoice.customer.contacts.filter(is_default=True).first()
-        to_address = default.email if default else ""
-    to = [to_address] if to_address else []
-    cc = []
-    if invoice.customer_id:
-        for email in invoice.customer.contacts.filter(receives_invoices=True).values_list("email", flat=True):
-            if email and email.lower() not in {a.lower() for a in to + cc}:
-                cc.append(email)
-    return to, cc
 
 
 def sender_name(partner) -> str:
@@ -140,20 +127,11 @@ def invoice_send(*, invoice: Invoice, user=None, message_id: str | None = None) 
     and raised as ``DeliveryError``. The invoice's status never changes here.
     """
     invoice = Invoice.objects.select_related("partner", "customer", "billing_contact").get(pk=invoice.pk)
-    if invoice.is_draft:
-        raise InvalidTransition("Issue the invoice before sending it.")
-    if invoice.kind != Invoice.Kind.AR:
-        raise BillingRuleError("Only AR invoices are e-mailed; AP invoices come from providers.")
-    if invoice.status == Invoice.Status.VOID:
-        raise BillingRuleError("A void invoice is not sent.")
+    try:
+        action_check("send", invoice, user=user)
+    except ActionRefused as error:  # e.g. nobody to send it to: recorded on the invoice, not tried again
+        raise _failed(invoice, user, f"Not sent: {error.message}", retryable=False) from error
     to, cc = invoice_recipients(invoice)
-    if not to:
-        raise _failed(
-            invoice,
-            user,
-            f"Not sent: {invoice.customer} has no billing contact with an e-mail address. Add one, then resend.",
-            retryable=False,
-        )
     try:
         stored = invoice_pdf_store(invoice=invoice, user=user)
     except PdfRenderError as exc:
@@ -185,10 +163,31 @@ def invoice_send(*, invoice: Invoice, user=None, message_id: str | None = None) 
     return invoice
 
 
+def invoice_resend_queue(*, invoice: Invoice, user=None) -> OutboxJob:
+    """Staff's Resend through the outbox (workflow action ``send``): e-mail an issued AR invoice again, from the
+    worker. Its own job (a new key, so a new Message-ID) that sends unless the invoice was sent after the job was
+    made, so a retry after a crash between the send and its record sends nothing twice. A resend already waiting
+    is not doubled. Refused, with the reason, like the Send button."""
+    with transaction.atomic():
+        invoice = action_begin("send", invoice.pk, user=user)
+        waiting = OutboxJob.objects.filter(
+            invoice=invoice,
+            kind__in=[OutboxJob.Kind.EMAIL, OutboxJob.Kind.RESEND],
+            status__in=[OutboxJob.Status.PENDING, OutboxJob.Status.RUNNING],
+        ).first()
+        if waiting is not None:
+            return waiting
+        to, _cc = invoice_recipients(invoice)
+        [job] = action_done(
+            "send", invoice, user=user, from_status=invoice.status, audit_action="resend_queued", data={"to": to}
+        )
+    return OutboxJob.objects.get(key=job.key)
+
+
 __all__ = [
     "DeliveryError",
     "invoice_email_build",
-    "invoice_recipients",
+    "invoice_resend_queue",
     "invoice_send",
     "invoice_supporting_documents",
 ]

@@ -2,18 +2,12 @@
 
 from django.core.exceptions import ValidationError
 
+from octoo_billing.errors import DomainError
 
-class BillingError(Exception):
+
+class BillingError(DomainError):
     """A billing rule refused the action. The message is written for the person who tried it; ``field`` is the
     form field it belongs to (None: the form as a whole)."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def __str__(self):
-        return self.message
 
 
 class InvalidTransition(BillingError):

@@ -64,18 +64,15 @@ class VoidForm(InvoiceActionForm):
         help_text="Kept on the invoice and in its history. The number stays; its proformas can be invoiced again.",
     )
 
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Say why the invoice is voided.")
-        return reason
-
 
 _KEY_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
 class PaymentForm(InvoiceActionForm):
-    """A payment received (AR) or made (AP). The hidden one-time key makes a double submit record one payment."""
+    """A payment received (AR) or made (AP). The hidden one-time key makes a double submit record one payment.
+
+    The form reads what was typed; the rules on it (more than zero, within the balance, not in the future, a check
+    number for checks) are the record-payment action's guards (invoicing.workflow), put back on these fields."""
 
     id_prefix = "payment"
 
@@ -111,27 +108,7 @@ class PaymentForm(InvoiceActionForm):
         amount = self.cleaned_data["amount"]
         if amount is None:
             raise forms.ValidationError("Enter an amount.")
-        if amount <= 0:
-            raise forms.ValidationError("A payment must be more than zero.")
-        outstanding = self.invoice.outstanding_units
-        if amount > outstanding:
-            raise forms.ValidationError(
-                f"That is more than the outstanding balance of {format_units(outstanding, self.invoice.currency)}."
-            )
         return amount
-
-    def clean_received_on(self):
-        received_on = self.cleaned_data["received_on"]
-        if received_on > timezone.localdate():
-            raise forms.ValidationError("A payment cannot be received in the future.")
-        return received_on
-
-    def clean(self):
-        cleaned = super().clean()
-        cleaned["reference"] = (cleaned.get("reference") or "").strip()
-        if cleaned.get("method") == Payment.Method.CHECK and not cleaned["reference"]:
-            self.add_error("reference", "Enter the check number.")
-        return cleaned
 
 
 class AdjustmentForm(forms.Form):
@@ -226,9 +203,7 @@ class AttachChildForm(InvoiceActionForm):
         )
         if child is None:
             raise forms.ValidationError(f"No AR invoice is numbered “{number}”.")
-        if child.pk == self.invoice.pk:
-            raise forms.ValidationError("An invoice cannot be attached to itself.")
-        self.child = child
+        self.child = child  # whether it may be attached is the attach action's guard (invoicing.workflow)
         return number
 
 

@@ -1,8 +1,9 @@
 """Invoice lifecycle: issue, void, overdue, delete a draft, attach and detach child AR invoices.
 
-Every transition re-reads the row under ``select_for_update()`` inside ``atomic()`` (in the one lock order of
-``invoicing.locking``), checks the move against ``Invoice.TRANSITIONS``, refuses with a clear domain error, and
-writes an audit event. Issuing also writes the invoice's delivery work to the outbox (``invoicing.outbox``).
+Each action runs through the declared workflow (``invoicing.workflow``): ``action_begin`` re-reads the row under
+``select_for_update()`` inside ``atomic()`` (in the one lock order of ``invoicing.locking``), refuses a stale page
+and checks role, status and guards; the change follows; ``action_done`` writes the audit row and, for an issue,
+the delivery work to the outbox (``invoicing.outbox``).
 """
 
 from __future__ import annotations
@@ -13,46 +14,27 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.recording import audit_fields, audit_record
 from customers.models import Partner
 
-from .audit import audit_fields, audit_record
-from .errors import BillingRuleError, InvalidTransition
+from .errors import BillingRuleError
 from .locking import invoices_lock
-from .models import AuditEvent, Invoice, InvoiceProforma
+from .models import Invoice, InvoiceProforma
 from .numbering import number_take
-from .outbox import issue_jobs_add
 from .pricing import invoice_totals_refresh
+from .workflow import (
+    Actor,
+    Refusal,
+    TransitionRefused,
+    action_begin,
+    action_check,
+    action_done,
+    settled_status,
+    stale_refusal,
+)
 
 Status = Invoice.Status
-
-
-def invoice_lock(invoice_id: int, *, expected_status: str | None = None) -> Invoice:
-    """Re-read an invoice under a row lock; refuse if it moved since the caller looked at it."""
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("partner", "customer", "billing_contact")
-        .get(pk=invoice_id)
-    )
-    if expected_status is not None and invoice.status != expected_status:
-        raise InvalidTransition(
-            f"{invoice} changed meanwhile: it is now {invoice.get_status_display()}. Reload the page and try again."
-        )
-    return invoice
-
-
-def _check_move(invoice: Invoice, to_status: str, verb: str) -> None:
-    if to_status not in Invoice.TRANSITIONS.get(invoice.status, set()):
-        raise InvalidTransition(f"A {invoice.get_status_display().lower()} invoice cannot be {verb}.")
-
-
-def settled_status(invoice: Invoice, *, today: datetime.date | None = None) -> str:
-    """The status an issued, non-void invoice should have given what has been paid or contributed."""
-    today = today or timezone.localdate()
-    if invoice.outstanding_units <= 0:
-        return Status.PAID
-    if invoice.due_date and invoice.due_date < today:
-        return Status.OVERDUE
-    return Status.PARTIALLY_PAID if invoice.paid_units > 0 else Status.PENDING
 
 
 def due_date_for(invoice: Invoice, issue_date: datetime.date) -> datetime.date | None:
@@ -95,12 +77,12 @@ def invoice_issue(
     issue_date: datetime.date | None = None,
     expected_status: str | None = None,
     deliver: bool = True,
+    actor: Actor | None = None,
 ) -> Invoice:
     """Draft -> Pending: number, issue and due dates, frozen totals and billing-contact snapshot.
 
     ``deliver=False`` issues it as already delivered (no PDF, e-mail or charge work): the demo seed's history."""
-    invoice = invoice_lock(invoice.pk, expected_status=expected_status)
-    _check_move(invoice, Status.PENDING, "issued")
+    invoice = action_begin("issue", invoice.pk, user=user, actor=actor, expected_status=expected_status)
     invoice_totals_refresh(invoice, save=False)
     if not invoice.line_count:
         raise BillingRuleError("An invoice needs at least one line before it can be issued.")
@@ -131,16 +113,8 @@ def invoice_issue(
     if invoice.total_units - invoice.children_units <= 0:
         invoice.status = Status.PAID  # nothing to pay (a zero invoice, or fully covered by child invoices)
     invoice.save()
-    audit_record(
-        target=invoice,
-        action="issue",
-        actor=user,
-        from_status=Status.DRAFT,
-        to_status=invoice.status,
-        data={"number": number, "total_units": invoice.total_units},
-    )
-    if deliver:
-        issue_jobs_add(invoice=invoice)  # its delivery, committed with the issue (invoicing.outbox)
+    data = {"number": number, "total_units": invoice.total_units}
+    action_done("issue", invoice, user=user, from_status=Status.DRAFT, data=data, deliver=deliver)  # + delivery work
     return invoice
 
 
@@ -148,44 +122,23 @@ def invoice_issue(
 def invoice_void(*, invoice: Invoice, user=None, reason: str, expected_status: str | None = None) -> Invoice:
     """Cancel an issued invoice. It keeps its number; its proformas become invoiceable again."""
     reason = (reason or "").strip()
-    if not reason:
-        raise BillingRuleError("Say why the invoice is voided.")
-    invoice = invoice_lock(invoice.pk, expected_status=expected_status)
-    if invoice.status == Status.DRAFT:
-        raise InvalidTransition("A draft has no number to keep: delete it instead of voiding it.")
-    _check_move(invoice, Status.VOID, "voided")
-    if invoice.payments.exists():
-        raise BillingRuleError("This invoice has payments recorded; it cannot be voided while they exist.")
-    if invoice.children.exists():
-        raise BillingRuleError("Detach the child invoices attached to this invoice before voiding it.")
-    if invoice.parent_id:
-        raise BillingRuleError(f"This invoice is attached to {invoice.parent}; detach it before voiding it.")
+    params = {"reason": reason}
+    invoice = action_begin("void", invoice.pk, user=user, expected_status=expected_status, params=params)
     from_status = invoice.status
     InvoiceProforma.objects.filter(invoice=invoice, is_active=True).update(is_active=False)
     invoice.status = Status.VOID
     invoice.void_reason = reason
     invoice.voided_at = timezone.now()
     invoice.save(update_fields=["status", "void_reason", "voided_at", "updated_at"])
-    audit_record(
-        target=invoice, action="void", actor=user, from_status=from_status, to_status=Status.VOID, reason=reason
-    )
+    action_done("void", invoice, user=user, from_status=from_status, reason=reason)
     return invoice
 
 
 @transaction.atomic
 def invoice_delete_draft(*, invoice: Invoice, user=None, expected_status: str | None = None) -> None:
-    invoice = invoice_lock(invoice.pk, expected_status=expected_status)
-    if invoice.status != Status.DRAFT:
-        raise InvalidTransition("Only a draft can be deleted; void an issued invoice instead.")
-    if invoice.children.exists():
-        raise BillingRuleError("Detach the child invoices first.")
-    audit_record(
-        target=invoice,
-        action="delete_draft",
-        actor=user,
-        from_status=Status.DRAFT,
-        data={"customer_id": invoice.customer_id, "total_units": invoice.total_units},
-    )
+    invoice = action_begin("delete_draft", invoice.pk, user=user, expected_status=expected_status)
+    data = {"customer_id": invoice.customer_id, "total_units": invoice.total_units}
+    action_done("delete_draft", invoice, user=user, from_status=Status.DRAFT, to_status="", data=data)
     if invoice.parent_id:
         _parent_children_units_change(invoice.parent_id, -invoice.total_units)
     InvoiceProforma.objects.filter(invoice=invoice).delete()
@@ -247,51 +200,18 @@ def invoice_attach_child(*, parent: Invoice, child: Invoice, user=None, expected
     """Attach a child AR invoice: the parent's outstanding balance drops by the child's total (seed 003).
 
     ``expected_status`` is the parent's status as the caller saw it: refused if it moved meanwhile."""
-    if parent.pk == child.pk:
-        raise BillingRuleError("An invoice cannot be attached to itself.")
     locked = _lock_pair(parent.pk, child.pk)
     parent, child = locked[parent.pk], locked[child.pk]
-    if expected_status is not None and parent.status != expected_status:
-        raise InvalidTransition(
-            f"{parent} changed meanwhile: it is now {parent.get_status_display()}. Reload the page and try again."
-        )
-    if parent.partner_id != child.partner_id:
-        raise BillingRuleError("Both invoices must belong to the same partner.")
-    if parent.kind != Invoice.Kind.AR or child.kind != Invoice.Kind.AR:
-        raise BillingRuleError("Only AR invoices can be parent and child.")
-    if parent.status in (Status.VOID, Status.PAID):
-        raise BillingRuleError(f"{parent} is {parent.get_status_display().lower()}: nothing can be attached to it.")
-    if child.status in (Status.VOID, Status.DRAFT):
-        raise BillingRuleError("Issue the child invoice before attaching it.")
-    if child.parent_id:
-        raise BillingRuleError(f"{child} is already attached to {child.parent}.")
-    if InvoiceProforma.objects.filter(invoice=child, is_active=True).exists():
-        raise BillingRuleError("A child invoice cannot carry proformas: use a general slip for the shared amount.")
-    if child.children.exists():
-        raise BillingRuleError(f"{child} has children of its own and cannot become a child.")
-    ancestor = parent
-    while ancestor.parent_id:  # no cycles
-        if ancestor.parent_id == child.pk:
-            raise BillingRuleError("Attaching it would make a cycle of invoices.")
-        ancestor = Invoice.objects.only("id", "parent_id").get(pk=ancestor.parent_id)
-    if child.total_units <= 0:
-        raise BillingRuleError("The child invoice has nothing to contribute.")
-    if child.total_units > parent.outstanding_units:
-        raise BillingRuleError(
-            f"The child's total is larger than {parent}'s outstanding balance; it cannot contribute more than is owed."
-        )
+    stale = stale_refusal(parent, expected_status)
+    if stale is not None:
+        raise TransitionRefused(stale)
+    action_check("attach_child", parent, user=user, params={"child": child})
     child.parent = parent
     child.save(update_fields=["parent", "updated_at"])
     from_status = parent.status
     parent = _parent_children_units_change(parent.pk, child.total_units)
-    audit_record(
-        target=parent,
-        action="attach_child",
-        actor=user,
-        from_status=from_status,
-        to_status=parent.status,
-        data={"child": str(child), "child_id": child.pk, "amount_units": child.total_units},
-    )
+    data = {"child": str(child), "child_id": child.pk, "amount_units": child.total_units}
+    action_done("attach_child", parent, user=user, from_status=from_status, data=data)
     audit_record(target=child, action="attached_to_parent", actor=user, data={"parent": str(parent)})
     return parent
 
@@ -317,26 +237,20 @@ def invoice_detach_child(*, child: Invoice, user=None, expected_parent_id: int |
     """Detach a child AR invoice: the parent's outstanding balance is restored.
 
     ``expected_parent_id`` is the parent the caller saw it attached to: refused if that changed meanwhile."""
-    if not child.parent_id:
-        raise BillingRuleError(f"{child} is not attached to any invoice.")
+    moved = Refusal(f"{child} changed meanwhile: it is no longer attached there. Reload the page and try again.")
+    if expected_parent_id is not None and child.parent_id != expected_parent_id:
+        raise TransitionRefused(moved)
+    action_check("detach_child", child, user=user)
     locked = _lock_pair(child.parent_id, child.pk)
     child = locked[child.pk]
     if not child.parent_id or child.parent_id not in locked:
-        raise InvalidTransition("The invoice changed meanwhile. Reload the page and try again.")
-    if expected_parent_id is not None and child.parent_id != expected_parent_id:
-        raise InvalidTransition("The invoice changed meanwhile. Reload the page and try again.")
+        raise TransitionRefused(moved)
     parent = locked[child.parent_id]
     child.parent = None
     child.save(update_fields=["parent", "updated_at"])
     from_status = parent.status
     parent = _parent_children_units_change(parent.pk, -child.total_units)
-    audit_record(
-        target=parent,
-        action="detach_child",
-        actor=user,
-        from_status=from_status,
-        to_status=parent.status,
-        data={"child": str(child), "child_id": child.pk, "amount_units": child.total_units},
-    )
+    data = {"child": str(child), "child_id": child.pk, "amount_units": child.total_units}
+    action_done("detach_child", parent, user=user, from_status=from_status, data=data)
     audit_record(target=child, action="detached_from_parent", actor=user, data={"parent": str(parent)})
     return parent

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from audit.recording import audit_record
 from expense_codes.applying import codes_copy
 from octoo_billing.money import (
     MAX_AMOUNT_UNITS,
@@ -21,9 +22,8 @@ from octoo_billing.money import (
     to_decimal,
 )
 
-from .audit import audit_record
 from .errors import BillingRuleError, InvalidTransition
-from .lifecycle import invoice_issue, invoice_lock
+from .lifecycle import invoice_issue
 from .locking import proforma_lock
 from .models import Invoice, InvoiceProforma, Proforma, Quote, Slip
 from .pricing import (
@@ -33,6 +33,7 @@ from .pricing import (
     proforma_totals_refresh,
     slip_price,
 )
+from .workflow import Actor, Role, TransitionRefused, action_begin, proforma_adjust_refusal
 
 
 @dataclass
@@ -189,11 +190,7 @@ def invoice_update_draft(
     user=None,
 ) -> Invoice:
     """Replace a draft's lines and terms. Issued invoices are never edited."""
-    invoice = invoice_lock(invoice.pk)
-    if invoice.status != Invoice.Status.DRAFT:
-        raise InvalidTransition("Issued invoices cannot be edited: void it and make a new one, or add an adjustment.")
-    if InvoiceProforma.objects.filter(invoice=invoice, is_active=True).exists():
-        raise BillingRuleError("This draft carries proformas; add adjustments instead of retyping its lines.")
+    invoice = action_begin("edit", invoice.pk, user=user)
     if billing_contact is not None:
         if billing_contact.customer_id != invoice.customer_id:
             raise BillingRuleError("That billing contact belongs to another customer.")
@@ -243,15 +240,14 @@ def slip_add_adjustment(
     label, slip_type, sign = ADJUSTMENT_KINDS[kind]
     # The lock order (invoicing.locking): the invoice(s) first, then the proforma; status re-checked under them.
     if invoice is not None:
-        invoice = invoice_lock(invoice.pk, expected_status=expected_status)
-        if invoice.status != Invoice.Status.DRAFT:
-            raise InvalidTransition("Adjustments go on drafts only: an issued invoice is never edited.")
+        invoice = action_begin("adjust", invoice.pk, user=user, expected_status=expected_status)
         target, owner, invoices = invoice, {"invoice": invoice}, [invoice]
         position = Slip.objects.filter(invoice=invoice).count() + 1
     else:
         proforma, locked = proforma_lock(proforma.pk)
-        if any(inv.status != Invoice.Status.DRAFT for inv in locked.values()):
-            raise InvalidTransition("This proforma is on an issued invoice; adjust it on a new invoice instead.")
+        refusal = proforma_adjust_refusal(proforma, locked.values())
+        if refusal is not None:
+            raise TransitionRefused(refusal)
         target, owner, invoices = proforma, {"proforma": proforma}, list(locked.values())
         position = Slip.objects.filter(proforma=proforma).count() + 1
     slip = slip_price(
@@ -334,6 +330,6 @@ def quote_convert(*, quote: Quote, user=None, issue: bool = False, source: str =
     quote.invoice = invoice
     quote.save(update_fields=["status", "invoice"])
     audit_record(target=invoice, action="from_quote", actor=user, data={"quote_id": quote.pk, "request_id": request.pk})
-    if issue:
-        invoice = invoice_issue(invoice=invoice, user=user)
+    if issue:  # the partner's auto-invoice setting issues it, whoever booked (workflow: the system acts)
+        invoice = invoice_issue(invoice=invoice, user=user, actor=Actor(Role.SYSTEM, user))
     return invoice

@@ -1,9 +1,10 @@
 """The transactional outbox: after-commit work written as rows in the same transaction as the change.
 
-Issuing an invoice adds its delivery work (render and store the PDF; e-mail it when the customer has auto-send
-on; charge the card on file when the customer pays by card with auto-charge on) as ``OutboxJob`` rows inside the
-issue's transaction: the work exists exactly when the issue does. A crash after the commit loses nothing, since
-the rows are already there; a rolled-back issue leaves none.
+Issuing an invoice adds its delivery work (render and store the PDF; e-mail it when the customer has
+auto-send on; charge the card on file when the customer pays by card with auto-charge on; declared as the issue
+action's effects in ``invoicing.workflow``) as ``OutboxJob`` rows inside the issue's transaction: the work exists
+exactly when the issue does. A crash after the commit loses nothing, since the rows are already there; a
+rolled-back issue leaves none.
 
 The worker (``invoicing.outbox_work``) claims due rows with ``FOR UPDATE SKIP LOCKED``, so several workers
 never take the same job, and records the attempt (``attempts``, a lease) in its own short transaction *before*
@@ -19,25 +20,21 @@ from __future__ import annotations
 
 import datetime
 import logging
-import threading
 import uuid
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .audit import audit_record
-from .delivery import invoice_recipients
-from .errors import BillingRuleError, InvalidTransition
+from audit.recording import audit_record
+
 from .models import Invoice, OutboxJob
 
 logger = logging.getLogger(__name__)
 
 Kind, JobStatus = OutboxJob.Kind, OutboxJob.Status
 DRAIN_TASK = "invoicing.tasks.outbox_task"
-_paused = threading.local()
 
 
 def lease_length() -> datetime.timedelta:
@@ -50,37 +47,15 @@ def backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-@contextmanager
-def outbox_paused():
-    """Invoices issued within this block get no delivery work: the demo seed's historical invoices are issued
-    as already delivered, so nothing is e-mailed, rendered or charged for them."""
-    previous = getattr(_paused, "on", False)
-    _paused.on = True
-    try:
-        yield
-    finally:
-        _paused.on = previous
-
-
 def job_key(kind: str, invoice_id: int) -> str:
-    return f"{kind}:invoice:{invoice_id}"
-
-
-def issue_jobs_add(*, invoice: Invoice) -> list[OutboxJob]:
-    """The delivery work of an invoice being issued, in the issue's transaction (called by ``invoice_issue``)."""
-    if getattr(_paused, "on", False):
-        return []
-    kinds = [Kind.PDF]
-    customer = invoice.customer if invoice.kind == Invoice.Kind.AR else None
-    if customer is not None and customer.auto_send:
-        kinds.append(Kind.EMAIL)
-    if customer is not None and invoice.charged_on_issue:
-        kinds.append(Kind.CHARGE)
-    return outbox_add(invoice=invoice, kinds=kinds)
+    """One job of a kind per invoice; a resend is its own job each time it is asked for."""
+    key = f"{kind}:invoice:{invoice_id}"
+    return f"{key}:{uuid.uuid4().hex[:12]}" if kind == Kind.RESEND else key
 
 
 def outbox_add(*, invoice: Invoice, kinds: list[str]) -> list[OutboxJob]:
-    """Add jobs for an invoice (one per kind, in this order); a job that already exists is left as it is."""
+    """Add jobs for an invoice (one per kind, in this order), in the caller's transaction: the after-commit work
+    of a workflow action (``invoicing.workflow.action_done``). A job that already exists is left as it is."""
     now = timezone.now()
     jobs = [
         OutboxJob(
@@ -91,39 +66,6 @@ def outbox_add(*, invoice: Invoice, kinds: list[str]) -> list[OutboxJob]:
     OutboxJob.objects.bulk_create(jobs, ignore_conflicts=True)
     _nudge_on_commit()
     return jobs
-
-
-def invoice_resend_queue(*, invoice: Invoice, user=None) -> OutboxJob:
-    """Staff's Resend through the outbox: e-mail an issued AR invoice again, from the worker. Its own job (a new
-    key, so a new Message-ID) that sends unless the invoice was sent after the job was made, so a retry after a
-    crash between the send and its record sends nothing twice. A resend already waiting is not doubled. Refuses
-    drafts, void and AP invoices, and an invoice with nobody to send it to, with the reason (``BillingError``)."""
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(pk=invoice.pk)
-        if invoice.is_draft:
-            raise InvalidTransition("Issue the invoice before sending it.")
-        if invoice.kind != Invoice.Kind.AR:
-            raise BillingRuleError("Only AR invoices are e-mailed; AP invoices come from providers.")
-        if invoice.status == Invoice.Status.VOID:
-            raise BillingRuleError("A void invoice is not sent.")
-        to, _cc = invoice_recipients(invoice)
-        if not to:
-            raise BillingRuleError(f"{invoice.customer} has no billing contact with an e-mail address; add one first.")
-        waiting = OutboxJob.objects.filter(
-            invoice=invoice, kind__in=[Kind.EMAIL, Kind.RESEND], status__in=[JobStatus.PENDING, JobStatus.RUNNING]
-        ).first()
-        if waiting is not None:
-            return waiting
-        job = OutboxJob.objects.create(
-            partner_id=invoice.partner_id,
-            invoice=invoice,
-            kind=Kind.RESEND,
-            key=f"{Kind.RESEND}:invoice:{invoice.pk}:{uuid.uuid4().hex[:12]}",
-            run_after=timezone.now(),
-        )
-        audit_record(target=invoice, action="resend_queued", actor=user, data={"to": to})
-        _nudge_on_commit()
-    return job
 
 
 def _nudge_on_commit() -> None:

@@ -24,7 +24,7 @@ from .delivery import DeliveryError, invoice_send
 from .errors import BillingError
 from .models import Invoice, OutboxJob
 from .outbox import outbox_claim, outbox_job_done, outbox_job_failed
-from .pdf import PdfRenderError, invoice_pdf_store
+from .pdf.documents import PdfRenderError, invoice_pdf_store
 
 logger = logging.getLogger(__name__)
 Kind = OutboxJob.Kind
@@ -69,7 +69,7 @@ def _email(job: OutboxJob) -> str:
 
 
 def _resend(job: OutboxJob) -> str:
-    """Staff's Resend (invoicing.outbox.invoice_resend_queue): sent unless a send was recorded since it was asked."""
+    """Staff's Resend (invoicing.delivery.invoice_resend_queue): sent unless a send was recorded since it was asked."""
     invoice = Invoice.objects.select_related("customer").get(pk=job.invoice_id)
     if invoice.status == Invoice.Status.VOID:
         return "not sent: the invoice was voided"

@@ -7,10 +7,9 @@ import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .audit import audit_record
 from .errors import BillingRuleError, InvalidTransition
-from .lifecycle import invoice_lock, settled_status
 from .models import Invoice, Payment
+from .workflow import action_begin, action_done, settled_status
 
 Status = Invoice.Status
 
@@ -28,13 +27,14 @@ def payment_record(
 ) -> Payment:
     """Record money received against an issued invoice: Partially Paid, then Paid.
 
-    ``idempotency_key`` (the form's one-time token) makes a double-submitted payment a no-op that
-    returns the first one. ``expected_status`` is the invoice's status as the caller saw it: a payment on
-    an invoice that moved meanwhile is refused (a double submit with the same key still returns the first).
+    ``idempotency_key`` (the form's one-time token) makes a double-submitted payment a no-op that returns the
+    first one, marked ``replayed``. ``expected_status`` is the invoice's status as the caller saw it: a payment
+    on an invoice that moved meanwhile is refused (a double submit with the same key still returns the first).
     """
     if idempotency_key:
         existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
         if existing:
+            existing.replayed = True
             return existing
     try:
         with transaction.atomic():
@@ -45,38 +45,45 @@ def payment_record(
         if idempotency_key:
             existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
             if existing:
+                existing.replayed = True
                 return existing
         raise
 
 
 def _payment_record(invoice, amount_units, method, reference, received_on, user, idempotency_key, expected_status=None):
-    if amount_units is None or amount_units <= 0:
-        raise BillingRuleError("A payment must be more than zero.", field="amount")
-    if method not in Payment.Method.values:
-        raise BillingRuleError("Choose how the payment was made: check, card or transfer.", field="method")
     reference = (reference or "").strip()
-    if method == Payment.Method.CHECK and not reference:
-        raise BillingRuleError("Enter the check number.", field="reference")
-    invoice = invoice_lock(invoice.pk, expected_status=expected_status)
-    if invoice.status not in Invoice.OPEN_STATUSES:
-        if invoice.status == Status.DRAFT:
-            raise InvalidTransition("Issue the invoice before recording a payment on it.")
-        raise InvalidTransition(f"A {invoice.get_status_display().lower()} invoice takes no payment.")
-    if amount_units > invoice.outstanding_units:
-        from octoo_billing.money import format_units
+    params = {"amount_units": amount_units, "method": method, "reference": reference, "received_on": received_on}
+    invoice = action_begin("record_payment", invoice.pk, user=user, expected_status=expected_status, params=params)
+    return payment_apply(
+        invoice=invoice,
+        amount_units=amount_units,
+        method=method,
+        reference=reference,
+        received_on=received_on,
+        user=user,
+        idempotency_key=idempotency_key,
+    )
 
-        balance = format_units(invoice.outstanding_units, invoice.currency)
-        raise BillingRuleError(f"That is more than the outstanding balance of {balance}.", field="amount")
-    received_on = received_on or timezone.localdate()
-    if received_on > timezone.localdate():
-        raise BillingRuleError("A payment cannot be received in the future.", field="received_on")
+
+def payment_apply(
+    *,
+    invoice: Invoice,
+    amount_units: int,
+    method: str,
+    reference: str = "",
+    received_on: datetime.date | None = None,
+    user=None,
+    idempotency_key: str | None = None,
+) -> Payment:
+    """The change a payment makes, on an invoice its action has locked and checked (``record_payment`` above, or a
+    card charge in ``invoicing.charging``): the payment row, the invoice's paid amount and status, the audit row."""
     payment = Payment.objects.create(
         partner_id=invoice.partner_id,
         invoice=invoice,
         amount_units=amount_units,
         method=method,
         reference=reference,
-        received_on=received_on,
+        received_on=received_on or timezone.localdate(),
         created_by=user if user is not None and user.is_authenticated else None,
         idempotency_key=idempotency_key or None,
     )
@@ -84,12 +91,6 @@ def _payment_record(invoice, amount_units, method, reference, received_on, user,
     invoice.paid_units += amount_units
     invoice.status = settled_status(invoice)
     invoice.save(update_fields=["paid_units", "status", "updated_at"])
-    audit_record(
-        target=invoice,
-        action="payment",
-        actor=user,
-        from_status=from_status,
-        to_status=invoice.status,
-        data={"payment_id": payment.pk, "amount_units": amount_units, "method": method, "reference": reference},
-    )
+    data = {"payment_id": payment.pk, "amount_units": amount_units, "method": method, "reference": reference}
+    action_done("record_payment", invoice, user=user, from_status=from_status, audit_action="payment", data=data)
     return payment

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from customers.models import NO_PAYMENT_TERMS
 
-from .delivery import invoice_recipients
 from .lifecycle import due_date_for
 from .models import Invoice, NumberCounter
 from .numbering import format_number, series_prefix
+from .recipients import invoice_recipients
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from django.db.models import Count, Q, Sum
 
 from octoo_billing.money import allocate, percent_of, round_half_up, to_decimal
 
+from .errors import BillingRuleError
 from .models import Invoice, InvoiceProforma, Proforma, Slip
 
 
@@ -58,8 +59,6 @@ def discount_spread(slips: list[Slip], discount_units: int) -> list[Slip]:
     """Spread an invoice-level discount over lines, before tax, in proportion to their discounted amounts."""
     weights = [max(s.bill_amount_units - s.line_discount_units, 0) for s in slips]
     if discount_units > sum(weights):
-        from .errors import BillingRuleError
-
         raise BillingRuleError("The invoice discount is larger than the invoice's lines.")
     for slip, share in zip(slips, allocate(discount_units, weights), strict=True):
         slip.invoice_discount_units = share

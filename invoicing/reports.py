@@ -28,7 +28,6 @@ from django.db.models import (
     Case,
     Count,
     DateField,
-    Exists,
     F,
     OuterRef,
     Q,
@@ -38,7 +37,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, TruncMonth
-from django.utils import timezone
 
 from .models import Invoice, InvoiceProforma, Payment, Slip
 
@@ -347,95 +345,3 @@ def revenue_report(*, partner, date_from: datetime.date, date_to: datetime.date,
         totals=totals,
         count_label="Proformas" if from_lines else "Invoices",
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# The office's customer and provider pages
-
-
-def _uninvoiced(kind: str):
-    return ~Exists(InvoiceProforma.objects.filter(proforma_id=OuterRef("pk"), kind=kind, is_active=True))
-
-
-RECENT = 10
-UNINVOICED_SHOWN = 25
-
-
-def customer_overview(*, customer, today: datetime.date | None = None) -> dict:
-    """What the customer page shows besides the customer: contacts, expense codes, open balance by age,
-    recent AR invoices, and the confirmed proformas not yet on an AR invoice. A fixed number of queries."""
-    from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
-
-    from .models import Proforma, Quote
-    from .schedules import closed_period
-
-    today = today or timezone.localdate()
-    _, next_run_end = closed_period(customer.invoicing_schedule, today)
-    uninvoiced = (
-        Proforma.objects.filter(partner_id=customer.partner_id, customer=customer, status=Proforma.Status.CONFIRMED)
-        .filter(_uninvoiced(Invoice.Kind.AR))
-        # a booking whose quote became an invoice was billed by that invoice (as in generation)
-        .exclude(service__request__quote__status=Quote.Status.CONVERTED)
-    )
-    uninvoiced_sums = uninvoiced.order_by().aggregate(
-        count=Count("pk"),
-        bill_units=Sum("bill_total_units", default=0),
-        in_next_run=Count("pk", filter=Q(service_date__lte=next_run_end)),
-    )
-    return {
-        "contacts": list(customer.contacts.all()),
-        "labels": list(ExpenseCodeLabel.objects.filter(customer=customer).order_by("-is_active", "name")),
-        "default_codes": list(AppliedExpenseCode.objects.filter(default_for=customer)),
-        "aging": customer_aging(customer=customer, as_of=today),
-        "recent_invoices": list(
-            Invoice.objects.filter(partner_id=customer.partner_id, customer=customer, kind=Invoice.Kind.AR)
-            .annotate(balance_units=_balance())
-            .order_by("-id")[:RECENT]
-        ),
-        "uninvoiced": list(
-            uninvoiced.select_related("provider", "service").order_by("service_date", "pk")[:UNINVOICED_SHOWN]
-        ),
-        "uninvoiced_sums": uninvoiced_sums,
-        "next_run_end": next_run_end,
-    }
-
-
-def _balance():
-    return Case(
-        When(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID], then=Value(0)),
-        default=F("total_units") - F("paid_units") - F("children_units"),
-        output_field=BigIntegerField(),
-    )
-
-
-def provider_overview(*, provider, today: datetime.date | None = None) -> dict:
-    """What the provider page shows: recent proformas and AP invoices, what is not yet billed (and how much
-    of it the next monthly run takes), what is owed. A fixed number of queries."""
-    from .models import Proforma
-    from .schedules import closed_period
-
-    _, next_run_end = closed_period("monthly", today or timezone.localdate())
-    proformas = Proforma.objects.filter(partner_id=provider.partner_id, provider=provider)
-    ap = Invoice.objects.filter(partner_id=provider.partner_id, provider=provider, kind=Invoice.Kind.AP)
-    unbilled = (
-        proformas.filter(status=Proforma.Status.CONFIRMED)
-        .filter(_uninvoiced(Invoice.Kind.AP))
-        .order_by()
-        .aggregate(
-            count=Count("pk"),
-            pay_units=Sum("pay_total_units", default=0),
-            in_next_run=Count("pk", filter=Q(service_date__lte=next_run_end)),
-        )
-    )
-    owed = (
-        ap.filter(status__in=Invoice.OPEN_STATUSES)
-        .order_by()
-        .aggregate(count=Count("pk"), units=Sum(_balance(), default=0))
-    )
-    return {
-        "recent_proformas": list(proformas.select_related("customer").order_by("-service_date", "-pk")[:RECENT]),
-        "recent_invoices": list(ap.annotate(balance_units=_balance()).order_by("-id")[:RECENT]),
-        "unbilled": unbilled,
-        "owed": owed,
-        "next_run_end": next_run_end,
-    }

@@ -29,7 +29,7 @@ from customers.models import Partner
 
 from .bulk import BULK_MAX, INLINE_MAX, bulk_items_execute, invoice_label
 from .errors import BillingRuleError, RunAlreadyOpen
-from .generation import RunProgress, ap_run, ar_run
+from .invoice_runs import RunProgress, ap_run, ar_run
 from .models import BillingRun, BillingRunItem, Invoice
 from .outbox import worker_queue
 

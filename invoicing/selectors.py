@@ -1,4 +1,10 @@
-"""Reads shared by pages, exports and reports; always scoped to a tenant."""
+"""Reads shared by pages, exports and reports; always scoped to a tenant. What a page needs beyond one queryset
+comes back as a named dataclass (``InvoiceDetailParts``...), whose ``context()`` a view spreads into its template's
+context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
 
 from django.db.models import (
     BigIntegerField,
@@ -14,14 +20,81 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audit.recording import audit_trail
 from customers.models import BillingContact, Customer, Provider
 from expense_codes.models import AppliedExpenseCode
 
 from .models import Invoice, InvoiceProforma, Payment, Proforma, Quote, QuoteLine, Service, ServiceRequest, Slip
 from .models.invoice import list_balance_expression
+from .workflow import proforma_adjust_refusal
 
 
-def office_dashboard_figures(*, partner) -> dict:
+class PageParts:
+    """A selector's named result; ``context()`` is its fields as a template context."""
+
+    def context(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class OfficeDashboardFigures(PageParts):
+    currency: str
+    open_ar_units: int
+    open_ar_count: int
+    overdue_count: int
+    drafts_to_issue: int
+    ap_drafts: int
+    uninvoiced_proformas: int
+    uninvoiced_units: int
+    recent_invoices: list
+
+
+@dataclass
+class PortalDashboardFigures(PageParts):
+    currency: str
+    open_balance_units: int
+    open_count: int
+    overdue_count: int
+    latest_invoices: list
+
+
+@dataclass
+class InvoiceDetailParts(PageParts):
+    proforma_links: list
+    direct_slips: list
+    codes: list
+    payments: list
+    children: list
+    live_contact: BillingContact | None
+    audit: list
+
+
+@dataclass
+class ProformaDetailParts(PageParts):
+    slips: list
+    codes: list
+    links: list
+    adjustable: bool
+    audit: list
+
+
+@dataclass
+class RequestDetailParts(PageParts):
+    codes: list
+    services: list
+    quote: Quote | None
+    quote_lines: list
+
+
+@dataclass
+class ServiceDetailParts(PageParts):
+    extras: list
+    codes: list
+    request_codes: list
+    audit: list
+
+
+def office_dashboard_figures(*, partner) -> OfficeDashboardFigures:
     today = timezone.localdate()
     ar = Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AR)
     open_statuses = list(Invoice.OPEN_STATUSES)
@@ -40,22 +113,22 @@ def office_dashboard_figures(*, partner) -> dict:
         .exclude(invoice_links__is_active=True, invoice_links__kind=Invoice.Kind.AR)
         .aggregate(count=Count("id"), total=Sum("bill_total_units", default=0))
     )
-    return {
-        "currency": partner.currency,
-        "open_ar_units": agg["open_total"] - agg["open_paid"] - agg["open_children"],
-        "open_ar_count": agg["open_count"],
-        "overdue_count": agg["overdue_count"],
-        "drafts_to_issue": agg["drafts"],
-        "ap_drafts": Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AP, status=Invoice.Status.DRAFT).count(),
-        "uninvoiced_proformas": uninvoiced["count"],
-        "uninvoiced_units": uninvoiced["total"],
-        "recent_invoices": list(
+    return OfficeDashboardFigures(
+        currency=partner.currency,
+        open_ar_units=agg["open_total"] - agg["open_paid"] - agg["open_children"],
+        open_ar_count=agg["open_count"],
+        overdue_count=agg["overdue_count"],
+        drafts_to_issue=agg["drafts"],
+        ap_drafts=Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AP, status=Invoice.Status.DRAFT).count(),
+        uninvoiced_proformas=uninvoiced["count"],
+        uninvoiced_units=uninvoiced["total"],
+        recent_invoices=list(
             ar.exclude(status=Invoice.Status.DRAFT).select_related("customer").order_by("-issue_date", "-id")[:10]
         ),
-    }
+    )
 
 
-def portal_dashboard_figures(*, customer) -> dict:
+def portal_dashboard_figures(*, customer) -> PortalDashboardFigures:
     invoices = Invoice.objects.filter(partner_id=customer.partner_id, customer=customer, kind=Invoice.Kind.AR).exclude(
         status=Invoice.Status.DRAFT
     )
@@ -67,13 +140,13 @@ def portal_dashboard_figures(*, customer) -> dict:
         open_count=Count("id", filter=Q(status__in=open_statuses)),
         overdue_count=Count("id", filter=Q(status=Invoice.Status.OVERDUE)),
     )
-    return {
-        "currency": customer.partner.currency,
-        "open_balance_units": agg["total"] - agg["paid"] - agg["children"],
-        "open_count": agg["open_count"],
-        "overdue_count": agg["overdue_count"],
-        "latest_invoices": list(invoices.order_by("-issue_date", "-id")[:10]),
-    }
+    return PortalDashboardFigures(
+        currency=customer.partner.currency,
+        open_balance_units=agg["total"] - agg["paid"] - agg["children"],
+        open_count=agg["open_count"],
+        overdue_count=agg["overdue_count"],
+        latest_invoices=list(invoices.order_by("-issue_date", "-id")[:10]),
+    )
 
 
 # --- Office lists: the rows, before filters and sorting (invoicing.filters / office.views.lists) -------------
@@ -203,15 +276,11 @@ def invoice_detail_queryset(*, partner):
     )
 
 
-def invoice_detail_parts(*, invoice) -> dict:
+def invoice_detail_parts(*, invoice) -> InvoiceDetailParts:
     """The rest of an invoice's page, each part in one query: proforma groups (with their slips and codes),
     direct slips, codes, payments, children, the live billing contact of a draft and the audit trail.
 
     A void invoice shows the proformas it carried (their links are kept, inactive)."""
-    from expense_codes.models import AppliedExpenseCode
-
-    from .audit import audit_trail
-
     links = InvoiceProforma.objects.filter(invoice=invoice)
     if invoice.status != Invoice.Status.VOID:
         links = links.filter(is_active=True)
@@ -227,15 +296,15 @@ def invoice_detail_parts(*, invoice) -> dict:
             invoice.billing_contact
             or BillingContact.objects.filter(customer_id=invoice.customer_id, is_default=True).first()
         )
-    return {
-        "proforma_links": links,
-        "direct_slips": list(Slip.objects.filter(invoice=invoice).order_by("position", "id")),
-        "codes": list(AppliedExpenseCode.objects.filter(invoice=invoice)),
-        "payments": list(invoice.payments.select_related("created_by")),
-        "children": list(invoice.children.select_related("customer").order_by("id")),
-        "live_contact": contact,
-        "audit": list(audit_trail(invoice)),
-    }
+    return InvoiceDetailParts(
+        proforma_links=links,
+        direct_slips=list(Slip.objects.filter(invoice=invoice).order_by("position", "id")),
+        codes=list(AppliedExpenseCode.objects.filter(invoice=invoice)),
+        payments=list(invoice.payments.select_related("created_by")),
+        children=list(invoice.children.select_related("customer").order_by("id")),
+        live_contact=contact,
+        audit=list(audit_trail(invoice)),
+    )
 
 
 def proforma_detail_queryset(*, partner):
@@ -244,48 +313,41 @@ def proforma_detail_queryset(*, partner):
     )
 
 
-def proforma_detail_parts(*, proforma) -> dict:
+def proforma_detail_parts(*, proforma) -> ProformaDetailParts:
     """A proforma's slips, codes, the invoices it is or was on (AR and AP, live and former) and its trail."""
-    from expense_codes.models import AppliedExpenseCode
-
-    from .audit import audit_trail
-
     links = list(
         InvoiceProforma.objects.filter(proforma=proforma)
         .select_related("invoice__customer", "invoice__provider")
         .order_by("-is_active", "kind", "-id")
     )
-    return {
-        "slips": list(Slip.objects.filter(proforma=proforma).order_by("position", "id")),
-        "codes": list(AppliedExpenseCode.objects.filter(proforma=proforma)),
-        "links": links,
-        # Adjustments are refused once the proforma is on an issued invoice (invoicing.manual).
-        "adjustable": proforma.status != Proforma.Status.CANCELLED
-        and not any(link.is_active and link.invoice.status != Invoice.Status.DRAFT for link in links),
-        "audit": list(audit_trail(proforma)),
-    }
+    return ProformaDetailParts(
+        slips=list(Slip.objects.filter(proforma=proforma).order_by("position", "id")),
+        codes=list(AppliedExpenseCode.objects.filter(proforma=proforma)),
+        links=links,
+        # The workflow's rule for adjusting a proforma (invoicing.workflow).
+        adjustable=proforma_adjust_refusal(proforma, [link.invoice for link in links if link.is_active]) is None,
+        audit=list(audit_trail(proforma)),
+    )
 
 
 def request_detail_queryset(*, partner):
     return ServiceRequest.objects.filter(partner=partner).select_related("customer", "created_by")
 
 
-def request_detail_parts(*, service_request) -> dict:
+def request_detail_parts(*, service_request) -> RequestDetailParts:
     """A request's codes, services (with provider, type, zone, proforma and codes) and quote with its lines."""
-    from expense_codes.models import AppliedExpenseCode
-
     quote = Quote.objects.filter(request=service_request).select_related("invoice").first()
-    return {
-        "codes": list(AppliedExpenseCode.objects.filter(request=service_request)),
-        "services": list(
+    return RequestDetailParts(
+        codes=list(AppliedExpenseCode.objects.filter(request=service_request)),
+        services=list(
             Service.objects.filter(request=service_request)
             .select_related("provider", "service_type", "zone", "proforma")
             .prefetch_related("expense_codes")
             .order_by("starts_at", "id")
         ),
-        "quote": quote,
-        "quote_lines": list(quote.lines.order_by("id")) if quote else [],
-    }
+        quote=quote,
+        quote_lines=list(quote.lines.order_by("id")) if quote else [],
+    )
 
 
 def service_detail_queryset(*, partner):
@@ -294,17 +356,13 @@ def service_detail_queryset(*, partner):
     )
 
 
-def service_detail_parts(*, service) -> dict:
-    from expense_codes.models import AppliedExpenseCode
-
-    from .audit import audit_trail
-
-    return {
-        "extras": list(service.extras.order_by("id")),
-        "codes": list(AppliedExpenseCode.objects.filter(service=service)),
-        "request_codes": list(AppliedExpenseCode.objects.filter(request_id=service.request_id)),
-        "audit": list(audit_trail(service)),
-    }
+def service_detail_parts(*, service) -> ServiceDetailParts:
+    return ServiceDetailParts(
+        extras=list(service.extras.order_by("id")),
+        codes=list(AppliedExpenseCode.objects.filter(service=service)),
+        request_codes=list(AppliedExpenseCode.objects.filter(request_id=service.request_id)),
+        audit=list(audit_trail(service)),
+    )
 
 
 def customer_invoices(*, customer):

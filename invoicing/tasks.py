@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 
-from .generation import proformas_sweep
 from .lifecycle import invoices_mark_overdue
 from .models import BillingRun
 from .outbox_work import outbox_run
+from .proformas import proformas_sweep
 from .runs import run_execute, runs_scheduled
 
 logger = logging.getLogger(__name__)

@@ -10,14 +10,14 @@ from django.shortcuts import redirect, render
 from expense_codes.models import AppliedExpenseCode
 from octoo_billing.forms import apply_errors
 
-from .booking import (
+from .errors import BillingError
+from .request_codes import (
     codes_can_edit,
     request_codes_frozen,
     request_codes_set,
     service_codes_frozen,
     service_codes_set,
 )
-from .errors import BillingError
 
 
 def codes_edit_page(request, *, service_request, service=None, form_class, template: str, back: str):

@@ -7,9 +7,12 @@ Quantities, rates and percentages are ``Decimal`` built from strings; no float e
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
-from babel.numbers import format_currency, get_currency_precision
+from babel import Locale
+from babel.numbers import format_currency, get_currency_precision, get_decimal_symbol, get_group_symbol
 
 HUNDRED = Decimal(100)
 
@@ -74,11 +77,80 @@ def decimal_to_units(amount, currency: str = "USD") -> int:
     return round_half_up(to_decimal(amount).scaleb(minor_exponent(currency)))
 
 
-def format_units(units: int | None, currency: str = "USD", locale: str = "en_US") -> str:
-    """12345 -> '$123.45'; negative amounts keep their sign ('-$5.00')."""
+@dataclass(frozen=True)
+class _Pattern:
+    """How babel writes an amount of a currency in a locale, read once from babel itself."""
+
+    exp: int  # decimal places of the minor unit
+    scale: int  # 10 ** exp
+    prefix: str  # "$"
+    suffix: str
+    negative_prefix: str  # "-$"
+    negative_suffix: str
+    group: str  # "," ("" when it is "," already: nothing to replace)
+    decimal: str  # "."
+    grouped_by_three: bool  # False for locales such as en_IN: format_units then asks babel
+
+
+@lru_cache(maxsize=64)
+def _pattern(currency: str, locale: str) -> _Pattern:
+    exp = minor_exponent(currency)
+    decimal = get_decimal_symbol(locale)
+    tail = decimal + "0" * exp if exp else ""
+    prefix, _, suffix = format_currency(Decimal(0), currency, locale=locale).partition("0" + tail)
+    negative_prefix, _, negative_suffix = format_currency(Decimal(-1), currency, locale=locale).partition("1" + tail)
+    group = get_group_symbol(locale)
+    return _Pattern(
+        exp=exp,
+        scale=10**exp,
+        prefix=prefix,
+        suffix=suffix,
+        negative_prefix=negative_prefix,
+        negative_suffix=negative_suffix,
+        group="" if group == "," else group,
+        decimal=decimal,
+        grouped_by_three=Locale.parse(locale).currency_formats["standard"].grouping == (3, 3),
+    )
+
+
+def format_units(
+    units: int | Decimal | None, currency: str = "USD", locale: str = "en_US", *, plain: bool = False
+) -> str:
+    """The one money formatter: minor units -> text, as babel writes it, in integer arithmetic.
+
+    12345 -> '$123.45'; negative amounts keep their sign ('-$5.00'); None -> ''. A ``Decimal`` with a fraction
+    of a minor unit (a rate: 65.5 cents) keeps its extra decimals ('$0.655') and is never rounded.
+    ``plain=True`` writes what a CSV export holds: no symbol, no grouping ('-1234.50', JPY '1000').
+    The pattern is read from babel once per currency and locale: pages format hundreds of amounts."""
     if units is None:
         return ""
-    return format_currency(units_to_decimal(units, currency), currency, locale=locale)
+    pattern = _pattern(currency, locale)
+    if type(units) is not int:
+        units = to_decimal(units)
+        if units == units.to_integral_value():
+            units = int(units)
+    negative = units < 0
+    if type(units) is int:
+        whole, frac = divmod(-units if negative else units, pattern.scale)
+        fraction = f"{frac:0{pattern.exp}d}" if pattern.exp else ""
+    else:  # a fraction of a minor unit: every decimal it has, at least the currency's
+        major = abs(units).scaleb(-pattern.exp)
+        places = max(pattern.exp, -major.normalize().as_tuple().exponent)
+        whole_text, _, fraction = f"{major:.{places}f}".partition(".")
+        whole = int(whole_text)
+    if plain:
+        text = f"{whole}.{fraction}" if fraction else str(whole)
+        return f"-{text}" if negative else text
+    if not pattern.grouped_by_three:
+        return format_currency(Decimal(units).scaleb(-pattern.exp), currency, locale=locale, decimal_quantization=False)
+    digits = f"{whole:,}"
+    if pattern.group:
+        digits = digits.replace(",", pattern.group)
+    if fraction:
+        digits = f"{digits}{pattern.decimal}{fraction}"
+    if negative:
+        return f"{pattern.negative_prefix}{digits}{pattern.negative_suffix}"
+    return f"{pattern.prefix}{digits}{pattern.suffix}"
 
 
 def parse_amount(

@@ -37,11 +37,13 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "pgtrigger",
+    "audit",
     "customers",
     "expense_codes",
     "invoicing",
     "office",
     "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [

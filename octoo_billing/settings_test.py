@@ -21,7 +21,8 @@ Q_CLUSTER["sync"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": None}  # in memory
     DATABASES["default"]["OPTIONS"].pop("init_command", None)
-# Issuing writes its delivery work to the outbox (invoicing.outbox) in every test; with Q sync on, the
-# after-commit nudge would run that work inline in every test that commits an issue (the numbering race issues
-# 400 invoices). Tests drain the outbox themselves (outbox_run) or turn the nudge on with the `settings` fixture.
+# Every issue in every test writes its delivery work to the outbox (invoicing.outbox), as in production. Tests
+# drain it themselves (outbox_run) or turn the nudge on with the `settings` fixture, which then drains it inline
+# on commit (Q sync): tests/invoicing/test_workflow.py runs that whole path. Off by default only so that tests
+# issuing hundreds of invoices (the numbering race) do not render hundreds of PDFs.
 OUTBOX_NUDGE = False

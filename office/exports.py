@@ -13,13 +13,12 @@ import csv
 import datetime
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from octoo_billing.money import minor_exponent
+from octoo_billing.money import format_units
 
 CHUNK_SIZE = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -34,19 +33,9 @@ class Column:
     money: bool = False
 
 
-@lru_cache(maxsize=32)
-def _exponent(currency: str) -> int:
-    return minor_exponent(currency)
-
-
-def money_text(units: int | None, currency: str) -> str:
-    """12345 -> "123.45" (exact decimal string in major units, integer arithmetic); empty for None."""
-    if units is None:
-        return ""
-    exp = _exponent(currency)
-    whole, frac = divmod(abs(int(units)), 10**exp)
-    sign = "-" if units < 0 else ""
-    return f"{sign}{whole}.{frac:0{exp}d}" if exp else f"{sign}{whole}"
+def money_cell(units: int | None, currency: str) -> str:
+    """12345 -> "123.45": an exact decimal string in major units, as spreadsheets read it; empty for None."""
+    return format_units(units, currency, plain=True)
 
 
 def cell(value) -> str:
@@ -74,7 +63,7 @@ def csv_rows(rows: Iterable, columns: list[Column], *, currency: str) -> Iterato
     yield writer.writerow([c.header for c in columns])
     for row in rows:
         row_currency = getattr(row, "currency", None) or currency
-        yield writer.writerow([money_text(c.get(row), row_currency) if c.money else cell(c.get(row)) for c in columns])
+        yield writer.writerow([money_cell(c.get(row), row_currency) if c.money else cell(c.get(row)) for c in columns])
 
 
 def stream_csv(queryset, columns: list[Column], *, filename: str, currency: str) -> StreamingHttpResponse:
@@ -90,11 +79,12 @@ def stream_csv(queryset, columns: list[Column], *, filename: str, currency: str)
 # --- the columns of each list ------------------------------------------------------------------------------
 
 
-def _invoice_columns(party: str, party_header: str) -> list[Column]:
+def invoice_columns(party: str) -> list[Column]:
+    """The columns of the AR (``party="customer"``) or AP (``"provider"``) invoice export."""
     return [
         Column("Number", lambda i: i.number or f"Draft #{i.pk}"),
         Column("Status", lambda i: i.get_status_display()),
-        Column(party_header, lambda i: getattr(getattr(i, party), "name", "")),
+        Column(party.capitalize(), lambda i: getattr(getattr(i, party), "name", "")),
         Column("Bill to", lambda i: i.bill_to_name),
         Column("Contact", lambda i: i.contact_name),
         Column("Contact e-mail", lambda i: i.contact_email),
@@ -113,10 +103,6 @@ def _invoice_columns(party: str, party_header: str) -> list[Column]:
         Column("Expense codes", lambda i: i.expense_code_key),
         Column("Id", lambda i: i.pk),
     ]
-
-
-AR_INVOICE_COLUMNS = _invoice_columns("customer", "Customer")
-AP_INVOICE_COLUMNS = _invoice_columns("provider", "Provider")
 
 
 def invoice_fields(party: str) -> tuple[str, ...]:

@@ -248,10 +248,11 @@ def draft_invoice(customer, amounts=(10000,), *, user=None, **kwargs) -> Invoice
     )
 
 
-def issued_invoice(customer, amounts=(10000,), *, user=None, issue_date=None, **kwargs) -> Invoice:
-    """A manual AR invoice, drafted then issued through invoicing.lifecycle.invoice_issue."""
+def issued_invoice(customer, amounts=(10000,), *, user=None, issue_date=None, deliver=True, **kwargs) -> Invoice:
+    """A manual AR invoice, drafted then issued through invoicing.lifecycle.invoice_issue (``deliver=False``:
+    without delivery work in the outbox)."""
     draft = draft_invoice(customer, amounts, user=user, **kwargs)
-    return invoice_issue(invoice=draft, user=user, issue_date=issue_date)
+    return invoice_issue(invoice=draft, user=user, issue_date=issue_date, deliver=deliver)
 
 
 def draft_with_proformas(*, proformas, customer=None, provider=None) -> Invoice:

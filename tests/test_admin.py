@@ -11,9 +11,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.recording import audit_record
 from expense_codes.applying import codes_apply
 from expense_codes.models import AppliedExpenseCode
-from invoicing.audit import audit_record
 from invoicing.lifecycle import invoice_issue
 from invoicing.models import (
     BillingRun,

@@ -12,7 +12,8 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from invoicing.models import AuditEvent, Service, ServiceRequest
+from audit.models import AuditEvent
+from invoicing.models import Service, ServiceRequest
 from octoo_billing import bulk
 from octoo_billing.bulk import rows_insert
 from tests import factories

@@ -3,10 +3,12 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from babel.numbers import format_currency, get_currency_precision
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from invoicing.models import Slip
+from invoicing.templatetags.money import money, rate
 from octoo_billing.money import (
     MAX_AMOUNT_UNITS,
     MAX_PERCENT,
@@ -245,6 +247,44 @@ def test_format_units_shows_currency_and_sign():
     assert format_units(123450) == "$1,234.50"
     assert format_units(-500) == "-$5.00"
     assert format_units(None) == ""
+
+
+CURRENCIES = ["USD", "EUR", "JPY", "CAD", "BHD", "CHF"]
+
+
+@pytest.mark.parametrize("currency", CURRENCIES)
+@given(units=st.integers(min_value=-(10**13), max_value=10**13))
+@example(units=0)
+@example(units=-5)
+def test_format_units_writes_what_babel_writes(currency, units):
+    """format_units works in integer arithmetic for speed; its text is babel's, whatever the currency."""
+    assert format_units(units, currency) == format_currency(units_to_decimal(units, currency), currency, locale="en_US")
+
+
+@pytest.mark.parametrize("currency", CURRENCIES)
+@given(rate=st.decimals(min_value=-(10**9), max_value=10**9, places=4, allow_nan=False, allow_infinity=False))
+@example(rate=Decimal("65.5"))
+@example(rate=Decimal("4500.0000"))
+def test_format_units_keeps_a_rates_extra_decimals_as_babel_does(currency, rate):
+    major = rate.scaleb(-get_currency_precision(currency))
+    assert format_units(rate, currency) == format_currency(major, currency, locale="en_US", decimal_quantization=False)
+
+
+def test_format_units_plain_is_a_spreadsheet_number():
+    assert format_units(123450, "USD", plain=True) == "1234.50"
+    assert format_units(-5, "USD", plain=True) == "-0.05"
+    assert format_units(1000, "JPY", plain=True) == "1000"
+    assert format_units(None, "USD", plain=True) == ""
+
+
+@pytest.mark.parametrize("value", [None, "", "x", "NaN", "Infinity", [1]])
+def test_money_and_rate_filters_are_empty_on_odd_input(value):
+    assert money(value) == "" and rate(value) == ""
+
+
+@pytest.mark.parametrize(("value", "shown"), [(123450, "$1,234.50"), ("-500", "-$5.00"), (Decimal("65.5"), "$0.655")])
+def test_money_and_rate_filters_show_format_units(value, shown):
+    assert money(value, "USD") == rate(value, "USD") == shown
 
 
 def test_units_and_decimals_convert_both_ways():

@@ -6,7 +6,9 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from ..models import AuditEvent, NumberCounter
+from audit.models import AuditEvent
+
+from ..models import NumberCounter
 from .common import ReadOnlyAdmin
 
 

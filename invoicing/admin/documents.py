@@ -4,7 +4,6 @@ with invoicing.pricing; a proforma billed on an issued invoice is read-only."""
 from django.contrib import admin, messages
 from django.db.models import Sum
 
-from expense_codes.admin import ProformaExpenseCodeInline
 from octoo_billing.forms import PercentField, QuantityField
 from octoo_billing.money import format_units
 
@@ -18,6 +17,7 @@ from ..pricing import (
     proforma_totals_refresh,
     slip_price,
 )
+from .codes import ProformaExpenseCodeInline
 from .common import (
     BillingAdminForm,
     CurrencyInlineMixin,

@@ -10,14 +10,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 
+from audit.recording import audit_record
 from customers.models import Partner
-from expense_codes.admin import InvoiceExpenseCodeInline
 from octoo_billing.money import format_units
 
-from ..audit import audit_record
 from ..errors import BillingError
 from ..lifecycle import invoice_delete_draft, invoice_issue, invoices_mark_overdue
 from ..models import Invoice, InvoiceProforma, Payment, Slip
+from .codes import InvoiceExpenseCodeInline
 from .common import (
     BillingAdminForm,
     LockedInlineMixin,

@@ -5,20 +5,20 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from expense_codes.admin import RequestExpenseCodeInline, ServiceExpenseCodeInline
 from expense_codes.applying import codes_pairs
 from octoo_billing.forms import PercentField, QuantityField
 
-from ..booking import (
+from ..booking import request_submit
+from ..errors import BillingError
+from ..models import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest, Shift, SupportingDocument
+from ..request_codes import (
     request_codes_check,
     request_codes_frozen,
     request_codes_set,
-    request_submit,
     service_codes_frozen,
     service_codes_set,
 )
-from ..errors import BillingError
-from ..models import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest, Shift, SupportingDocument
+from .codes import RequestExpenseCodeInline, ServiceExpenseCodeInline
 from .common import (
     BillingAdminForm,
     CurrencyInlineMixin,

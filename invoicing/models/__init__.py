@@ -1,4 +1,3 @@
-from .audit import AuditEvent
 from .invoice import Invoice, InvoiceProforma
 from .numbering import NumberCounter
 from .outbox import OutboxJob
@@ -10,7 +9,6 @@ from .runs import BillingRun, BillingRunItem
 from .slip import Slip
 
 __all__ = [
-    "AuditEvent",
     "BillingRun",
     "BillingRunItem",
     "Coupon",

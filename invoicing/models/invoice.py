@@ -5,6 +5,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import BigIntegerField, Case, F, Q, Value, When
 
+from customers.models import Customer
+from octoo_billing.triggers import plpgsql_refuse
+
 # What an issued invoice may still change, and what changes it. Issuing freezes every other column: the
 # database refuses the change (the triggers below on PostgreSQL; migration 0005_integrity_guards on SQLite).
 ISSUED_WRITABLE_FIELDS = (
@@ -24,15 +27,6 @@ ISSUED_WRITABLE_FIELDS = (
 # Links the database clears (ON DELETE SET NULL) when the contact or the user is deleted: an issued invoice may
 # lose them (its contact snapshot stays), never point them elsewhere.
 ISSUED_CLEARABLE_FIELDS = ("billing_contact", "created_by")
-
-# How the guards refuse on PostgreSQL: a plain message, and an integrity error code so that Django raises
-# IntegrityError there as it does for SQLite's RAISE(ABORT, ...).
-REFUSE = "RAISE EXCEPTION '{message}'{args} USING ERRCODE = 'restrict_violation';"
-
-
-def plpgsql_refuse(message: str, *args: str) -> str:
-    """A RAISE statement for a guard trigger; each % in ``message`` takes one of ``args`` (SQL expressions)."""
-    return REFUSE.format(message=message, args="".join(f", {arg}" for arg in args))
 
 
 class IssuedInvoiceFrozen(pgtrigger.Trigger):
@@ -146,16 +140,9 @@ class Invoice(models.Model):
         QUOTE = "quote", "From quote"
         BOOKING = "booking", "On booking"
 
-    # The moves the lifecycle allows (invoicing.lifecycle refuses any other).
-    TRANSITIONS = {
-        Status.DRAFT: {Status.PENDING},
-        Status.PENDING: {Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE, Status.VOID},
-        Status.PARTIALLY_PAID: {Status.PAID, Status.OVERDUE, Status.PARTIALLY_PAID},
-        Status.OVERDUE: {Status.PARTIALLY_PAID, Status.PAID, Status.VOID},
-        # Only detaching a child invoice reopens a paid invoice.
-        Status.PAID: {Status.PENDING, Status.PARTIALLY_PAID, Status.OVERDUE},
-        Status.VOID: set(),
-    }
+    # One set of choices with the customer's setting, which an invoice copies when it is made.
+    ExpenseCodeMode = Customer.ExpenseCodeMode
+
     OPEN_STATUSES = (Status.PENDING, Status.PARTIALLY_PAID, Status.OVERDUE)
     ISSUED_STATUSES = (Status.PENDING, Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE, Status.VOID)
 
@@ -196,7 +183,9 @@ class Invoice(models.Model):
     contact_address = models.TextField(blank=True)
     bill_to_name = models.CharField(max_length=200, blank=True)
     # Expense codes: per_proforma invoices show each line's codes; grouped ones carry one set.
-    expense_code_mode = models.CharField(max_length=16, default="grouped")
+    expense_code_mode = models.CharField(
+        max_length=16, choices=ExpenseCodeMode.choices, default=ExpenseCodeMode.GROUPED
+    )
     expense_code_key = models.CharField(max_length=500, blank=True, default="")
     generation_key = models.CharField(
         max_length=200,

@@ -1,5 +1,7 @@
 """Requests (bookings), the services rendered for them, their extras, quotes and supporting documents."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -109,8 +111,6 @@ class Service(models.Model):
 
     @property
     def hours(self):
-        from decimal import Decimal
-
         seconds = int((self.ends_at - self.starts_at).total_seconds())
         return (Decimal(seconds) / Decimal(3600)).quantize(Decimal("0.01"))
 

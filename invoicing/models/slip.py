@@ -4,7 +4,9 @@ import pgtrigger
 from django.db import models
 from django.db.models import F, Q
 
-from .invoice import issued_invoice_number, plpgsql_refuse
+from octoo_billing.triggers import plpgsql_refuse
+
+from .invoice import issued_invoice_number
 from .pricing import PaySchedule
 
 

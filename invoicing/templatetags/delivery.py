@@ -5,18 +5,21 @@
 """
 
 from django import template
+from django.contrib.auth.models import AnonymousUser
+
+from invoicing.delivery import invoice_supporting_documents
+from invoicing.models import Invoice
+from invoicing.workflow import actor_for, invoice_offers
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def invoice_delivery(context, invoice):
-    """One dict for ``templates/office/invoices/_delivery.html``; costs one query (the documents)."""
-    from invoicing.delivery import invoice_supporting_documents
-    from invoicing.models import Invoice
-
+    """One dict for ``templates/office/invoices/_delivery.html``; costs one query (the documents). Send and Charge
+    are offered when the workflow allows them (invoicing.workflow)."""
     request = context.get("request")
-    membership = getattr(request, "membership", None) or context.get("staff_membership")
+    offers = invoice_offers(invoice, actor_for(getattr(request, "user", None) or AnonymousUser(), invoice))
     issued = invoice.status != Invoice.Status.DRAFT
     ar = invoice.kind == Invoice.Kind.AR
     customer = invoice.customer if ar else None
@@ -25,19 +28,11 @@ def invoice_delivery(context, invoice):
         "issued": issued,
         "ar": ar,
         "documents": list(invoice_supporting_documents(invoice)) if invoice.pk else [],
-        "can_send": ar and issued and invoice.status != Invoice.Status.VOID,
+        "can_send": offers.send,
         "pdf_missing": issued and not invoice.pdf,
         # A charge failure matters while there is a balance; once settled some other way it is history.
         "charge_shown": ar
         and invoice.status in Invoice.OPEN_STATUSES
         and (card_customer or bool(invoice.charge_error)),
-        "can_charge": (
-            ar
-            and invoice.status in Invoice.OPEN_STATUSES
-            and invoice.outstanding_units > 0
-            and card_customer
-            and bool(customer.card_token)
-            and membership is not None
-            and getattr(membership, "is_billing_admin", False)
-        ),
+        "can_charge": offers.charge,
     }

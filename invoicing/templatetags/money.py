@@ -9,11 +9,11 @@
 
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_currency
 from django import template
 from django.utils.html import format_html
 
-from octoo_billing.money import format_units, minor_exponent
+from invoicing.models import Invoice
+from octoo_billing.money import format_units, safe_decimal
 
 register = template.Library()
 
@@ -43,19 +43,8 @@ STATUS_COLOURS = {
 
 @register.filter
 def money(units, currency=DEFAULT_CURRENCY):
-    """Integer minor units -> '$1,234.50'. Empty for None; never raises on odd input."""
-    if units is None or units == "":
-        return ""
-    currency = currency or DEFAULT_CURRENCY
-    try:
-        value = Decimal(str(units))
-    except (InvalidOperation, ValueError):
-        return ""
-    if not value.is_finite():
-        return ""
-    if value == value.to_integral_value():
-        return format_units(int(value), currency)
-    return rate(value, currency)  # fractional minor units: show them exactly rather than truncate
+    """Minor units -> '$1,234.50' (octoo_billing.money.format_units). Empty for None; never raises on odd input."""
+    return format_units(units if type(units) is int else safe_decimal(units), currency or DEFAULT_CURRENCY)
 
 
 @register.filter
@@ -72,23 +61,14 @@ def qty(value):
 
 @register.filter
 def rate(units, currency=DEFAULT_CURRENCY):
-    """A Decimal rate in minor units per unit -> money, keeping extra decimals (65.5 -> '$0.655')."""
-    if units is None or units == "":
-        return ""
-    currency = currency or DEFAULT_CURRENCY
-    try:
-        value = Decimal(str(units))
-    except (InvalidOperation, ValueError):
-        return ""
-    if not value.is_finite():
-        return ""
-    major = value.scaleb(-minor_exponent(currency))
-    return format_currency(major, currency, locale="en_US", decimal_quantization=False)
+    """A Decimal rate in minor units per unit -> money, keeping extra decimals (65.5 -> '$0.655').
+
+    The same text as ``money``, which also keeps a fraction of a minor unit; the name says what a template
+    shows."""
+    return money(units, currency)
 
 
 def _status_label(status: str) -> str:
-    from invoicing.models import Invoice
-
     try:
         return Invoice.Status(status).label
     except ValueError:

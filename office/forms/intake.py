@@ -1,6 +1,6 @@
 """Office forms for requests and services: a new request (its services as formset rows), a request's title and
-description, a service added or changed with its extras, the codes of a request or a service, cancelling, and
-reservation shifts (a shift's name and times, the shift a service is on).
+description, a service added or changed with its extras, cancelling. The codes of a request or a service are
+``office.forms.codes``; reservation shifts ``office.forms.shifts``.
 
 As in the portal, the forms only read and bound what is typed; every rule is ``invoicing.booking``'s and
 ``invoicing.intake``'s, whose ``ValidationError`` names these forms' fields (``title``, ``service_type``,
@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 
 from customers.models import Customer, Provider
-from expense_codes.forms import CodeFieldsMixin, CodesForm
+from expense_codes.forms import CodeFieldsMixin
 from expense_codes.models import AppliedExpenseCode
 from invoicing.booking import (
     ADDRESS_MAX,
@@ -25,93 +25,28 @@ from invoicing.booking import (
     TITLE_MAX,
     ExtraInput,
     ServiceInput,
-    request_labels,
 )
-from invoicing.intake import REASON_MAX, SHIFT_NAME_MAX
-from invoicing.models import ExtraOffer, Service, ServiceExtra, ServiceType, Shift, Zone
+from invoicing.intake import REASON_MAX
+from invoicing.models import ExtraOffer, Service, ServiceExtra, ServiceType, Zone
+from invoicing.request_codes import request_labels
 from invoicing.templatetags.money import qty, rate
 from invoicing.uploads import max_upload_bytes
 from octoo_billing.forms import BootstrapForm, MultipleFileField, QuantityField, RateField
 
-OTHER_CODE_ROWS = 2  # empty "other code" rows a form offers
-LABEL_NAME_MAX = 100
-CODE_VALUE_MAX = AppliedExpenseCode._meta.get_field("value").max_length
+from .codes import OtherCodesMixin
+
 EXTRA_DESCRIPTION_MAX = ServiceExtra._meta.get_field("description").max_length
 MAX_EXTRAS = 50
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-def _datetime_field(label: str, required_message: str) -> forms.DateTimeField:
+def datetime_field(label: str, required_message: str) -> forms.DateTimeField:
+    """A date-and-time input (the browser's ``datetime-local``), with plain messages."""
     return forms.DateTimeField(
         label=label,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT),
         error_messages={"required": required_message, "invalid": "Enter a date and time like 2026-03-31 09:30."},
     )
-
-
-# --- codes: one input per label, and free "other code" pairs ------------------------------------------------
-
-
-class OtherCodesMixin:
-    """(For a ``BootstrapForm``.) Free "other code" label/value pairs for one-off labels staff type; a name that is
-    one of the customer's labels is that label (``invoicing.booking`` resolves it)."""
-
-    other_count = 0
-
-    def other_codes_add(self, pairs=(), *, blank: int = OTHER_CODE_ROWS) -> None:
-        pairs = list(pairs)
-        self.other_count = len(pairs) + blank
-        for index in range(self.other_count):
-            label, value = pairs[index] if index < len(pairs) else ("", "")
-            fields = {
-                f"other_label_{index}": forms.CharField(
-                    label="Label", required=False, max_length=LABEL_NAME_MAX, initial=label
-                ),
-                f"other_value_{index}": forms.CharField(
-                    label="Code", required=False, max_length=CODE_VALUE_MAX, initial=value
-                ),
-            }
-            for name, field in fields.items():
-                field.widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
-                self._style(field)
-                self.fields[name] = field
-
-    def other_rows(self) -> list[tuple]:
-        return [(self[f"other_label_{i}"], self[f"other_value_{i}"]) for i in range(self.other_count)]
-
-    def other_codes_check(self) -> None:
-        for index in range(self.other_count):
-            label = (self.cleaned_data.get(f"other_label_{index}") or "").strip()
-            value = (self.cleaned_data.get(f"other_value_{index}") or "").strip()
-            if value and not label:
-                self.add_error(f"other_label_{index}", "Name the label of this code, e.g. “Project”.")
-
-    def other_pairs(self) -> list[tuple[str, str]]:
-        pairs = []
-        for index in range(self.other_count):
-            label = (self.cleaned_data.get(f"other_label_{index}") or "").strip()
-            value = (self.cleaned_data.get(f"other_value_{index}") or "").strip()
-            if value:
-                pairs.append((label, value))
-        return pairs
-
-
-class StaffCodesForm(OtherCodesMixin, CodesForm):
-    """The codes of a request or a service, as staff change them: one input per active label (as in the portal)
-    and the one-off labels as editable pairs, with room for new ones."""
-
-    def __init__(self, *args, customer, codes, **kwargs):
-        super().__init__(*args, customer=customer, codes=codes, **kwargs)
-        self.other_codes_add([(code.label_name, code.value) for code in self.kept])
-        self.kept = []  # editable above, not kept as they are
-
-    def clean(self):
-        cleaned = super().clean()
-        self.other_codes_check()
-        return cleaned
-
-    def codes(self) -> list[tuple]:
-        return [*self.code_pairs(), *self.other_pairs()]
 
 
 # --- a new request ----------------------------------------------------------------------------------------------
@@ -216,8 +151,8 @@ class ServiceForm(BootstrapForm):
         empty_label="Not assigned yet",
         error_messages={"invalid_choice": "Choose one of your providers."},
     )
-    starts_at = _datetime_field("Starts", "Enter when the service starts.")
-    ends_at = _datetime_field("Ends", "Enter when the service ends.")
+    starts_at = datetime_field("Starts", "Enter when the service starts.")
+    ends_at = datetime_field("Ends", "Enter when the service ends.")
     address = forms.CharField(
         label="Address or location", max_length=ADDRESS_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -409,49 +344,3 @@ def extra_formset(*, extra: int = 2):
         absolute_max=MAX_EXTRAS,
         validate_max=True,
     )
-
-
-# --- reservation shifts -------------------------------------------------------------------------------------------
-
-
-class ShiftForm(BootstrapForm):
-    """A shift's name and times (``invoicing.intake.shift_create``/``shift_update`` check how long it lasts and that
-    it holds its services)."""
-
-    name = forms.CharField(
-        label="Name",
-        max_length=SHIFT_NAME_MAX,
-        error_messages={"required": "Name the shift."},
-        help_text="What staff know it by, e.g. “Night shift, Courtroom 4”.",
-    )
-    starts_at = _datetime_field("Starts", "Enter when the shift starts.")
-    ends_at = _datetime_field("Ends", "Enter when the shift ends.")
-
-    @staticmethod
-    def initial_of(shift: Shift) -> dict:
-        return {"name": shift.name, "starts_at": shift.starts_at, "ends_at": shift.ends_at}
-
-
-class ServiceShiftForm(forms.Form):
-    """The shift to put a service on (one of the partner's: another's is not a choice), or ``take_off``."""
-
-    shift = forms.ModelChoiceField(
-        queryset=Shift.objects.none(),
-        required=False,
-        error_messages={"invalid_choice": "Choose one of your shifts."},
-    )
-    take_off = forms.BooleanField(required=False)
-
-    def __init__(self, *args, partner, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["shift"].queryset = Shift.objects.filter(partner=partner)
-
-    def clean(self):
-        cleaned = super().clean()
-        if not cleaned.get("take_off") and cleaned.get("shift") is None and not self.errors:
-            self.add_error("shift", "Choose the shift to put it on.")
-        return cleaned
-
-    def chosen(self) -> Shift | None:
-        """The shift to put it on, or None to take it off its shift."""
-        return None if self.cleaned_data["take_off"] else self.cleaned_data["shift"]

@@ -1,8 +1,9 @@
-"""Office routes: requests and services entered and changed by staff, and reservation shifts (office.views.intake)."""
+"""Office routes: requests and services entered and changed by staff (office.views.intake), and reservation shifts
+(office.views.shifts)."""
 
 from django.urls import path
 
-from office.views import intake
+from office.views import intake, shifts
 
 urlpatterns = [
     path("requests/new/", intake.request_create, name="request_create"),
@@ -13,9 +14,9 @@ urlpatterns = [
     path("services/<int:pk>/edit/", intake.service_edit, name="service_edit"),
     path("services/<int:pk>/codes/", intake.service_codes, name="service_codes"),
     path("services/<int:pk>/cancel/", intake.service_cancel, name="service_cancel"),
-    path("services/<int:pk>/shift/", intake.service_shift, name="service_shift"),
-    path("shifts/", intake.shift_list, name="shift_list"),
-    path("shifts/new/", intake.shift_create, name="shift_create"),
-    path("shifts/<int:pk>/edit/", intake.shift_edit, name="shift_edit"),
-    path("shifts/<int:pk>/finish/", intake.shift_finish, name="shift_finish"),
+    path("services/<int:pk>/shift/", shifts.service_shift, name="service_shift"),
+    path("shifts/", shifts.shift_list, name="shift_list"),
+    path("shifts/new/", shifts.shift_create, name="shift_create"),
+    path("shifts/<int:pk>/edit/", shifts.shift_edit, name="shift_edit"),
+    path("shifts/<int:pk>/finish/", shifts.shift_finish, name="shift_finish"),
 ]

@@ -2,23 +2,27 @@
 
 from django.urls import path
 
-from office.views import lists
+from office.views.lists.base import ListSpec, export_list, render_list, spec_view
+from office.views.lists.invoices import AP_INVOICES, AR_INVOICES, PAYMENTS
+from office.views.lists.parties import CUSTOMERS, PROVIDERS
+from office.views.lists.work import PROFORMAS, REQUESTS, SERVICES
+
+
+def list_routes(prefix: str, spec: ListSpec) -> list:
+    """A list's page at ``prefix`` and its CSV export beside it (URL names office:<name>_list/_export)."""
+    return [
+        path(prefix, spec_view(render_list, spec, "list"), name=f"{spec.name}_list"),
+        path(f"{prefix}export.csv", spec_view(export_list, spec, "export"), name=f"{spec.name}_export"),
+    ]
+
 
 urlpatterns = [
-    path("invoices/ar/", lists.ar_invoice_list, name="ar_invoice_list"),
-    path("invoices/ar/export.csv", lists.ar_invoice_export, name="ar_invoice_export"),
-    path("invoices/ap/", lists.ap_invoice_list, name="ap_invoice_list"),
-    path("invoices/ap/export.csv", lists.ap_invoice_export, name="ap_invoice_export"),
-    path("proformas/", lists.proforma_list, name="proforma_list"),
-    path("proformas/export.csv", lists.proforma_export, name="proforma_export"),
-    path("requests/", lists.request_list, name="request_list"),
-    path("requests/export.csv", lists.request_export, name="request_export"),
-    path("services/", lists.service_list, name="service_list"),
-    path("services/export.csv", lists.service_export, name="service_export"),
-    path("customers/", lists.customer_list, name="customer_list"),
-    path("customers/export.csv", lists.customer_export, name="customer_export"),
-    path("providers/", lists.provider_list, name="provider_list"),
-    path("providers/export.csv", lists.provider_export, name="provider_export"),
-    path("payments/", lists.payment_list, name="payment_list"),
-    path("payments/export.csv", lists.payment_export, name="payment_export"),
+    *list_routes("invoices/ar/", AR_INVOICES),
+    *list_routes("invoices/ap/", AP_INVOICES),
+    *list_routes("proformas/", PROFORMAS),
+    *list_routes("requests/", REQUESTS),
+    *list_routes("services/", SERVICES),
+    *list_routes("customers/", CUSTOMERS),
+    *list_routes("providers/", PROVIDERS),
+    *list_routes("payments/", PAYMENTS),
 ]

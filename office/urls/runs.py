@@ -10,6 +10,6 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/status.json", runs.run_status, name="run_status"),
     path("runs/<int:pk>/download/", runs.run_download, name="run_download"),
-    path("invoices/ar/bulk/", bulk.ar_invoice_bulk, name="ar_invoice_bulk"),
-    path("invoices/ap/bulk/", bulk.ap_invoice_bulk, name="ap_invoice_bulk"),
+    path("invoices/ar/bulk/", bulk.invoice_bulk, {"kind": "ar"}, name="ar_invoice_bulk"),
+    path("invoices/ap/bulk/", bulk.invoice_bulk, {"kind": "ap"}, name="ap_invoice_bulk"),
 ]

@@ -3,9 +3,12 @@
 Clerks: record payments, add adjustments, delete their own drafts, publish outcomes, convert quotes.
 Billing admins also issue, void, delete any draft and attach or detach child AR invoices (403 for clerks).
 
+Who may take which action, from which status and under which guards is the workflow's (invoicing.workflow):
+a user it does not allow at all gets a 403; every other refusal comes from the domain function the view calls.
 Every invoice action form carries the status its page showed (``expected_status``): when the invoice moved
 meanwhile, the action is refused with a message and nothing changes. A bad form comes back on the invoice
-page with the error next to its field; a domain refusal becomes a form error or a message, never a 500.
+page with the error next to its field; a domain refusal goes on the field it names, or becomes a message,
+never a 500.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from invoicing.forms import (
     ProformaAdjustmentForm,
     VoidForm,
 )
-from invoicing.generation import service_publish_outcome
 from invoicing.manual import quote_convert, slip_add_adjustment
-from invoicing.models import Invoice, Payment, Proforma, Quote, Service, ServiceRequest
+from invoicing.models import Invoice, Proforma, Quote, Service, ServiceRequest
 from invoicing.payments import payment_record
+from invoicing.proformas import service_publish_outcome
+from invoicing.workflow import INVOICE_ACTIONS, action_forbidden, actor_for, refusals_of
 from octoo_billing.money import format_units
 from office.scoping import partner_object
 
@@ -78,19 +82,27 @@ def _expected_status(request) -> str | None:
     return form.cleaned_data["expected_status"] if form.is_valid() else None
 
 
-def _refused_as_stale(request, invoice: Invoice, expected: str | None) -> bool:
-    """True (with a message) when the page the action came from no longer matches the invoice."""
-    if expected is None:
-        messages.error(request, "That form was incomplete or out of date; nothing was changed. Reload and try again.")
-        return True
-    if invoice.status != expected:
-        messages.error(
-            request,
-            f"{invoice} changed meanwhile: it is now {invoice.get_status_display()}. "
-            "Nothing was changed; check the page and try again.",
-        )
-        return True
-    return False
+def _incomplete(request, invoice):
+    messages.error(request, "That form was incomplete or out of date; nothing was changed. Reload and try again.")
+    return _to_invoice(invoice)
+
+
+def action_permitted(request, action: str, invoice: Invoice) -> None:
+    """403 when the workflow does not let this user take the action at all (a clerk's Issue, say)."""
+    if action_forbidden(action, invoice, actor_for(request.user, invoice)):
+        raise PermissionDenied(INVOICE_ACTIONS[action].role_refusal)
+
+
+def _refused(request, invoice: Invoice, error: BillingError, *, form=None, key: str = ""):
+    """A refused action: a status that no longer allows it (or a stale page) is a message on the invoice page,
+    unless the workflow names a field for it; the guards' refusals go on the form's fields, and the page comes
+    back with that form open."""
+    if form is None or (isinstance(error, InvalidTransition) and error.field is None):
+        messages.error(request, error.message)
+        return _to_invoice(invoice)
+    for refusal in refusals_of(error):
+        form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
+    return render_invoice_page(request, invoice, bound={key: form})
 
 
 def _money(units, invoice: Invoice) -> str:
@@ -100,37 +112,35 @@ def _money(units, invoice: Invoice) -> str:
 # --- issue, void, delete --------------------------------------------------------------------------------------
 
 
-@staff_required(admin_only=True)
+@staff_required
 @post_only("office:invoice_detail", Invoice)
 def invoice_issue(request, pk):
     invoice = invoice_for_page(request, pk)
+    action_permitted(request, "issue", invoice)
     expected = _expected_status(request)
-    if expected == Status.DRAFT and invoice.number:
-        messages.info(request, f"This invoice was already issued as {invoice.number}; nothing was changed.")
-        return _to_invoice(invoice)
-    if _refused_as_stale(request, invoice, expected):
-        return _to_invoice(invoice)
+    if expected is None:
+        return _incomplete(request, invoice)
     try:
         invoice = lifecycle.invoice_issue(invoice=invoice, user=request.user, expected_status=expected)
     except BillingError as error:
         invoice.refresh_from_db(fields=["number", "status"])
-        if invoice.number:
+        if invoice.number and expected == Status.DRAFT:  # a double submit: the first one issued it
             messages.info(request, f"This invoice was already issued as {invoice.number}; nothing was changed.")
-        else:
-            messages.error(request, error.message)
-        return _to_invoice(invoice)
+            return _to_invoice(invoice)
+        return _refused(request, invoice, error)
     due = f", due {invoice.due_date:%b %-d, %Y}" if invoice.due_date else ""
     messages.success(request, f"Issued as {invoice.number}{due}.")
     return _to_invoice(invoice)
 
 
-@staff_required(admin_only=True)
+@staff_required
 @post_only("office:invoice_detail", Invoice)
 def invoice_void(request, pk):
     invoice = invoice_for_page(request, pk)
+    action_permitted(request, "void", invoice)
     expected = _expected_status(request)
-    if _refused_as_stale(request, invoice, expected):
-        return _to_invoice(invoice)
+    if expected is None:
+        return _incomplete(request, invoice)
     form = VoidForm(request.POST, invoice=invoice)
     if not form.is_valid():
         return render_invoice_page(request, invoice, bound={"void": form})
@@ -138,12 +148,8 @@ def invoice_void(request, pk):
         lifecycle.invoice_void(
             invoice=invoice, user=request.user, reason=form.cleaned_data["reason"], expected_status=expected
         )
-    except InvalidTransition as error:
-        messages.error(request, error.message)
-        return _to_invoice(invoice)
     except BillingError as error:
-        form.add_error(None, error.message)
-        return render_invoice_page(request, invoice, bound={"void": form})
+        return _refused(request, invoice, error, form=form, key="void")
     messages.success(request, f"{invoice} is void. Its number is kept; its proformas can be invoiced again.")
     return _to_invoice(invoice)
 
@@ -152,17 +158,14 @@ def invoice_void(request, pk):
 @post_only("office:invoice_detail", Invoice)
 def invoice_delete(request, pk):
     invoice = invoice_for_page(request, pk)
-    own_draft = invoice.created_by_id is not None and invoice.created_by_id == request.user.pk
-    if not (request.membership.is_billing_admin or own_draft):
-        raise PermissionDenied("Only a billing admin can delete a draft someone else made.")
+    action_permitted(request, "delete_draft", invoice)
     expected = _expected_status(request)
-    if _refused_as_stale(request, invoice, expected):
-        return _to_invoice(invoice)
+    if expected is None:
+        return _incomplete(request, invoice)
     try:
         lifecycle.invoice_delete_draft(invoice=invoice, user=request.user, expected_status=expected)
     except BillingError as error:
-        messages.error(request, error.message)
-        return _to_invoice(invoice)
+        return _refused(request, invoice, error)
     messages.success(request, f"{invoice} was deleted.")
     list_name = "office:ar_invoice_list" if invoice.kind == Invoice.Kind.AR else "office:ap_invoice_list"
     return redirect(maybe_reverse(list_name) or reverse("office:dashboard"))
@@ -175,18 +178,10 @@ def invoice_delete(request, pk):
 @post_only("office:invoice_detail", Invoice)
 def invoice_payment(request, pk):
     invoice = invoice_for_page(request, pk)
-    key = (request.POST.get("idempotency_key") or "").strip().lower()
-    if key:
-        earlier = Payment.objects.filter(partner=request.partner, idempotency_key=key).first()
-        if earlier is not None:
-            messages.info(
-                request,
-                f"This payment of {_money(earlier.amount_units, invoice)} was already recorded; nothing was added.",
-            )
-            return _to_invoice(earlier.invoice_id)
+    action_permitted(request, "record_payment", invoice)
     expected = _expected_status(request)
-    if _refused_as_stale(request, invoice, expected):
-        return _to_invoice(invoice)
+    if expected is None:
+        return _incomplete(request, invoice)
     form = PaymentForm(request.POST, invoice=invoice)
     if not form.is_valid():
         return render_invoice_page(request, invoice, bound={"payment": form})
@@ -202,16 +197,16 @@ def invoice_payment(request, pk):
             idempotency_key=data["idempotency_key"],
             expected_status=expected,
         )
-    except InvalidTransition as error:
-        messages.error(request, error.message)
-        return _to_invoice(invoice)
     except BillingError as error:
-        form.add_error(error.field, error.message)
-        return render_invoice_page(request, invoice, bound={"payment": form})
+        return _refused(request, invoice, error, form=form, key="payment")
+    amount = _money(payment.amount_units, invoice)
+    if getattr(payment, "replayed", False):  # a double submit: the first one recorded it
+        messages.info(request, f"This payment of {amount} was already recorded; nothing was added.")
+        return _to_invoice(payment.invoice_id)
     invoice.refresh_from_db()
     messages.success(
         request,
-        f"Recorded a {payment.get_method_display().lower()} payment of {_money(payment.amount_units, invoice)}. "
+        f"Recorded a {payment.get_method_display().lower()} payment of {amount}. "
         f"Outstanding: {_money(invoice.outstanding_units, invoice)}.",
     )
     return _to_invoice(invoice)
@@ -221,9 +216,10 @@ def invoice_payment(request, pk):
 @post_only("office:invoice_detail", Invoice)
 def invoice_adjust(request, pk):
     invoice = invoice_for_page(request, pk)
+    action_permitted(request, "adjust", invoice)
     expected = _expected_status(request)
-    if _refused_as_stale(request, invoice, expected):
-        return _to_invoice(invoice)
+    if expected is None:
+        return _incomplete(request, invoice)
     form = InvoiceAdjustmentForm(request.POST, invoice=invoice)
     if not form.is_valid():
         return render_invoice_page(request, invoice, bound={"adjust": form})
@@ -240,12 +236,8 @@ def invoice_adjust(request, pk):
             user=request.user,
             expected_status=expected,
         )
-    except InvalidTransition as error:
-        messages.error(request, error.message)
-        return _to_invoice(invoice)
     except BillingError as error:
-        form.add_error(error.field, error.message)
-        return render_invoice_page(request, invoice, bound={"adjust": form})
+        return _refused(request, invoice, error, form=form, key="adjust")
     messages.success(request, "Adjustment added.")
     return _to_invoice(invoice)
 
@@ -253,25 +245,22 @@ def invoice_adjust(request, pk):
 # --- child AR invoices (seed 003) -----------------------------------------------------------------------------
 
 
-@staff_required(admin_only=True)
+@staff_required
 @post_only("office:invoice_detail", Invoice)
 def invoice_attach_child(request, pk):
     parent = invoice_for_page(request, pk)
+    action_permitted(request, "attach_child", parent)
     expected = _expected_status(request)
-    if _refused_as_stale(request, parent, expected):
-        return _to_invoice(parent)
+    if expected is None:
+        return _incomplete(request, parent)
     form = AttachChildForm(request.POST, invoice=parent)
     if not form.is_valid():
         return render_invoice_page(request, parent, bound={"attach": form})
     child = form.child
     try:
         parent = lifecycle.invoice_attach_child(parent=parent, child=child, user=request.user, expected_status=expected)
-    except InvalidTransition as error:
-        messages.error(request, error.message)
-        return _to_invoice(parent)
     except BillingError as error:
-        form.add_error("number", error.message)
-        return render_invoice_page(request, parent, bound={"attach": form})
+        return _refused(request, parent, error, form=form, key="attach")
     messages.success(
         request,
         f"Attached {child} ({_money(child.total_units, parent)}). "
@@ -280,24 +269,20 @@ def invoice_attach_child(request, pk):
     return _to_invoice(parent)
 
 
-@staff_required(admin_only=True)
+@staff_required
 @post_only("office:invoice_detail", Invoice)
 def invoice_detach_child(request, pk):
     child = partner_object(request, Invoice, pk=pk)
+    action_permitted(request, "detach_child", child)
     form = DetachChildForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "That form was incomplete or out of date; nothing was changed. Reload and try again.")
-        return _to_invoice(child)
+        return _incomplete(request, child)
     seen_parent = form.cleaned_data["parent"]
     back = seen_parent if form.cleaned_data["back"] == "parent" else child.pk
-    if child.parent_id != seen_parent:
-        messages.error(request, f"{child} changed meanwhile: it is no longer attached there. Nothing was changed.")
-        return _to_invoice(back)
     try:
         parent = lifecycle.invoice_detach_child(child=child, user=request.user, expected_parent_id=seen_parent)
     except BillingError as error:
-        messages.error(request, error.message)
-        return _to_invoice(back)
+        return _refused(request, back, error)
     messages.success(
         request,
         f"Detached {child} from {parent}; {parent} has {_money(parent.outstanding_units, parent)} outstanding again.",

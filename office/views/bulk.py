@@ -22,7 +22,8 @@ from invoicing import runs
 from invoicing.bulk import BULK_MAX
 from invoicing.errors import BillingError
 from invoicing.models import BillingRun
-from office.views.lists import AP_INVOICES, AR_INVOICES, ListSpec
+from office.views.lists.base import ListSpec
+from office.views.lists.invoices import AP_INVOICES, AR_INVOICES
 
 Kind = BillingRun.Kind
 SELECTED, FILTER = "selected", "filter"
@@ -96,13 +97,11 @@ def _bulk(request, spec: ListSpec):
     return redirect("office:run_detail", pk=run.pk)
 
 
-@staff_required
-@require_POST
-def ar_invoice_bulk(request):
-    return _bulk(request, AR_INVOICES)
+SPECS = {spec.extra["kind"]: spec for spec in (AR_INVOICES, AP_INVOICES)}
 
 
 @staff_required
 @require_POST
-def ap_invoice_bulk(request):
-    return _bulk(request, AP_INVOICES)
+def invoice_bulk(request, kind: str):
+    """A bulk action on the AR (``kind="ar"``) or AP invoice list; the route gives the kind."""
+    return _bulk(request, SPECS[kind])

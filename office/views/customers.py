@@ -3,7 +3,8 @@ expense-code labels and auto-applied codes, and "run AR now" for one customer.
 
 Thin views: load through ``partner_object`` (another partner's customer or contact is a 404), bind the form,
 call the domain function (customers.billing, customers.contacts, expense_codes.labels,
-invoicing.generation), turn its ``ValidationError``/``BillingError`` into form errors or a message, redirect.
+invoicing.invoices_from_proformas), turn its ``ValidationError``/``BillingError`` into form errors or a message,
+redirect.
 The billing-contact and expense-code steps are shared with the customer portal (customers.views,
 expense_codes.views); only the pages around them are here.
 """
@@ -31,9 +32,10 @@ from customers.forms import (
 from customers.models import Customer
 from customers.views import contact_form_submit, contact_make_default, contact_remove, customer_contact
 from expense_codes.views import expense_codes_page
-from invoicing import charging, reports
+from invoicing import charging, overviews
 from invoicing.errors import BillingError
-from invoicing.generation import ar_invoices_generate
+from invoicing.gateways import payment_gateway
+from invoicing.invoices_from_proformas import ar_invoices_generate
 from invoicing.schedules import closed_period, month_period
 from octoo_billing.forms import apply_errors
 from octoo_billing.money import format_units
@@ -50,7 +52,7 @@ def optional_url(name: str, *args) -> str:
 
 def invoice_links(invoices) -> None:
     for invoice in invoices:
-        invoice.detail_url = optional_url("office:invoice_detail", invoice.pk)
+        invoice.url = optional_url("office:invoice_detail", invoice.pk)  # includes/invoice_table.html
 
 
 def proforma_links(proformas) -> None:
@@ -71,7 +73,7 @@ def _detail_url(customer) -> str:
 
 
 def _detail_page(request, customer, *, run_form=None):
-    overview = reports.customer_overview(customer=customer)
+    overview = overviews.customer_overview(customer=customer)
     invoice_links(overview["recent_invoices"])
     proforma_links(overview["uninvoiced"])
     context = {
@@ -80,7 +82,7 @@ def _detail_page(request, customer, *, run_form=None):
         "is_admin": request.membership.is_billing_admin,
         "run_form": run_form or RunPeriodForm(),
         "settings_rows": settings_summary(customer),
-        "card_gateway": charging.payment_gateway(),
+        "card_gateway": payment_gateway(),
         "customer_list_url": optional_url("office:customer_list"),
         "invoice_list_url": optional_url("office:ar_invoice_list"),
         **overview,
@@ -209,7 +211,7 @@ def customer_billing_settings(request, pk):
 def customer_card(request, pk):
     """Put a card on file, or replace the one there: the gateway keeps the card, the customer its token."""
     customer = _customer(request, pk)
-    gateway = charging.payment_gateway()
+    gateway = payment_gateway()
     form = CardOnFileForm(request.POST or None)
     if request.method == "POST" and gateway.charges_cards and form.is_valid():
         month, year = form.cleaned_data["expiry"]

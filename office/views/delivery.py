@@ -16,16 +16,18 @@ from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import staff_required
 from invoicing.charging import invoice_charge as charge_invoice
-from invoicing.delivery import invoice_recipients
 from invoicing.delivery import invoice_send as send_invoice
 from invoicing.errors import BillingError
 from invoicing.models import Invoice, Proforma, ServiceRequest, SupportingDocument
 from invoicing.outbox import outbox_jobs_retry
-from invoicing.pdf import PdfRenderError, invoice_pdf_open, invoice_pdf_store, proforma_pdf_bytes
+from invoicing.pdf.documents import PdfRenderError, invoice_pdf_open, invoice_pdf_store, proforma_pdf_bytes
+from invoicing.recipients import invoice_recipients
 from invoicing.uploads import DocumentUploadForm, supporting_document_add
 from octoo_billing.http import pdf_response
 from octoo_billing.money import format_units
 from office.scoping import partner_object
+
+from .actions import action_permitted
 
 
 def _back(request, fallback: str) -> str:
@@ -79,6 +81,7 @@ def invoice_pdf_render(request, pk):
 def invoice_send(request, pk):
     """Send (or resend) an issued AR invoice by e-mail now."""
     invoice = _invoice(request, pk)
+    action_permitted(request, "send", invoice)
     back = _back(request, reverse("office:invoice_detail", args=[invoice.pk]))
     try:
         invoice = send_invoice(invoice=invoice, user=request.user)
@@ -91,11 +94,12 @@ def invoice_send(request, pk):
     return redirect(back)
 
 
-@staff_required(admin_only=True)
+@staff_required
 @require_POST
 def invoice_charge(request, pk):
     """Charge the outstanding balance to the customer's card on file (billing admins: it moves money)."""
     invoice = _invoice(request, pk)
+    action_permitted(request, "charge", invoice)
     back = _back(request, reverse("office:invoice_detail", args=[invoice.pk]))
     try:
         outcome = charge_invoice(invoice=invoice, user=request.user)

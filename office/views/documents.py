@@ -1,20 +1,18 @@
 """Detail pages of billing documents: invoice, proforma, request and service.
 
 Each page loads its document through the partner's scope (another partner's is a 404) and the rest in a
-fixed number of queries (invoicing.selectors). The invoice page offers only the actions allowed now for this
-user and status; the actions themselves are POST views in office.views.actions.
+fixed number of queries (invoicing.selectors). The invoice page offers the actions the workflow allows now for
+this user and status (invoicing.workflow); the actions themselves are POST views in office.views.actions.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
 from customers.access import staff_required
 from invoicing import selectors
-from invoicing.booking import quote_totals as quote_totals_of
+from invoicing.editable import request_editable, service_editable
 from invoicing.forms import (
     AttachChildForm,
     DetachChildForm,
@@ -24,10 +22,11 @@ from invoicing.forms import (
     ProformaAdjustmentForm,
     VoidForm,
 )
-from invoicing.intake import request_editable, service_editable
 from invoicing.models import Invoice, Proforma, Quote, Service
 from invoicing.outbox import invoice_outbox_jobs
 from invoicing.preview import invoice_issue_preview
+from invoicing.quotes import quote_totals as quote_totals_of
+from invoicing.workflow import InvoiceFacts, Offers, action_refusals, actor_for, invoice_offers
 from office.scoping import partner_object
 
 from .lines import line_rows_html, slips_for_display
@@ -59,40 +58,15 @@ def audit_labelled(events) -> list:
 # --- what a user may do with an invoice now -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InvoiceActions:
-    edit: bool = False
-    delete: bool = False
-    issue: bool = False
-    void: bool = False
-    payment: bool = False
-    adjust: bool = False
-    attach: bool = False
-    detach: bool = False
-
-    @property
-    def any(self) -> bool:
-        return any(vars(self).values())
-
-
-def invoice_actions(invoice: Invoice, *, membership, user, has_proformas: bool, parts: dict | None = None):
-    """The actions allowed now. Clerks draft (create, edit, adjust, delete their own drafts) and record
-    payments; billing admins also issue, void, delete any draft and attach or detach child invoices."""
-    admin = membership.is_billing_admin
-    draft = invoice.status == Status.DRAFT
-    ar = invoice.kind == Invoice.Kind.AR
-    parts = parts or {}
-    blocked_void = bool(parts.get("payments")) or bool(parts.get("children")) or bool(invoice.parent_id)
-    return InvoiceActions(
-        edit=draft and ar and not has_proformas,
-        delete=draft and (admin or (invoice.created_by_id is not None and invoice.created_by_id == user.pk)),
-        issue=draft and admin,
-        void=admin and invoice.status in (Status.PENDING, Status.OVERDUE) and not blocked_void,
-        payment=invoice.status in Invoice.OPEN_STATUSES and invoice.outstanding_units > 0,
-        adjust=draft,
-        attach=admin and ar and invoice.status not in (Status.VOID, Status.PAID) and not invoice.parent_id,
-        detach=admin and bool(invoice.parent_id),
+def invoice_page_offers(request, invoice: Invoice, parts: selectors.InvoiceDetailParts) -> Offers:
+    """The actions the page offers now (invoicing.workflow), from what the page has already loaded."""
+    facts = InvoiceFacts(
+        invoice,
+        has_payments=bool(parts.payments),
+        has_children=bool(parts.children),
+        has_proformas=any(link.is_active for link in parts.proforma_links),
     )
+    return invoice_offers(invoice, actor_for(request.user, invoice), facts=facts)
 
 
 # --- invoice ------------------------------------------------------------------------------------------------
@@ -137,24 +111,22 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
     """The invoice page; ``bound`` holds an action form that came back with errors, shown open."""
     bound = bound or {}
     parts = selectors.invoice_detail_parts(invoice=invoice)
-    links = parts["proforma_links"]
-    actions = invoice_actions(
-        invoice, membership=request.membership, user=request.user, has_proformas=bool(links), parts=parts
-    )
+    links = parts.proforma_links
+    actions = invoice_page_offers(request, invoice, parts)
     ar = invoice.kind == Invoice.Kind.AR
-    per_proforma = invoice.expense_code_mode == "per_proforma"
+    per_proforma = invoice.expense_code_mode == Invoice.ExpenseCodeMode.PER_PROFORMA
     forms = {
         "issue": InvoiceActionForm(invoice=invoice, auto_id="issue_%s") if actions.issue else None,
-        "delete": InvoiceActionForm(invoice=invoice, auto_id="delete_%s") if actions.delete else None,
+        "delete": InvoiceActionForm(invoice=invoice, auto_id="delete_%s") if actions.delete_draft else None,
         "void": bound.get("void") or (VoidForm(invoice=invoice) if actions.void else None),
-        "payment": bound.get("payment") or (PaymentForm(invoice=invoice) if actions.payment else None),
+        "payment": bound.get("payment") or (PaymentForm(invoice=invoice) if actions.record_payment else None),
         "adjust": bound.get("adjust") or (InvoiceAdjustmentForm(invoice=invoice) if actions.adjust else None),
-        "attach": bound.get("attach") or (AttachChildForm(invoice=invoice) if actions.attach else None),
+        "attach": bound.get("attach") or (AttachChildForm(invoice=invoice) if actions.attach_child else None),
     }
     if invoice.parent_id:
         # A child's page reads its own status for the detach form (kept consistent with other actions).
         forms["detach"] = DetachChildForm(initial={"parent": invoice.parent_id, "back": "child"}, auto_id=False)
-    contact = invoice_contact(invoice, live_contact=parts["live_contact"])
+    contact = invoice_contact(invoice, live_contact=parts.live_contact)
     outbox_jobs = invoice_outbox_jobs(invoice)
     groups = [
         {
@@ -169,7 +141,7 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
     ]
     for group in groups:
         group["lines_html"] = line_rows_html(group["slips"], currency=invoice.currency, ar=ar)
-    direct_html = line_rows_html(parts["direct_slips"], currency=invoice.currency, ar=ar)
+    direct_html = line_rows_html(parts.direct_slips, currency=invoice.currency, ar=ar)
     party_url = (
         maybe_reverse("office:customer_detail", invoice.customer_id)
         if ar
@@ -182,24 +154,26 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
         "contact": contact,
         "groups": groups,
         "direct_lines_html": direct_html,
-        "direct_slips": parts["direct_slips"],
-        "codes": parts["codes"],
-        "payments": parts["payments"],
+        "direct_slips": parts.direct_slips,
+        "codes": parts.codes,
+        "payments": parts.payments,
         "children": [
             {"invoice": child, "form": DetachChildForm(initial={"parent": invoice.pk, "back": "parent"}, auto_id=False)}
-            for child in parts["children"]
+            for child in parts.children
         ],
-        "audit": audit_labelled(parts["audit"]),
+        "audit": audit_labelled(parts.audit),
         "outbox_jobs": outbox_jobs,
         "outbox_failed": any(job.status == job.Status.FAILED for job in outbox_jobs),
         "actions": actions,
-        "can_detach_children": request.membership.is_billing_admin,
+        "can_detach_children": any(
+            not action_refusals("detach_child", child, actor_for(request.user, child)) for child in parts.children
+        ),
         "forms": forms,
         "open_form": next(iter(bound), None),
         "party_url": party_url,
         "list_url": maybe_reverse("office:ar_invoice_list" if ar else "office:ap_invoice_list"),
         "quote": getattr(invoice, "from_quote", None) if ar else None,
-        "line_count": len(parts["direct_slips"]) + sum(len(g["slips"]) for g in groups),
+        "line_count": len(parts.direct_slips) + sum(len(g["slips"]) for g in groups),
         "issue_preview": invoice_issue_preview(invoice) if actions.issue else None,
     }
     return render(request, "office/invoices/detail.html", context, status=status)
@@ -216,9 +190,9 @@ def invoice_detail(request, pk):
 
 def render_proforma_page(request, proforma: Proforma, *, adjust_form=None):
     parts = selectors.proforma_detail_parts(proforma=proforma)
-    parts["audit"] = audit_labelled(parts["audit"])
-    slips_for_display(parts["slips"], proforma.partner.currency)
-    if parts["adjustable"] and adjust_form is None:
+    parts.audit = audit_labelled(parts.audit)
+    slips_for_display(parts.slips, proforma.partner.currency)
+    if parts.adjustable and adjust_form is None:
         zone = proforma.service.zone if proforma.service_id and proforma.service.zone_id else None
         adjust_form = ProformaAdjustmentForm(
             currency=proforma.partner.currency, tax_rate=(zone.tax_rate if zone else None)
@@ -227,8 +201,8 @@ def render_proforma_page(request, proforma: Proforma, *, adjust_form=None):
         "proforma": proforma,
         "currency": proforma.partner.currency,
         "margin_units": proforma.bill_total_units - proforma.bill_tax_units - proforma.pay_total_units,
-        **parts,
-        "adjust_form": adjust_form if parts["adjustable"] else None,
+        **parts.context(),
+        "adjust_form": adjust_form if parts.adjustable else None,
         "adjust_open": adjust_form is not None and adjust_form.is_bound,
         "customer_url": maybe_reverse("office:customer_detail", proforma.customer_id),
         "provider_url": maybe_reverse("office:provider_detail", proforma.provider_id) if proforma.provider_id else None,
@@ -254,17 +228,17 @@ def proforma_detail(request, pk):
 def request_detail(request, pk):
     service_request = partner_object(request, selectors.request_detail_queryset(partner=request.partner), pk=pk)
     parts = selectors.request_detail_parts(service_request=service_request)
-    quote = parts["quote"]
-    quote_totals = quote_totals_of(quote, parts["quote_lines"]) if parts["quote_lines"] else None
+    quote = parts.quote
+    quote_totals = quote_totals_of(quote, parts.quote_lines) if parts.quote_lines else None
     context = {
         "service_request": service_request,
         "currency": request.partner.currency,
-        **parts,
+        **parts.context(),
         "quote_totals": quote_totals,
         "can_convert": quote is not None
         and quote.status in (Quote.Status.OPEN, Quote.Status.ACCEPTED)
         and service_request.status != service_request.Status.CANCELLED
-        and bool(parts["quote_lines"]),
+        and bool(parts.quote_lines),
         "customer_url": maybe_reverse("office:customer_detail", service_request.customer_id),
         "list_url": maybe_reverse("office:request_list"),
         "editable": request_editable(service_request),  # what staff may still change (office.views.intake)
@@ -285,12 +259,12 @@ def service_can_publish(service: Service) -> bool:
 def service_detail(request, pk):
     service = partner_object(request, selectors.service_detail_queryset(partner=request.partner), pk=pk)
     parts = selectors.service_detail_parts(service=service)
-    parts["audit"] = audit_labelled(parts["audit"])
+    parts.audit = audit_labelled(parts.audit)
     context = {
         "service": service,
         "proforma": getattr(service, "proforma", None),
         "currency": request.partner.currency,
-        **parts,
+        **parts.context(),
         "can_publish": service_can_publish(service),
         "provider_url": maybe_reverse("office:provider_detail", service.provider_id) if service.provider_id else None,
         "customer_url": maybe_reverse("office:customer_detail", service.request.customer_id),

@@ -17,18 +17,17 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.access import staff_required
-from invoicing.imports import (
+from invoicing.imports.checking import RowStatus, services_import_check
+from invoicing.imports.commit import services_import_commit
+from invoicing.imports.files import (
     IMPORT_MAX_BYTES,
     IMPORT_MAX_ROWS,
     Column,
     ImportRefused,
-    RowStatus,
     import_table_read,
     import_upload_delete,
     import_upload_load,
     import_upload_store,
-    services_import_check,
-    services_import_commit,
 )
 
 

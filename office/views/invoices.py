@@ -17,7 +17,8 @@ from invoicing.errors import BillingError
 from invoicing.forms import CustomerPickForm, ManualInvoiceForm, invoice_line_formset
 from invoicing.lifecycle import invoice_issue
 from invoicing.manual import LineInput, invoice_create_manual, invoice_update_draft
-from invoicing.models import Invoice, InvoiceProforma, Slip
+from invoicing.models import Invoice, Slip
+from invoicing.workflow import INVOICE_ACTIONS, action_refusals, actor_for
 from octoo_billing.money import format_units
 from office.scoping import partner_object
 
@@ -53,11 +54,19 @@ def _discount_fits(form, formset, currency) -> bool:
     return True
 
 
+ISSUE = INVOICE_ACTIONS["issue"]
+
+
+def _may_issue(request) -> bool:
+    """Whether the workflow lets this user issue the partner's AR drafts (invoicing.workflow)."""
+    return actor_for(request.user, Invoice(partner=request.partner, kind=Invoice.Kind.AR)).role in ISSUE.roles
+
+
 def _wants_issue(request) -> bool:
     if "issue" not in request.POST:
         return False
-    if not request.membership.is_billing_admin:
-        raise PermissionDenied("Only a billing admin can issue an invoice.")
+    if not _may_issue(request):
+        raise PermissionDenied(ISSUE.role_refusal)
     return True
 
 
@@ -73,7 +82,7 @@ def _render(request, *, form, formset, customer, invoice=None, kept=(), status=2
         "invoice": invoice,
         "kept": kept,
         "currency": request.partner.currency,
-        "can_issue": request.membership.is_billing_admin,
+        "can_issue": _may_issue(request),
         "list_url": maybe_reverse("office:ar_invoice_list"),
     }
     return render(request, "office/invoices/form.html", context, status=status)
@@ -122,15 +131,9 @@ def invoice_create(request):
 def invoice_edit(request, pk):
     """Edit a draft with the same form, prefilled. Issued invoices are never edited (GET and POST refused)."""
     invoice = partner_object(request, Invoice.objects.select_related("customer__zone", "partner"), pk=pk)
-    if invoice.status != Invoice.Status.DRAFT:
-        messages.error(
-            request,
-            f"{invoice} is issued and can no longer be edited: void it and make a new one, or add an adjustment "
-            "to a new invoice. Nothing was changed.",
-        )
-        return redirect("office:invoice_detail", pk=invoice.pk)
-    if invoice.kind != Invoice.Kind.AR or InvoiceProforma.objects.filter(invoice=invoice, is_active=True).exists():
-        messages.error(request, "This draft carries proformas: add adjustments on its page instead of retyping it.")
+    refusals = action_refusals("edit", invoice, actor_for(request.user, invoice))
+    if refusals:  # invoicing.workflow: a draft typed by hand, never an issued invoice or one made of proformas
+        messages.error(request, f"{refusals[0].message} Nothing was changed.")
         return redirect("office:invoice_detail", pk=invoice.pk)
     slips = list(Slip.objects.filter(invoice=invoice).order_by("position", "id"))
     kept = [slip for slip in slips if slip.slip_type in KEPT_TYPES]

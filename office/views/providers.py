@@ -14,9 +14,9 @@ from customers import providers
 from customers.access import staff_required
 from customers.forms import ProviderForm, RunPeriodForm
 from customers.models import Provider
-from invoicing import reports
+from invoicing import overviews
 from invoicing.errors import BillingError
-from invoicing.generation import ap_invoices_generate
+from invoicing.invoices_from_proformas import ap_invoices_generate
 from invoicing.schedules import closed_period, month_period
 from office.scoping import partner_object
 
@@ -32,7 +32,7 @@ def _detail_url(provider) -> str:
 
 
 def _detail_page(request, provider, *, run_form=None):
-    overview = reports.provider_overview(provider=provider)
+    overview = overviews.provider_overview(provider=provider)
     invoice_links(overview["recent_invoices"])
     proforma_links(overview["recent_proformas"])
     start, end = closed_period("monthly", timezone.localdate())

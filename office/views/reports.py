@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from customers.access import staff_required
 from invoicing import reports
-from office.exports import cell, money_text
+from office.exports import cell, money_cell
 
 from .customers import optional_url
 
@@ -129,8 +129,8 @@ def report_aging(request):
 
 def aging_csv(report: reports.AgingReport, currency: str) -> HttpResponse:
     def line(row: reports.AgingRow) -> list[str]:
-        amounts = [money_text(amount, currency) for _, _, amount in row.buckets]
-        return [cell(row.name), str(row.invoices), *amounts, money_text(row.total, currency)]
+        amounts = [money_cell(amount, currency) for _, _, amount in row.buckets]
+        return [cell(row.name), str(row.invoices), *amounts, money_cell(row.total, currency)]
 
     header = ["Customer", "Invoices", *(label for _, label in reports.AGING_BUCKETS), "Total outstanding"]
     rows = [header, *(line(row) for row in report.rows), line(report.totals)]
@@ -181,11 +181,11 @@ def revenue_csv(report: reports.RevenueReport, currency: str) -> HttpResponse:
         return [
             label,
             str(row.count),
-            money_text(row.net_units, currency),
-            money_text(row.tax_units, currency),
-            money_text(row.total_units, currency),
-            money_text(row.cost_units, currency),
-            money_text(row.margin_units, currency),
+            money_cell(row.net_units, currency),
+            money_cell(row.tax_units, currency),
+            money_cell(row.total_units, currency),
+            money_cell(row.cost_units, currency),
+            money_cell(row.margin_units, currency),
             "" if percent is None else str(percent),
         ]
 

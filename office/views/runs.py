@@ -22,7 +22,7 @@ from invoicing import runs
 from invoicing.errors import BillingError, RunAlreadyOpen
 from invoicing.models import BillingRun, BillingRunItem
 from office.scoping import partner_object
-from office.views.lists import detail_url
+from office.views.lists.base import detail_url
 
 RUNS_PER_PAGE = 50
 ERRORS_SHOWN = 200  # errors (or refused rows) sent to the page per poll; the count says if there are more

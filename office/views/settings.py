@@ -1,6 +1,6 @@
 """Office settings pages (billing admins only): the company settings.
 
-Thin: bind the form, call customers.company.company_settings_update, put its ``ValidationError`` back on the
+Thin: bind the form, call invoicing.company.company_settings_update, put its ``ValidationError`` back on the
 fields (nothing is saved then), add a message, redirect.
 """
 
@@ -12,9 +12,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from customers.access import staff_required
-from customers.company import company_settings_update, logo_data_uri
+from customers.company import logo_data_uri
 from customers.forms import CompanySettingsForm
 from customers.models import Partner
+from invoicing.company import company_settings_update
 from invoicing.numbering import numbers_next
 from octoo_billing.forms import apply_errors
 

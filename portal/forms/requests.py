@@ -24,9 +24,9 @@ from invoicing.booking import (
     TITLE_MAX,
     ExtraInput,
     ServiceInput,
-    request_labels,
 )
 from invoicing.models import ExtraOffer, ServiceRequest, ServiceType, Zone
+from invoicing.request_codes import request_labels
 from invoicing.templatetags.money import rate
 from invoicing.uploads import max_upload_bytes
 from octoo_billing.forms import BootstrapForm, MultipleFileField

@@ -10,7 +10,8 @@ from invoicing.charging import invoice_pay_by_card, invoice_payable_by_card
 from invoicing.delivery import invoice_supporting_documents
 from invoicing.errors import BillingError
 from invoicing.models import Invoice
-from invoicing.pdf import PdfRenderError, invoice_pdf_context, invoice_pdf_open
+from invoicing.pdf.contents import invoice_pdf_context
+from invoicing.pdf.documents import PdfRenderError, invoice_pdf_open
 from octoo_billing.http import pdf_response
 from octoo_billing.money import format_units
 from portal.forms.pay import CardPaymentForm, PayKeyForm, new_pay_key
@@ -59,7 +60,7 @@ def invoice_list(request):
 def _detail_page(request, invoice: Invoice, *, card_form=None, status=200):
     document = invoice_pdf_context(invoice)  # the same lines, groups and totals as the PDF
     context = {**document, "documents": list(invoice_supporting_documents(invoice))}
-    if invoice_payable_by_card(invoice):
+    if invoice_payable_by_card(invoice, request.user):
         # A form shown again after an error keeps its key (submitting it twice still charges once).
         kept = card_form.cleaned_data.get("pay_key") if card_form is not None else None
         context["pay"] = {
@@ -84,7 +85,7 @@ def invoice_pay(request, pk):
     invoice = _customer_invoice(request, pk)
     with_saved_card = "number" not in request.POST
     form = PayKeyForm(request.POST) if with_saved_card else CardPaymentForm(request.POST)
-    if not invoice_payable_by_card(invoice):
+    if not invoice_payable_by_card(invoice, request.user):
         messages.info(request, "There is nothing to pay by card on this invoice.")
         return redirect("portal:invoice_detail", pk=invoice.pk)
     if not form.is_valid():

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from customers.access import customer_user_required
 from expense_codes.models import AppliedExpenseCode
-from invoicing import booking, selectors
+from invoicing import booking, quotes, selectors
 from invoicing.errors import BillingError
 from invoicing.models import (
     Invoice,
@@ -31,6 +31,7 @@ from invoicing.models import (
     ServiceExtra,
     ServiceRequest,
 )
+from invoicing.request_codes import codes_can_edit, request_codes_frozen, service_codes_frozen
 from invoicing.views import codes_edit_page
 from octoo_billing.forms import apply_errors
 from portal.forms.requests import BookingForm, CodesForm, QuoteDeclineForm, RequestFilterForm
@@ -71,7 +72,7 @@ def _request_row(service_request: ServiceRequest) -> RequestRow:
     if _issued(invoice):
         total = invoice.total_units
     elif quote is not None:
-        total = booking.quote_totals(quote, lines=quote.lines.all()).total_units  # prefetched
+        total = quotes.quote_totals(quote, lines=quote.lines.all()).total_units  # prefetched
     else:
         total = None
     codes = ", ".join(f"{code.label_name}: {code.value}" for code in service_request.expense_codes.all())
@@ -204,27 +205,27 @@ def _request_invoices(service_request: ServiceRequest, quote: Quote | None) -> l
 def request_detail(request, pk):
     service_request = _customer_request(request, pk)
     parts = selectors.request_detail_parts(service_request=service_request)
-    services = parts["services"]
+    services = parts.services
     prefetch_related_objects(services, Prefetch("extras", queryset=ServiceExtra.objects.order_by("pk")))
-    quote = parts["quote"]
-    lines = parts["quote_lines"]
+    quote = parts.quote
+    lines = parts.quote_lines
     context = {
         "service_request": service_request,
         "currency": request.customer.partner.currency,
-        "codes": parts["codes"],
+        "codes": parts.codes,
         "services": [
             ServiceRow(
                 service=service,
                 extras=list(service.extras.all()),
                 codes=list(service.expense_codes.all()),
-                frozen_reason=booking.service_codes_frozen(service),
+                frozen_reason=service_codes_frozen(service),
             )
             for service in services
         ],
-        "codes_frozen": booking.request_codes_frozen(service_request),
-        "can_edit_codes": booking.codes_can_edit(user=request.user, customer=request.customer),
+        "codes_frozen": request_codes_frozen(service_request),
+        "can_edit_codes": codes_can_edit(user=request.user, customer=request.customer),
         "quote": quote,
-        "quote_totals": booking.quote_totals(quote, lines=lines) if quote is not None else None,  # sets .amounts
+        "quote_totals": quotes.quote_totals(quote, lines=lines) if quote is not None else None,  # sets .amounts
         "quote_lines": lines,
         "invoices": _request_invoices(service_request, quote),
         "documents": list(service_request.documents.order_by("uploaded_at", "pk")),
@@ -291,7 +292,7 @@ def _customer_quote(request, pk) -> Quote:
 def quote_accept(request, pk):
     quote = _customer_quote(request, pk)
     try:
-        booking.quote_accept(quote=quote, user=request.user)
+        quotes.quote_accept(quote=quote, user=request.user)
     except BillingError as error:
         messages.error(request, error.message)
     else:
@@ -310,7 +311,7 @@ def quote_decline(request, pk):
         messages.error(request, " ".join(form.errors.get("reason", ["The quote could not be declined."])))
         return redirect(reverse("portal:request_detail", args=[pk]) + "#quote")
     try:
-        booking.quote_decline(quote=quote, user=request.user, reason=form.cleaned_data["reason"])
+        quotes.quote_decline(quote=quote, user=request.user, reason=form.cleaned_data["reason"])
     except BillingError as error:
         messages.error(request, error.message)
     else:

@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from audit.models import AuditEvent
 from customers.billing import customer_billing_settings_update, customer_create, customer_update
 from customers.models import BillingContact, Customer
-from invoicing.models import AuditEvent
 from tests.factories import CustomerFactory, ZoneFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,9 @@
 import pytest
 from django.urls import reverse
 
+from audit.recording import audit_trail
 from customers.contacts import contact_create, contact_delete, contact_set_default, contact_update
 from customers.models import BillingContact
-from invoicing.audit import audit_trail
 from tests.factories import BillingContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,23 +10,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.recording import audit_trail
 from customers.models import Customer
 from expense_codes.models import AppliedExpenseCode
-from invoicing.audit import audit_trail
-from invoicing.booking import (
-    ExtraInput,
-    ServiceInput,
-    quote_accept,
-    quote_decline,
-    quote_totals,
-    request_book,
-    request_codes_set,
-    request_submit,
-    service_codes_frozen,
-    service_codes_set,
-)
+from invoicing.booking import ExtraInput, ServiceInput, request_book, request_submit
 from invoicing.errors import BillingRuleError, InvalidTransition
-from invoicing.generation import ar_invoices_generate, service_publish_outcome
+from invoicing.invoices_from_proformas import ar_invoices_generate
 from invoicing.lifecycle import invoice_issue
 from invoicing.manual import quote_convert
 from invoicing.models import (
@@ -40,6 +29,9 @@ from invoicing.models import (
     ServiceRequest,
     SupportingDocument,
 )
+from invoicing.proformas import service_publish_outcome
+from invoicing.quotes import quote_accept, quote_decline, quote_totals
+from invoicing.request_codes import request_codes_set, service_codes_frozen, service_codes_set
 from tests import factories
 from tests.support.documents import upload
 

@@ -7,21 +7,15 @@ import pytest
 from django.db.models import CharField, TextField
 from django.utils import timezone
 
+from audit.recording import audit_trail
 from customers.models import Customer
-from invoicing import pdf
-from invoicing.audit import audit_trail
-from invoicing.charging import (
-    SimulatedCardGateway,
-    customer_card_remove,
-    customer_card_save,
-    invoice_auto_charge,
-    invoice_charge,
-    luhn_valid,
-)
+from invoicing.charging import customer_card_remove, customer_card_save, invoice_auto_charge, invoice_charge
 from invoicing.errors import BillingRuleError
+from invoicing.gateways import SimulatedCardGateway, luhn_valid
 from invoicing.lifecycle import invoice_issue
 from invoicing.models import Invoice, OutboxJob, Payment
 from invoicing.outbox_work import outbox_run
+from invoicing.pdf import documents
 from tests.factories import CustomerFactory, draft_invoice, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +36,7 @@ def rendered(settings, tmp_path, monkeypatch):
         seen.append(html_text)
         return b"%PDF-1.7\n%%EOF\n"
 
-    monkeypatch.setattr(pdf, "html_to_pdf", render)
+    monkeypatch.setattr(documents, "html_to_pdf", render)
     return seen
 
 
@@ -158,7 +152,7 @@ def test_a_declined_card_is_final_and_the_outbox_never_charges_it_again(
 
 
 def test_a_pdf_that_fails_to_render_does_not_stop_the_charge(partner, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
     invoice = issue(card_customer(partner), django_capture_on_commit_callbacks)
     assert invoice.pdf_error and invoice.status == Invoice.Status.PAID
 

@@ -15,12 +15,13 @@ from PIL import Image
 from pypdf import PdfReader
 
 from customers.company import company_settings_update
-from invoicing import pdf
 from invoicing.delivery import invoice_send
-from invoicing.generation import ar_run, proforma_generate
+from invoicing.invoice_runs import ar_run
 from invoicing.lifecycle import invoice_issue, invoices_mark_overdue
 from invoicing.models import Invoice, PaySchedule, Rate
 from invoicing.payments import payment_record
+from invoicing.pdf import documents
+from invoicing.proformas import proforma_generate
 from invoicing.schedules import split_by_pay_schedule
 from tests.factories import (
     CustomerFactory,
@@ -58,7 +59,7 @@ def fake_render(monkeypatch):
         seen.append(html_text)
         return b"%PDF-1.7\n% test render\n%%EOF\n"
 
-    monkeypatch.setattr(pdf, "html_to_pdf", render)
+    monkeypatch.setattr(documents, "html_to_pdf", render)
     return seen
 
 
@@ -89,7 +90,7 @@ def set_up(partner, logo=("logo.svg", SVG.encode()), **values):
 def test_the_stored_pdf_shows_the_logo_remittance_text_and_bank_details(fake_render, partner):
     partner = set_up(partner)
     invoice = issued_invoice(CustomerFactory(partner=partner), [12000])
-    pdf.invoice_pdf_store(invoice=invoice)
+    documents.invoice_pdf_store(invoice=invoice)
     html = fake_render[-1]
     assert f'<img class="logo" src="https://octoo-billing.invalid/media/{partner.logo.name}"' in html
     assert REMITTANCE in html
@@ -100,8 +101,8 @@ def test_the_stored_pdf_shows_the_logo_remittance_text_and_bank_details(fake_ren
 def test_the_logo_is_loaded_from_media_and_drawn(partner, caplog):
     partner = set_up(partner, logo=("logo.png", png_bytes()))
     invoice = issued_invoice(CustomerFactory(partner=partner), [12000])
-    with caplog.at_level(logging.WARNING, logger="invoicing.pdf"):
-        data = pdf.invoice_pdf_bytes(invoice=invoice)
+    with caplog.at_level(logging.WARNING, logger="invoicing.pdf.engine"):
+        data = documents.invoice_pdf_bytes(invoice=invoice)
     assert "refused" not in caplog.text
     page = PdfReader(io.BytesIO(data)).pages[0]
     assert page.images, "the logo is drawn on the first page"
@@ -112,8 +113,8 @@ def test_the_logo_is_loaded_from_media_and_drawn(partner, caplog):
 def test_an_svg_logo_renders_without_loading_anything_else(partner, caplog):
     partner = set_up(partner)
     invoice = issued_invoice(CustomerFactory(partner=partner), [12000])
-    with caplog.at_level(logging.WARNING, logger="invoicing.pdf"):
-        assert pdf.invoice_pdf_bytes(invoice=invoice).startswith(b"%PDF")
+    with caplog.at_level(logging.WARNING, logger="invoicing.pdf.engine"):
+        assert documents.invoice_pdf_bytes(invoice=invoice).startswith(b"%PDF")
     assert "refused" not in caplog.text
 
 
@@ -123,17 +124,17 @@ def test_ap_and_paid_invoices_carry_no_remittance(fake_render, partner):
     provider = ProviderFactory(partner=partner)
     proforma = proforma_with_slips(customer=customer, provider=provider, amounts=[10000], number="PF-2026-00001")
     bill = invoice_issue(invoice=draft_with_proformas(proformas=[proforma], provider=provider))
-    pdf.invoice_pdf_bytes(invoice=bill)
+    documents.invoice_pdf_bytes(invoice=bill)
     assert REMITTANCE not in fake_render[-1] and "000418275563" not in fake_render[-1]
     paid = issued_invoice(customer, [5000])
     payment_record(invoice=paid, amount_units=5000, method="check", reference="1042")
-    pdf.invoice_pdf_bytes(invoice=Invoice.objects.get(pk=paid.pk))
+    documents.invoice_pdf_bytes(invoice=Invoice.objects.get(pk=paid.pk))
     assert REMITTANCE not in fake_render[-1]
     assert partner.logo.name in fake_render[-1]  # the letterhead keeps its logo
 
 
 def test_without_company_settings_the_pdf_is_as_before(fake_render, customer):
-    pdf.invoice_pdf_bytes(invoice=draft_invoice(customer, [5000]))
+    documents.invoice_pdf_bytes(invoice=draft_invoice(customer, [5000]))
     assert 'class="logo"' not in fake_render[-1] and 'class="remittance"' not in fake_render[-1]
 
 

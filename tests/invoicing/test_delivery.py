@@ -10,13 +10,14 @@ from django.core.files.base import ContentFile
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
-from invoicing import pdf
-from invoicing.audit import audit_trail
-from invoicing.delivery import DeliveryError, invoice_recipients, invoice_send, invoice_supporting_documents
+from audit.recording import audit_trail
+from invoicing.delivery import DeliveryError, invoice_send, invoice_supporting_documents
 from invoicing.errors import BillingRuleError, InvalidTransition
 from invoicing.lifecycle import invoice_issue, invoice_void
 from invoicing.models import Invoice, OutboxJob, Quote, SupportingDocument
 from invoicing.outbox_work import message_id, outbox_run
+from invoicing.pdf import documents
+from invoicing.recipients import invoice_recipients
 from tests.factories import (
     BillingContactFactory,
     CustomerFactory,
@@ -50,7 +51,7 @@ def _media_and_hooks(settings, tmp_path):
 
 @pytest.fixture
 def fake_render(monkeypatch):
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
 
 
 def issue(invoice, capture):
@@ -192,7 +193,7 @@ def test_no_contact_email_is_recorded_and_not_worth_retrying(fake_render, partne
 
 
 def test_a_pdf_that_cannot_render_is_a_failed_send(monkeypatch, customer):
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
     invoice = issued_invoice(customer, [5000])
     with pytest.raises(DeliveryError):
         invoice_send(invoice=invoice)
@@ -258,7 +259,7 @@ def test_a_failing_mail_server_is_retried_by_the_outbox_and_the_invoice_shows_no
 def test_a_pdf_that_fails_to_render_holds_the_email_and_both_jobs_are_retried(
     monkeypatch, customer, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
     customer.auto_send = True
     customer.save()
     invoice = issue(draft_invoice(customer, [5000]), django_capture_on_commit_callbacks)
@@ -271,7 +272,7 @@ def test_a_pdf_that_fails_to_render_holds_the_email_and_both_jobs_are_retried(
         assert jobs[kind].status == OutboxJob.Status.PENDING and jobs[kind].attempts == 1
         assert "The PDF could not be rendered" in jobs[kind].last_error
 
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
     report = outbox_run(now=after_the_backoff())
 
     assert report.done == 2 and report.retried == report.failed == 0
@@ -331,7 +332,7 @@ def test_no_payment_terms_read_the_same_on_the_pdf_and_in_the_email(monkeypatch,
     """An invoice on "no payment" terms has no due date but a balance: neither its PDF nor its e-mail says that
     no payment is due, and both say there is no due date."""
     pages = []
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: pages.append(html_text) or FAKE_PDF)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: pages.append(html_text) or FAKE_PDF)
     draft = draft_invoice(customer, [5000])
     Invoice.objects.filter(pk=draft.pk).update(no_payment=True)
     invoice = invoice_issue(invoice=draft)

@@ -9,9 +9,9 @@ import datetime
 
 import pytest
 
-from invoicing.audit import audit_trail
+from audit.recording import audit_trail
 from invoicing.errors import InvalidTransition
-from invoicing.generation import ar_invoices_generate
+from invoicing.invoices_from_proformas import ar_invoices_generate
 from invoicing.lifecycle import invoice_issue
 from invoicing.manual import slip_add_adjustment
 from invoicing.models import Invoice, InvoiceProforma

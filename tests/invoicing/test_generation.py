@@ -13,16 +13,13 @@ from django.utils import timezone
 
 from customers.models import Customer
 from expense_codes.models import AppliedExpenseCode
+from invoicing import invoice_runs
 from invoicing.errors import PricingError
-from invoicing.generation import (
-    ap_invoices_generate,
-    ar_invoices_generate,
-    ar_run,
-    proformas_sweep,
-    service_publish_outcome,
-)
+from invoicing.invoice_runs import ar_run
+from invoicing.invoices_from_proformas import ap_invoices_generate, ar_invoices_generate
 from invoicing.lifecycle import invoice_issue, invoice_void
 from invoicing.models import Holiday, Invoice, InvoiceProforma, Proforma, Rate, Service, Shift, Slip, TimePolicy
+from invoicing.proformas import proformas_sweep, service_publish_outcome
 from invoicing.schedules import closed_period
 from tests import factories
 
@@ -214,7 +211,7 @@ def test_per_proforma_mode_makes_one_invoice_whose_lines_keep_their_codes(world)
     [invoice] = ar_invoices_generate(customer=customer, period_start=NOV[0], period_end=NOV[1])
     lines = [link.proforma.expense_code_key for link in invoice.proforma_links.select_related("proforma")]
     assert lines == ["Request #: REQ-1", "Request #: REQ-2", "Request #: REQ-3"]
-    assert invoice.expense_code_mode == "per_proforma"
+    assert invoice.expense_code_mode == Invoice.ExpenseCodeMode.PER_PROFORMA
 
 
 def test_after_each_service_customers_get_one_invoice_per_proforma(world):
@@ -316,16 +313,14 @@ def test_ar_run_isolates_a_failing_customer(world, monkeypatch):
     other = factories.CustomerFactory(partner=world["partner"], zone=world["zone"])
     service_publish_outcome(service=make_service(world))
     service_publish_outcome(service=make_service(world, customer=other))
-    from invoicing import generation
-
-    real = generation._invoices_create
+    real = invoice_runs.ar_invoices_generate_many
 
     def flaky(**kwargs):
-        if any(job.party.pk == world["customer"].pk for job in kwargs["jobs"]):
+        if world["customer"].pk in kwargs["customer_ids"]:
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(generation, "_invoices_create", flaky)
+    monkeypatch.setattr(invoice_runs, "ar_invoices_generate_many", flaky)
     run = ar_run(on_date=datetime.date(2026, 12, 1), partner=world["partner"])
     assert len(run.invoices) == 1 and run.invoices[0].customer == other
     assert "disk full" in run.errors[str(world["customer"])]

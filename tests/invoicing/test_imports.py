@@ -10,18 +10,13 @@ import openpyxl
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
-from invoicing import imports
-from invoicing.imports import (
-    IMPORT_MAX_ROWS,
-    ImportRefused,
-    RowStatus,
-    import_upload_load,
-    import_upload_store,
-    services_import_check,
-    services_import_commit,
-)
-from invoicing.models import AuditEvent, Service, ServiceRequest
+from invoicing.imports import commit as import_commit
+from invoicing.imports.checking import RowStatus, services_import_check
+from invoicing.imports.commit import services_import_commit
+from invoicing.imports.files import IMPORT_MAX_ROWS, ImportRefused, import_upload_load, import_upload_store
+from invoicing.models import Service, ServiceRequest
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -365,11 +360,11 @@ def test_files_of_another_type_or_shape_are_refused_with_a_message(world, name, 
 
 
 def test_too_large_or_too_long_files_are_refused(world):
-    with mock.patch("invoicing.imports.IMPORT_MAX_BYTES", 100):
+    with mock.patch("invoicing.imports.files.IMPORT_MAX_BYTES", 100):
         with pytest.raises(ImportRefused, match="larger than"):
             check(world, GOOD)
     rows = [f"R{i},Harborview Medical Center,,medical,2026-03-02 09:00,2026-03-02 10:00" for i in range(11)]
-    with mock.patch("invoicing.imports.IMPORT_MAX_ROWS", 10):
+    with mock.patch("invoicing.imports.files.IMPORT_MAX_ROWS", 10):
         with pytest.raises(ImportRefused, match="more than 10 rows"):
             check(world, csv_bytes(*rows))
     assert IMPORT_MAX_ROWS >= 10_000
@@ -389,14 +384,14 @@ def test_a_semicolon_separated_csv_with_a_bom_is_read(world):
 
 def test_all_or_nothing_when_the_database_refuses_a_row_at_commit(world):
     """A row that passes the check but fails in the database (here: forced) rolls back every other row."""
-    original = imports.rows_insert
+    original = import_commit.rows_insert
 
     def failing(model, objects, **kwargs):
         if model is Service:
             objects[-1].ends_at = objects[-1].starts_at  # violates service_ends_after_start
         return original(model, objects, **kwargs)
 
-    with mock.patch("invoicing.imports.rows_insert", side_effect=failing):
+    with mock.patch.object(import_commit, "rows_insert", side_effect=failing):
         with pytest.raises(Exception):  # noqa: B017 - the database's IntegrityError
             commit(world, GOOD)
 
@@ -409,14 +404,14 @@ def test_all_or_nothing_when_the_database_refuses_a_row_at_commit(world):
 def test_a_concurrent_import_of_the_same_rows_is_reported_not_ignored(world):
     """The unique constraint is the last guard: rows imported between the check and the insert make the whole
     import fail with a message (here the other import is simulated by inserting one row after the check)."""
-    original = imports.services_import_check
+    original = import_commit.services_import_check
 
     def check_then_race(**kwargs):
         result = original(**kwargs)
         factories.ServiceFactory(request=factories.ServiceRequestFactory(customer=world["harbor"]), external_ref="S-3")
         return result
 
-    with mock.patch("invoicing.imports.services_import_check", side_effect=check_then_race):
+    with mock.patch.object(import_commit, "services_import_check", side_effect=check_then_race):
         with pytest.raises(ImportRefused, match="imported meanwhile"):
             commit(world, GOOD)
 

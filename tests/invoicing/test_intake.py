@@ -10,29 +10,26 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from audit.recording import audit_trail
 from customers.models import Customer
 from expense_codes.models import AppliedExpenseCode
-from invoicing.audit import audit_trail
 from invoicing.booking import ExtraInput, ServiceInput, request_book, request_submit
+from invoicing.editable import request_editable, service_editable
 from invoicing.errors import BillingRuleError, InvalidTransition
-from invoicing.generation import ar_invoices_generate, proforma_generate
 from invoicing.intake import (
     extras_as_given,
     request_cancel,
-    request_editable,
     request_update,
     service_add,
     service_cancel,
-    service_editable,
-    service_shift_set,
     service_update,
-    shift_create,
-    shift_finish,
-    shift_update,
 )
+from invoicing.invoices_from_proformas import ar_invoices_generate
 from invoicing.lifecycle import invoice_issue
 from invoicing.manual import quote_convert
 from invoicing.models import Proforma, Quote, Rate, Service, ServiceExtra, ServiceRequest, Shift
+from invoicing.proformas import proforma_generate
+from invoicing.shifts import service_shift_set, shift_create, shift_finish, shift_update
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.recording import audit_trail
 from customers.models import BillingContact, Customer
 from expense_codes.models import AppliedExpenseCode
-from invoicing.audit import audit_trail
 from invoicing.errors import BillingError, BillingRuleError, InvalidTransition
 from invoicing.lifecycle import (
     invoice_attach_child,
@@ -20,7 +21,7 @@ from invoicing.lifecycle import (
     invoices_mark_overdue,
 )
 from invoicing.manual import LineInput, invoice_update_draft, quote_convert, slip_add_adjustment
-from invoicing.models import AuditEvent, Invoice, InvoiceProforma, NumberCounter, Payment, Quote, QuoteLine, Slip
+from invoicing.models import Invoice, InvoiceProforma, NumberCounter, Payment, Quote, QuoteLine, Slip
 from invoicing.payments import payment_record
 from tests.factories import (
     CustomerFactory,

@@ -17,12 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer
-from invoicing import pdf
-from invoicing.generation import ar_run
+from invoicing.invoice_runs import ar_run
 from invoicing.lifecycle import invoice_issue
 from invoicing.models import Invoice, OutboxJob, Payment
 from invoicing.outbox import outbox_claim, outbox_jobs_retry
 from invoicing.outbox_work import outbox_run
+from invoicing.pdf import documents
 from tests.factories import CustomerFactory, draft_invoice, issued_invoice, proforma_with_slips
 from tests.invoicing.test_concurrency import run_at_once
 
@@ -34,7 +34,7 @@ LATER = datetime.timedelta(hours=2)
 @pytest.fixture
 def fake_render(monkeypatch, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: FAKE_PDF)
 
 
 def card_customer(partner, **fields):
@@ -118,7 +118,7 @@ def test_a_failed_attempt_is_retried_after_a_backoff_then_given_up_and_shown(fak
 
 
 def invoice_actions(invoice):
-    from invoicing.audit import audit_trail
+    from audit.recording import audit_trail
 
     return [event.action for event in audit_trail(invoice)]
 

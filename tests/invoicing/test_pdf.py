@@ -16,13 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 from pypdf import PdfReader
 
+from audit.recording import audit_trail
 from expense_codes.models import AppliedExpenseCode
-from invoicing import pdf
-from invoicing.audit import audit_trail
 from invoicing.lifecycle import invoice_attach_child, invoice_issue
 from invoicing.models import Invoice, OutboxJob, Slip
 from invoicing.outbox_work import outbox_run
 from invoicing.payments import payment_record
+from invoicing.pdf import contents, documents, engine
 from invoicing.pricing import invoice_discount_apply
 from tests.factories import (
     CustomerFactory,
@@ -130,7 +130,7 @@ def rich(django_db_setup, django_db_blocker, http_server):
         child = issued_invoice(CustomerFactory(partner=partner, name="County Health Fund"), [25000])
         invoice = invoice_attach_child(parent=invoice, child=child)
         invoice.refresh_from_db()
-        data = pdf.invoice_pdf_bytes(invoice=invoice)
+        data = documents.invoice_pdf_bytes(invoice=invoice)
         facts = {
             "number": invoice.number,
             "child_number": child.number,
@@ -236,7 +236,7 @@ def test_raw_html_cannot_reach_the_network_or_files_or_embed_attachments(http_se
       <iframe src="http://127.0.0.1:{port}/frame"></iframe>
       <object data="http://127.0.0.1:{port}/object"></object>
       <p>body text</p></body></html>"""
-    data = pdf.html_to_pdf(html)
+    data = engine.html_to_pdf(html)
     reader, pages = pdf_text(data)
     assert "body text" in pages[0]
     assert requests == []
@@ -260,7 +260,7 @@ def test_raw_html_cannot_reach_the_network_or_files_or_embed_attachments(http_se
     ],
 )
 def test_fetcher_refuses_anything_but_the_apps_static_and_media_files(url):
-    fetcher = pdf.url_fetcher()
+    fetcher = engine.url_fetcher()
     with pytest.raises(Exception):  # noqa: B017 - WeasyPrint treats any exception as "not loaded"
         fetcher.fetch(url)
     assert fetcher.refused == [url]
@@ -269,7 +269,7 @@ def test_fetcher_refuses_anything_but_the_apps_static_and_media_files(url):
 def test_fetcher_serves_bundled_fonts_and_media_files(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
-    fetcher = pdf.url_fetcher()
+    fetcher = engine.url_fetcher()
     font = fetcher.fetch("https://octoo-billing.invalid/static/fonts/DejaVuSans.ttf")
     assert font.read()[:4] == b"\x00\x01\x00\x00"  # a TrueType font
     assert fetcher.fetch("https://octoo-billing.invalid/media/logo.png").read().startswith(b"\x89PNG")
@@ -277,14 +277,14 @@ def test_fetcher_serves_bundled_fonts_and_media_files(settings, tmp_path):
 
 
 def test_one_font_configuration_and_stylesheet_per_process():
-    first = pdf._print_assets()
-    pdf.html_to_pdf("<p>one</p>")
-    assert pdf._print_assets()[0] is first[0] and pdf._print_assets()[1] is first[1]
+    first = engine._print_assets()
+    engine.html_to_pdf("<p>one</p>")
+    assert engine._print_assets()[0] is first[0] and engine._print_assets()[1] is first[1]
 
 
 def test_draft_renders_on_demand_with_a_draft_watermark(customer):
     invoice = draft_invoice(customer, [5000])
-    _reader, pages = pdf_text(pdf.invoice_pdf_bytes(invoice=invoice))
+    _reader, pages = pdf_text(documents.invoice_pdf_bytes(invoice=invoice))
     assert "DRAFT" in pages[0]
     assert "not issued" in pages[0]
     assert not Invoice.objects.get(pk=invoice.pk).pdf  # nothing stored for a draft
@@ -295,7 +295,7 @@ def test_ap_invoice_renders_the_pay_side(partner):
     provider = ProviderFactory(partner=partner, name="Ana Ruiz Interpreting")
     proforma = proforma_with_slips(customer=customer, provider=provider, amounts=[10000], number="PF-2026-00077")
     invoice = invoice_issue(invoice=draft_with_proformas(proformas=[proforma], provider=provider))
-    _reader, pages = pdf_text(pdf.invoice_pdf_bytes(invoice=invoice))
+    _reader, pages = pdf_text(documents.invoice_pdf_bytes(invoice=invoice))
     text = "\n".join(pages)
     assert "AP INVOICE" in text and invoice.number in text
     assert "Ana Ruiz Interpreting" in text
@@ -305,8 +305,8 @@ def test_ap_invoice_renders_the_pay_side(partner):
 
 def test_proforma_renders_bill_and_pay_sides(customer):
     proforma = proforma_with_slips(customer=customer, amounts=[10000], number="PF-2026-00123")
-    _reader, bill = pdf_text(pdf.proforma_pdf_bytes(proforma=proforma))
-    _reader, pay = pdf_text(pdf.proforma_pdf_bytes(proforma=proforma, side="pay"))
+    _reader, bill = pdf_text(documents.proforma_pdf_bytes(proforma=proforma))
+    _reader, pay = pdf_text(documents.proforma_pdf_bytes(proforma=proforma, side="pay"))
     assert "PF-2026-00123" in bill[0] and "$100.00" in bill[0]
     assert "earned by provider" in pay[0] and "$60.00" in pay[0]
 
@@ -315,7 +315,7 @@ def test_card_customer_with_auto_charge_reads_the_card_it_will_be_charged_to(fak
     customer = CustomerFactory(
         partner=partner, payment_method="card", auto_charge=True, card_token="sim_ok_x", card_last4="4242"
     )
-    pdf.invoice_pdf_bytes(invoice=issued_invoice(customer, [5000]))
+    documents.invoice_pdf_bytes(invoice=issued_invoice(customer, [5000]))
     assert "will be charged to the card on file ending <strong>4242</strong>" in fake_render[-1]
 
 
@@ -331,7 +331,7 @@ def fake_render(monkeypatch):
         seen.append(html_text)
         return b"%PDF-1.7\n% test render " + str(len(seen)).encode() + b"\n%%EOF\n"
 
-    monkeypatch.setattr(pdf, "html_to_pdf", render)
+    monkeypatch.setattr(documents, "html_to_pdf", render)
     return seen
 
 
@@ -362,8 +362,8 @@ def test_issuing_stores_the_pdf_once_and_it_never_changes(
     assert len(fake_render) == 1 and invoice.number in fake_render[0]
 
     payment_record(invoice=invoice, amount_units=2000, method="card")
-    again = pdf.invoice_pdf_store(invoice=invoice)
-    data, filename = pdf.invoice_pdf_open(invoice=invoice)
+    again = documents.invoice_pdf_store(invoice=invoice)
+    data, filename = documents.invoice_pdf_open(invoice=invoice)
     assert len(fake_render) == 1  # never re-rendered
     assert again.pdf.name == invoice.pdf.name and data == stored and filename == f"{invoice.number}.pdf"
     assert [e.action for e in audit_trail(invoice)].count("pdf_stored") == 1
@@ -378,7 +378,7 @@ def test_a_rendering_failure_is_recorded_and_never_blocks_issuing(
     def broken(html_text, **kwargs):
         raise RuntimeError("Pango ran out of glyphs")
 
-    monkeypatch.setattr(pdf, "html_to_pdf", broken)
+    monkeypatch.setattr(documents, "html_to_pdf", broken)
     with django_capture_on_commit_callbacks(execute=True):
         invoice = invoice_issue(invoice=draft_invoice(customer, [12000]))
     invoice.refresh_from_db()
@@ -391,7 +391,7 @@ def test_a_rendering_failure_is_recorded_and_never_blocks_issuing(
     assert job.status == OutboxJob.Status.PENDING and "Pango ran out of glyphs" in job.last_error
 
     # The retry (the outbox runs the job again after its backoff) stores it and clears the error.
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: b"%PDF-1.7\n%%EOF\n")
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: b"%PDF-1.7\n%%EOF\n")
     assert outbox_run(now=timezone.now() + datetime.timedelta(hours=2)).done == 1
     invoice.refresh_from_db()
     assert invoice.pdf and invoice.pdf_error == ""
@@ -403,7 +403,7 @@ def test_a_pdf_job_that_fails_is_retried_by_the_outbox_with_backoff(hooks_on, mo
     customer.auto_send = False
     customer.save()
     invoice = issued_invoice(customer, [12000])  # not committed: the job waits for the worker
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
     report = outbox_run()
     assert report.retried == 1 and report.results == [f"{pdf_job(invoice).key}: pending"]
     job = pdf_job(invoice)
@@ -413,8 +413,8 @@ def test_a_pdf_job_that_fails_is_retried_by_the_outbox_with_backoff(hooks_on, mo
 
 
 def test_a_draft_has_no_stored_pdf(customer):
-    with pytest.raises(pdf.PdfRenderError):
-        pdf.invoice_pdf_store(invoice=draft_invoice(customer, [100]))
+    with pytest.raises(documents.PdfRenderError):
+        documents.invoice_pdf_store(invoice=draft_invoice(customer, [100]))
 
 
 def test_pdf_context_costs_a_fixed_number_of_queries(customer, django_assert_max_num_queries):
@@ -423,9 +423,9 @@ def test_pdf_context_costs_a_fixed_number_of_queries(customer, django_assert_max
         proformas=[proforma_with_slips(customer=customer, amounts=[100] * 5) for _ in range(6)], customer=customer
     )
     with django_assert_max_num_queries(8):
-        pdf.invoice_pdf_context(small)
+        contents.invoice_pdf_context(small)
     with django_assert_max_num_queries(8):
-        context = pdf.invoice_pdf_context(big)
+        context = contents.invoice_pdf_context(big)
     assert sum(len(group.lines) for group in context["groups"]) == 30
 
 

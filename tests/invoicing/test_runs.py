@@ -8,12 +8,13 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from invoicing import generation, pdf, runs, tasks
+from invoicing import invoice_runs, runs, tasks
+from invoicing.delivery import invoice_resend_queue
 from invoicing.errors import BillingError, BillingRuleError, RunAlreadyOpen
 from invoicing.lifecycle import invoice_void
 from invoicing.models import BillingRun, Invoice, OutboxJob
-from invoicing.outbox import invoice_resend_queue
 from invoicing.outbox_work import outbox_run
+from invoicing.pdf import documents
 from tests.factories import (
     CustomerFactory,
     PartnerFactory,
@@ -119,7 +120,7 @@ def test_only_ar_and_ap_runs_start_this_way(partner, admin):
 def test_execute_invoices_every_customer_and_records_progress_after_each_chunk(partner, admin, monkeypatch):
     customers = [customer_with_work(partner, amounts=(1000 * (i + 1),)) for i in range(5)]
     CustomerFactory(partner=partner)  # nothing to invoice: not counted
-    monkeypatch.setattr(generation, "RUN_CHUNK", 2)
+    monkeypatch.setattr(invoice_runs, "RUN_CHUNK", 2)
     seen = []
     record = runs._ProgressRecorder.__call__
 
@@ -151,14 +152,14 @@ def test_a_task_delivered_twice_runs_once(partner, admin):
 
 def test_a_failing_customer_is_recorded_with_its_id_and_name_and_the_others_go_on(partner, admin, monkeypatch):
     good, bad = customer_with_work(partner), customer_with_work(partner)
-    real = generation._invoices_create
+    real = invoice_runs.ar_invoices_generate_many
 
     def flaky(**kwargs):
-        if any(job.party.pk == bad.pk for job in kwargs["jobs"]):
+        if bad.pk in kwargs["customer_ids"]:
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(generation, "_invoices_create", flaky)
+    monkeypatch.setattr(invoice_runs, "ar_invoices_generate_many", flaky)
     run = runs.run_execute(runs.run_start(partner=partner, kind=Kind.AR, user=admin).pk)
 
     assert run.status == Status.DONE
@@ -316,7 +317,7 @@ def test_a_row_that_fails_unexpectedly_fails_alone(customer, admin, monkeypatch,
             raise OSError("font missing")
         return b"%PDF-1.7 test"
 
-    monkeypatch.setattr("invoicing.pdf.invoice_pdf_bytes", render)
+    monkeypatch.setattr(documents, "invoice_pdf_bytes", render)
     run = runs.bulk_start(
         partner=customer.partner, kind=Kind.ZIP, invoice_kind="ar", invoice_ids=[good.pk, bad.pk], user=admin
     )
@@ -331,7 +332,7 @@ def test_a_row_that_fails_unexpectedly_fails_alone(customer, admin, monkeypatch,
 @pytest.fixture
 def rendered(settings, tmp_path, monkeypatch):
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: b"%PDF-1.7 test\n%%EOF\n")
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: b"%PDF-1.7 test\n%%EOF\n")
 
 
 def test_resend_through_the_outbox_sends_again_once(customer, admin, rendered):
@@ -399,7 +400,7 @@ def test_progress_is_committed_chunk_by_chunk_for_other_connections_to_see(setti
     partner = PartnerFactory()
     for _ in range(3):
         customer_with_work(partner)
-    monkeypatch.setattr(generation, "RUN_CHUNK", 1)
+    monkeypatch.setattr(invoice_runs, "RUN_CHUNK", 1)
     run = runs.run_start(partner=partner, kind=Kind.AR)
     seen = []
     record = runs._ProgressRecorder.__call__

@@ -15,9 +15,9 @@ from django.utils.html import escape
 from pikepdf import Array, Dictionary, Name, String
 from PIL import Image, PngImagePlugin
 
-from invoicing.audit import audit_trail
+from audit.recording import audit_trail
 from invoicing.models import SupportingDocument
-from invoicing.pdf import html_to_pdf
+from invoicing.pdf.engine import html_to_pdf
 from invoicing.uploads import DocumentUploadForm, supporting_document_add, supporting_document_check
 from tests.factories import ServiceRequestFactory
 

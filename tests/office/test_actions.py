@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from invoicing.lifecycle import invoice_attach_child, invoice_issue
-from invoicing.models import AuditEvent, Invoice, Payment, Slip
+from invoicing.models import Invoice, Payment, Slip
 from invoicing.payments import payment_record
 from tests.factories import (
     CustomerFactory,

@@ -9,9 +9,10 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from invoicing import pdf, runs
+from invoicing import runs
 from invoicing.models import BillingRun, Invoice, OutboxJob
 from invoicing.outbox_work import outbox_run
+from invoicing.pdf import documents
 from tests.factories import (
     CustomerFactory,
     InvoiceFactory,
@@ -29,7 +30,7 @@ RENDERED = b"%PDF-1.7\n% rendered by the test\n%%EOF\n"
 @pytest.fixture(autouse=True)
 def setup(settings, tmp_path, monkeypatch):
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: RENDERED)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: RENDERED)
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from customers.models import Customer
 from invoicing.charging import customer_card_save
-from invoicing.models import AuditEvent
 from tests.factories import CustomerFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db

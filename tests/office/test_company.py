@@ -6,8 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from customers.models import Partner
-from invoicing.models import AuditEvent, NumberCounter
+from invoicing.models import NumberCounter
 from tests.factories import (
     CustomerMembershipFactory,
     ServiceFactory,

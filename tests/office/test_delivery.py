@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from invoicing import pdf
 from invoicing.charging import customer_card_save
 from invoicing.models import Invoice, Payment, SupportingDocument
+from invoicing.pdf import documents
 from tests.factories import (
     CustomerFactory,
     PartnerFactory,
@@ -45,7 +45,7 @@ def setup(settings, tmp_path, monkeypatch):
         calls.append(html_text)
         return RENDERED
 
-    monkeypatch.setattr(pdf, "html_to_pdf", render)
+    monkeypatch.setattr(documents, "html_to_pdf", render)
     return calls
 
 
@@ -103,7 +103,7 @@ def test_a_missing_pdf_shows_on_the_invoice_with_a_retry_that_stores_it(office, 
 
 
 def test_a_failed_retry_says_why(office, customer, monkeypatch):
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
+    monkeypatch.setattr(documents, "html_to_pdf", lambda html_text, **kwargs: 1 / 0)
     invoice = issued_invoice(customer, [5000])
     response = office.post(url("office:invoice_pdf_render", invoice.pk), follow=True)
     assert "The PDF could not be rendered: ZeroDivisionError" in response.content.decode()

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from invoicing.payments import payment_record
-from office.exports import cell, money_text
+from office.exports import cell, money_cell
 from tests.factories import (
     CustomerFactory,
     ServiceFactory,
@@ -123,11 +123,11 @@ def test_text_that_looks_like_a_formula_is_neutralised(client, staff_user, partn
     assert cell("-5") == "'-5" and cell(None) == "" and cell(datetime.date(2026, 1, 2)) == "2026-01-02"
 
 
-def test_money_text_is_exact():
-    assert money_text(123450, "USD") == "1234.50"
-    assert money_text(-5, "USD") == "-0.05"
-    assert money_text(1000, "JPY") == "1000"
-    assert money_text(None, "USD") == ""
+def test_money_cell_is_exact():
+    assert money_cell(123450, "USD") == "1234.50"
+    assert money_cell(-5, "USD") == "-0.05"
+    assert money_cell(1000, "JPY") == "1000"
+    assert money_cell(None, "USD") == ""
 
 
 def test_payment_export_has_amounts_and_invoices(client, staff_user, customer):

@@ -177,7 +177,7 @@ def test_a_token_naming_another_stored_file_is_refused(client, clerk_user, world
     folder is refused: the token names its partner, and the path must be in that partner's folder."""
     from django.core import signing
 
-    from invoicing.imports import TOKEN_SALT, import_upload_store
+    from invoicing.imports.files import TOKEN_SALT, import_upload_store
 
     other_partner = factories.PartnerFactory()
     theirs = import_upload_store(partner=other_partner, name="theirs.csv", data=b"external_ref\nX\n")

@@ -13,11 +13,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.recording import audit_trail
 from expense_codes.models import AppliedExpenseCode
-from invoicing.audit import audit_trail
 from invoicing.booking import ServiceInput, request_book, request_submit
-from invoicing.generation import ar_invoices_generate, proforma_generate
-from invoicing.intake import service_shift_set, shift_create, shift_finish
+from invoicing.invoices_from_proformas import ar_invoices_generate
 from invoicing.lifecycle import invoice_issue
 from invoicing.models import (
     Proforma,
@@ -29,6 +28,8 @@ from invoicing.models import (
     Shift,
     SupportingDocument,
 )
+from invoicing.proformas import proforma_generate
+from invoicing.shifts import service_shift_set, shift_create, shift_finish
 from tests import factories
 from tests.support.documents import upload
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
-from invoicing import generation, runs
+from invoicing import invoice_runs, runs
 from invoicing.models import BillingRun, Invoice
 from invoicing.tasks import ar_run_task
 from tests.factories import CustomerFactory, PartnerFactory, StaffMembershipFactory, proforma_with_slips
@@ -125,14 +125,14 @@ def test_the_started_run_is_executed_by_the_task_after_the_commit(
 def test_the_status_json_reports_progress_counts_and_errors_with_links(office, partner, monkeypatch):
     customer_with_work(partner)
     bad = customer_with_work(partner, name="Broken Books Ltd")
-    real = generation._invoices_create
+    real = invoice_runs.ar_invoices_generate_many
 
     def flaky(**kwargs):
-        if any(job.party.pk == bad.pk for job in kwargs["jobs"]):
+        if bad.pk in kwargs["customer_ids"]:
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(generation, "_invoices_create", flaky)
+    monkeypatch.setattr(invoice_runs, "ar_invoices_generate_many", flaky)
     office.post(url("run_start"), {"kind": "ar"})
     run = BillingRun.objects.get()
     queued = office.get(url("run_status", run.pk)).json()

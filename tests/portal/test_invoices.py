@@ -4,9 +4,9 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from invoicing import pdf
 from invoicing.lifecycle import invoice_void
 from invoicing.models import Invoice, Quote, SupportingDocument
+from invoicing.pdf import documents
 from tests.factories import (
     CustomerFactory,
     CustomerMembershipFactory,
@@ -34,7 +34,7 @@ def fake_render(monkeypatch):
         calls.append(html_text)
         return b"%PDF-1.7\n% rendered now\n%%EOF\n"
 
-    monkeypatch.setattr(pdf, "html_to_pdf", render)
+    monkeypatch.setattr(documents, "html_to_pdf", render)
     return calls
 
 

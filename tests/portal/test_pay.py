@@ -5,8 +5,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from audit.recording import audit_trail
 from customers.models import Customer
-from invoicing.audit import audit_trail
 from invoicing.charging import customer_card_save
 from invoicing.lifecycle import invoice_issue, invoice_void
 from invoicing.models import Invoice, Payment

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from customers.models import Customer, Provider
-from invoicing.generation import ap_run, ar_run
+from invoicing.invoice_runs import ap_run, ar_run
 from octoo_billing.money import format_units
 
 from ._periods import parse_date, parse_period

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.models import Partner
-from invoicing.generation import proformas_sweep
 from invoicing.models import Service
+from invoicing.proformas import proformas_sweep
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""The audit trail (audit.models.AuditEvent) and writing it (audit.recording), used by every app above it."""

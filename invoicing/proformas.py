@@ -1,0 +1,225 @@
+"""Proformas from rendered services: the worker's sweep, a published outcome, one service on demand.
+
+Idempotent and race-safe: a service has at most one proforma (OneToOne), and a chunk of services is locked
+(``select_for_update(skip_locked=True)``) so two workers never price the same service; queries are per chunk
+of services, never per slip. Pricing itself is ``invoicing.rates``; grouping proformas into invoices is
+``invoicing.invoices_from_proformas``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.recording import audit_fields, audit_record
+from customers.models import Partner
+from expense_codes.models import AppliedExpenseCode, codes_key
+
+from .errors import InvalidTransition, PricingError
+from .models import Proforma, Service, Slip
+from .numbering import Series, number_take
+from .rates import RateBook, service_slips
+
+SERVICE_CHUNK = 200
+
+
+@dataclass
+class ProformaRun:
+    created: list[Proforma] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)  # service id -> message
+    skipped: int = 0
+
+
+def _billable_services(qs):
+    return qs.exclude(status=Service.Status.CANCELLED).filter(
+        ~Exists(Proforma.objects.filter(service_id=OuterRef("pk")))
+    )
+
+
+def proformas_create(*, service_ids: list[int], partner) -> ProformaRun:
+    """Create the proformas of the given services (those that have none yet), in one transaction per chunk.
+
+    A service that cannot be priced gets its ``pricing_error`` recorded and is skipped; the others go on.
+    """
+    run = ProformaRun()
+    book = RateBook(partner)
+    for start in range(0, len(service_ids), SERVICE_CHUNK):
+        chunk = service_ids[start : start + SERVICE_CHUNK]
+        try:
+            with transaction.atomic():
+                _proformas_create_chunk(chunk, partner, book, run)
+        except IntegrityError:
+            # Another worker got some of them first: fall back to one service at a time.
+            for service_id in chunk:
+                try:
+                    with transaction.atomic():
+                        _proformas_create_chunk([service_id], partner, book, run)
+                except IntegrityError:
+                    run.skipped += 1
+    return run
+
+
+def _proformas_create_chunk(chunk, partner, book: RateBook, run: ProformaRun) -> None:
+    services = list(
+        _billable_services(Service.objects.filter(pk__in=chunk, partner=partner))
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("request__customer__zone", "zone", "service_type", "provider")
+        .prefetch_related("extras")
+        .order_by("pk")
+    )
+    run.skipped += len(chunk) - len(services)
+    if not services:
+        return
+    codes_by_request: dict[int, list] = defaultdict(list)
+    codes_by_service: dict[int, list] = defaultdict(list)
+    for code in AppliedExpenseCode.objects.filter(
+        Q(request_id__in={s.request_id for s in services}) | Q(service_id__in=[s.pk for s in services])
+    ):
+        (codes_by_service[code.service_id] if code.service_id else codes_by_request[code.request_id]).append(code)
+    priced = []
+    errors_cleared = []
+    for service in services:
+        try:
+            slips = service_slips(service, book)
+        except PricingError as error:
+            run.errors[service.pk] = error.message
+            if service.pricing_error != error.message:
+                Service.objects.filter(pk=service.pk).update(pricing_error=error.message)
+            continue
+        if service.pricing_error:
+            errors_cleared.append(service.pk)
+        priced.append((service, slips))
+    if errors_cleared:
+        Service.objects.filter(pk__in=errors_cleared).update(pricing_error="")
+    if not priced:
+        return
+    today = timezone.localdate(timezone=partner.tzinfo)
+    numbers = number_take(partner=partner, series=Series.PROFORMA, on_date=today, count=len(priced))
+    proformas = []
+    for (service, slips), (_, number) in zip(priced, numbers, strict=True):
+        codes = codes_by_request[service.request_id] + codes_by_service[service.pk]
+        proforma = Proforma(
+            partner_id=partner.pk,
+            customer_id=service.request.customer_id,
+            provider_id=service.provider_id,
+            service=service,
+            number=number,
+            status=Proforma.Status.CONFIRMED,
+            service_date=timezone.localtime(service.starts_at, partner.tzinfo).date(),
+            expense_code_key=codes_key((c.label_name, c.value) for c in codes),
+            bill_subtotal_units=sum(s.bill_amount_units for s in slips),
+            bill_discount_units=sum(s.line_discount_units + s.invoice_discount_units for s in slips),
+            bill_tax_units=sum(s.bill_tax_units for s in slips),
+            bill_total_units=sum(s.bill_total_units for s in slips),
+            pay_total_units=sum(s.pay_total_units for s in slips),
+        )
+        proforma._slips, proforma._codes = slips, codes
+        proformas.append(proforma)
+    Proforma.objects.bulk_create(proformas)
+    all_slips, all_codes, events = [], [], []
+    for proforma in proformas:
+        for slip in proforma._slips:
+            slip.proforma_id = proforma.pk
+            all_slips.append(slip)
+        seen = set()
+        for code in proforma._codes:
+            if (code.label_name, code.value) in seen:
+                continue
+            seen.add((code.label_name, code.value))
+            all_codes.append(
+                AppliedExpenseCode(
+                    label_id=code.label_id, label_name=code.label_name, value=code.value, proforma_id=proforma.pk
+                )
+            )
+        events.append(
+            AuditEvent(
+                **audit_fields(
+                    target=proforma,
+                    action="generate",
+                    to_status=proforma.status,
+                    data={"service_id": proforma.service_id},
+                )
+            )
+        )
+    Slip.objects.bulk_create(all_slips, batch_size=1000)
+    AppliedExpenseCode.objects.bulk_create(all_codes, batch_size=1000)
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    run.created.extend(proformas)
+
+
+def proforma_generate(*, service: Service) -> Proforma:
+    """The proforma of one service, created if it has none (idempotent). Raises PricingError if unpriceable."""
+    existing = Proforma.objects.filter(service=service).first()
+    if existing:
+        return existing
+    run = proformas_create(service_ids=[service.pk], partner=service.partner)
+    if service.pk in run.errors:
+        raise PricingError(run.errors[service.pk])
+    return Proforma.objects.get(service=service)
+
+
+def service_publish_outcome(
+    *, service: Service, user=None, checked_out_at: datetime.datetime | None = None
+) -> Proforma:
+    """The crew checked out and the outcome is published: the service is completed and its proforma made.
+
+    Raises PricingError (after recording it on the service) when it cannot be priced; the service stays
+    completed so the sweep retries once the rate exists. (The proforma is made after the status change has
+    committed: inside one transaction the error would roll back the status and the recorded error too.)
+    """
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        if service.status == Service.Status.CANCELLED:
+            raise InvalidTransition("A cancelled service has no outcome to publish.")
+        if service.outcome_published_at is None:
+            from_status = service.status
+            now = timezone.now()
+            service.status = Service.Status.COMPLETED
+            service.checked_out_at = service.checked_out_at or checked_out_at or now
+            service.outcome_published_at = now
+            service.save(update_fields=["status", "checked_out_at", "outcome_published_at"])
+            audit_record(
+                target=service, action="publish_outcome", actor=user, from_status=from_status, to_status=service.status
+            )
+    return proforma_generate(service=service)
+
+
+def sweep_candidates(*, partner, now: datetime.datetime | None = None, shift=None) -> list[int]:
+    """Services that need a proforma now (seed 003's triggers), of one ``shift`` only when given:
+    1. the outcome was published;  2. the shift is finished and its sibling proformas are submitted
+    (no draft sibling left);  3. the scheduled end is in the past."""
+    now = now or timezone.now()
+    billable = _billable_services(Service.objects.filter(partner=partner))
+    if shift is not None:
+        billable = billable.filter(shift=shift)
+    draft_sibling = Proforma.objects.filter(service__shift_id=OuterRef("shift_id"), status=Proforma.Status.DRAFT)
+    return list(
+        billable.filter(
+            Q(outcome_published_at__isnull=False)
+            | (Q(shift__finished_at__isnull=False) & ~Exists(draft_sibling))
+            | Q(ends_at__lt=now)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def proformas_sweep(*, partner=None, now=None) -> dict:
+    """The worker's sweep: create every proforma that is due, partner by partner. Returns a report."""
+    report = {"created": 0, "errors": {}, "skipped": 0}
+    partners = [partner] if partner is not None else list(Partner.objects.all())
+    for p in partners:
+        ids = sweep_candidates(partner=p, now=now)
+        if not ids:
+            continue
+        run = proformas_create(service_ids=ids, partner=p)
+        report["created"] += len(run.created)
+        report["errors"].update(run.errors)
+        report["skipped"] += run.skipped
+    return report
