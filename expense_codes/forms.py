@@ -2,7 +2,7 @@
 or a service (one per label; the portal's booking and codes pages and the office's request pages share them).
 
 The rules (unique names per customer, active labels only, no duplicate defaults) are checked by
-expense_codes.labels, and those of the codes on a request by invoicing.booking, whose ``ValidationError`` the
+expense_codes.labels, and those of the codes on a request by invoicing.request_codes, whose ``ValidationError`` the
 views put back on these forms.
 """
 

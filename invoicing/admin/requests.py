@@ -50,7 +50,7 @@ class SupportingDocumentInline(ReadOnlyInline):
 
 class CodesFormSet(BaseInlineFormSet):
     """A request's or a service's codes in the admin obey the rules of the portal and the office: checked here
-    with ``invoicing.booking`` (the customer's labels, required labels, frozen once invoiced) and saved by the
+    with ``invoicing.request_codes`` (the customer's labels, required labels, frozen once invoiced) and saved by the
     admin through the same functions (``save_related``), never written straight to the table."""
 
     def entered(self) -> list[tuple]:
