@@ -52,6 +52,14 @@ def partner_logo_path(partner, filename: str) -> str:
     return f"logos/{partner.pk}/{filename}"
 
 
+DEFAULT_REMINDER_DAYS = (-3, 1, 7, 14, 30)
+
+
+def default_reminder_days() -> list[int]:
+    """3 days before the due date, then 1, 7, 14 and 30 days overdue."""
+    return list(DEFAULT_REMINDER_DAYS)
+
+
 class Partner(models.Model):
     """The billing business: a tenant. Its staff only ever see its own data."""
 
@@ -98,6 +106,12 @@ class Partner(models.Model):
         max_length=100,
         blank=True,
         help_text="The “From” name of invoice e-mails; the company name when empty.",
+    )
+    # Payment reminders (invoicing.reminders): days relative to the due date, negative before it.
+    reminder_days = models.JSONField(
+        default=default_reminder_days,
+        blank=True,
+        help_text="When reminders go out, in days from the due date: -3 is three days before, 7 a week after.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -169,6 +183,12 @@ class Customer(models.Model):
     )
     auto_send = models.BooleanField(default=True, help_text="E-mail invoices when they are issued.")
     auto_charge = models.BooleanField(default=False, help_text="Charge the card on file when an invoice is issued.")
+    sends_reminders = models.BooleanField(
+        "payment reminders", default=True, help_text="E-mail reminders before and after an invoice's due date."
+    )
+    monthly_statement = models.BooleanField(
+        default=False, help_text="E-mail a statement of account at the start of each month."
+    )
     # The card on file: the payment gateway's token and what may be shown of the card; never its number.
     card_token = models.CharField(max_length=100, blank=True, help_text="The payment gateway's token for the card.")
     card_brand = models.CharField(max_length=20, blank=True)

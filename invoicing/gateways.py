@@ -48,6 +48,10 @@ class PaymentGateway(Protocol):
 
     def card_store(self, *, number: str, exp_month: int, exp_year: int) -> StoredCard: ...
 
+    def refund(self, *, charge_reference: str, amount_units: int, currency: str, idempotency_key: str) -> ChargeResult:
+        """Pay back part or all of a charge: ``succeeded`` with the refund's reference, or why not."""
+        ...
+
     def charge(
         self, *, token: str, amount_units: int, currency: str, idempotency_key: str, description: str
     ) -> ChargeResult: ...
@@ -61,6 +65,11 @@ class ManualGateway:
 
     def card_store(self, *, number: str, exp_month: int, exp_year: int) -> StoredCard:
         raise BillingRuleError("Cards cannot be kept on file with the manual payment gateway.")
+
+    def refund(self, *, charge_reference, amount_units, currency, idempotency_key) -> ChargeResult:
+        return ChargeResult(
+            status="error", message="The manual gateway refunds nothing: refund the card by hand, then retry."
+        )
 
     def charge(self, *, token, amount_units, currency, idempotency_key, description) -> ChargeResult:
         return ChargeResult(
@@ -114,6 +123,13 @@ class SimulatedCardGateway:
             return ChargeResult(status=status, message=self.BEHAVIOURS[behaviour])
         # The same idempotency key always gives the same charge reference, as a real gateway would.
         reference = "sim_ch_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
+        return ChargeResult(status="succeeded", reference=reference)
+
+    def refund(self, *, charge_reference, amount_units, currency, idempotency_key) -> ChargeResult:
+        """Refunds a charge it made (a ``sim_ch_`` reference); the same key gives the same refund."""
+        if not charge_reference.startswith("sim_ch_"):
+            return ChargeResult(status="error", message="The gateway does not know this charge; refund it by hand.")
+        reference = "sim_re_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
         return ChargeResult(status="succeeded", reference=reference)
 
 

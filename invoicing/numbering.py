@@ -29,10 +29,17 @@ def format_number(prefix: str, year: int, value: int) -> str:
     return f"{prefix}-{year}-{value:05d}"
 
 
+CREDIT_NOTE_PREFIX = "CN"
+
+
 def series_prefix(partner, series: str) -> str:
-    return {Series.AR: partner.ar_prefix, Series.AP: partner.ap_prefix, Series.PROFORMA: partner.proforma_prefix}[
-        series
-    ]
+    prefixes = {
+        Series.AR: partner.ar_prefix,
+        Series.AP: partner.ap_prefix,
+        Series.PROFORMA: partner.proforma_prefix,
+        Series.CREDIT_NOTE: CREDIT_NOTE_PREFIX,
+    }
+    return prefixes[series]
 
 
 def _bump(partner_id: int, series: str, count: int) -> int | None:

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from audit.recording import audit_record
 
-from .models import Invoice, OutboxJob
+from .models import CreditNote, Invoice, InvoiceReminder, OutboxJob, Payment, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -47,25 +47,48 @@ def backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def job_key(kind: str, invoice_id: int) -> str:
-    """One job of a kind per invoice; a resend is its own job each time it is asked for."""
+SUBJECT_FIELDS = {Payment: "payment", Refund: "refund", CreditNote: "credit_note", InvoiceReminder: "reminder"}
+
+
+def job_key(kind: str, invoice_id: int, subject=None) -> str:
+    """One job of a kind per invoice (or per document of it: a payment's receipt, a credit note, a reminder); a
+    resend is its own job each time it is asked for."""
     key = f"{kind}:invoice:{invoice_id}"
+    if subject is not None:
+        key = f"{key}:{SUBJECT_FIELDS[type(subject)]}:{subject.pk}"
     return f"{key}:{uuid.uuid4().hex[:12]}" if kind == Kind.RESEND else key
 
 
-def outbox_add(*, invoice: Invoice, kinds: list[str]) -> list[OutboxJob]:
+def outbox_add(*, invoice: Invoice, kinds: list[str], subject=None) -> list[OutboxJob]:
     """Add jobs for an invoice (one per kind, in this order), in the caller's transaction: the after-commit work
-    of a workflow action (``invoicing.workflow.action_done``). A job that already exists is left as it is."""
+    of a workflow action (``invoicing.workflow.action_done``). ``subject``: the payment, refund, credit note or
+    reminder the work is about. A job that already exists is left as it is."""
     now = timezone.now()
+    about = {SUBJECT_FIELDS[type(subject)]: subject} if subject is not None else {}
     jobs = [
         OutboxJob(
-            partner_id=invoice.partner_id, invoice=invoice, kind=kind, key=job_key(kind, invoice.pk), run_after=now
+            partner_id=invoice.partner_id,
+            invoice=invoice,
+            kind=kind,
+            key=job_key(kind, invoice.pk, subject),
+            run_after=now,
+            **about,
         )
         for kind in kinds
     ]
     OutboxJob.objects.bulk_create(jobs, ignore_conflicts=True)
     _nudge_on_commit()
     return jobs
+
+
+def customer_job_add(*, customer, kind: str, key: str) -> OutboxJob:
+    """A job about a customer rather than one invoice (the monthly statement), once per ``key``."""
+    job, _created = OutboxJob.objects.get_or_create(
+        key=key,
+        defaults={"partner_id": customer.partner_id, "customer": customer, "kind": kind, "run_after": timezone.now()},
+    )
+    _nudge_on_commit()
+    return job
 
 
 def _nudge_on_commit() -> None:

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from .charging import invoice_auto_charge
+from .credits import refund_through_gateway
 from .delivery import DeliveryError, invoice_send
 from .errors import BillingError
 from .models import Invoice, OutboxJob
@@ -94,7 +95,19 @@ def _charge(job: OutboxJob) -> str:
     return outcome.status  # succeeded, declined (final: staff charge by hand), not_charged, nothing_due
 
 
-HANDLERS = {Kind.PDF: _pdf, Kind.EMAIL: _email, Kind.CHARGE: _charge, Kind.RESEND: _resend}
+def _refund(job: OutboxJob) -> str:
+    """A card refund: the gateway is asked once per key; a refusal is retried (invoicing.credits)."""
+    refund = refund_through_gateway(job.refund)
+    return f"refunded {refund.reference}"
+
+
+HANDLERS = {
+    Kind.PDF: _pdf,
+    Kind.EMAIL: _email,
+    Kind.CHARGE: _charge,
+    Kind.RESEND: _resend,
+    Kind.REFUND: _refund,
+}
 
 
 @dataclass

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from audit.recording import audit_record
@@ -33,7 +34,7 @@ from octoo_billing.money import format_units
 
 from .errors import BillingRuleError, InvalidTransition
 from .gateways import payment_gateway
-from .models import Invoice, InvoiceProforma, OutboxJob, Payment, Proforma
+from .models import CreditNote, Invoice, InvoiceProforma, OutboxJob, Payment, Proforma, Refund
 from .outbox import outbox_add
 from .recipients import invoice_recipients
 
@@ -103,6 +104,32 @@ class InvoiceFacts:
     def has_proformas(self) -> bool:
         return InvoiceProforma.objects.filter(invoice_id=self.invoice.pk, is_active=True).exists()
 
+    @cached_property
+    def creditable_units(self) -> int:
+        """What credit notes may still take back: the total less the credit notes already issued on it."""
+        credited = CreditNote.objects.filter(invoice_id=self.invoice.pk).aggregate(s=Sum("total_units", default=0))
+        return self.invoice.total_units - credited["s"]
+
+    @cached_property
+    def refundable_units(self) -> int:
+        """What its payments may still pay back (refunds made or under way counted)."""
+        paid = Payment.objects.filter(invoice_id=self.invoice.pk).aggregate(s=Sum("amount_units", default=0))["s"]
+        back = (
+            Refund.objects.filter(invoice_id=self.invoice.pk)
+            .exclude(status=Refund.Status.FAILED)
+            .aggregate(s=Sum("amount_units", default=0))["s"]
+        )
+        return paid - back
+
+    @cached_property
+    def customer_credit_units(self) -> int:
+        """The customer's credit from credit notes, not yet applied or refunded."""
+        if not self.invoice.customer_id:
+            return 0
+        left = F("total_units") - F("applied_units") - F("refunded_units")
+        notes = CreditNote.objects.filter(partner_id=self.invoice.partner_id, customer_id=self.invoice.customer_id)
+        return notes.aggregate(s=Sum(left, default=0))["s"]
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -169,7 +196,77 @@ def no_children(message: str) -> Guard:
 
 def no_payments(check: Check) -> Refusal | None:
     if check.facts.has_payments:
-        return Refusal("This invoice has payments recorded; it cannot be voided while they exist.")
+        return Refusal(
+            "This invoice has payments recorded; it cannot be voided while they exist. "
+            "Issue a credit note instead: it takes back what was billed, and what was paid becomes the "
+            "customer's credit to refund or apply."
+        )
+    return None
+
+
+def credit_left(check: Check) -> Refusal | None:
+    if check.facts.creditable_units > 0:
+        return None
+    return Refusal("Everything on this invoice has been credited already.")
+
+
+def credit_amount_fits(check: Check) -> Refusal | None:
+    amount = check.params.get("amount_units")
+    if amount is None or amount <= 0:
+        return Refusal("A credit note must be for more than zero.", "amount")
+    left = check.facts.creditable_units
+    if amount > left:
+        return Refusal(
+            f"That is more than is left to credit on this invoice ({format_units(left, check.invoice.currency)}).",
+            "amount",
+        )
+    return None
+
+
+def credit_reason_given(check: Check) -> Refusal | None:
+    return None if (check.params.get("reason") or "").strip() else Refusal("Say why it is credited.", "reason")
+
+
+def refund_left(check: Check) -> Refusal | None:
+    return None if check.facts.refundable_units > 0 else Refusal("Nothing paid on this invoice is left to refund.")
+
+
+def refund_fits(check: Check) -> Refusal | None:
+    """The payment is this invoice's, and the amount fits what it may still pay back (and the credit it
+    comes out of)."""
+    payment, amount, note = (check.params.get(key) for key in ("payment", "amount_units", "credit_note"))
+    if payment is None or payment.invoice_id != check.invoice.pk:
+        return Refusal("Choose one of this invoice's payments to refund.", "payment")
+    if amount is None or amount <= 0:
+        return Refusal("A refund must be more than zero.", "amount")
+    left = check.params.get("payment_refundable_units", payment.amount_units - payment.refunded_units)
+    if amount > left:
+        money = format_units(left, check.invoice.currency)
+        return Refusal(f"That is more than is left to refund on this payment ({money}).", "amount")
+    if note is not None and amount > note.credit_left_units:
+        money = format_units(note.credit_left_units, note.currency)
+        return Refusal(f"That is more than the credit left on {note} ({money}).", "amount")
+    return None
+
+
+def customer_has_credit(check: Check) -> Refusal | None:
+    if check.facts.customer_credit_units > 0:
+        return None
+    return Refusal(f"{check.invoice.customer} has no credit to apply.")
+
+
+def credit_application_fits(check: Check) -> Refusal | None:
+    note, amount = check.params.get("credit_note"), check.params.get("amount_units")
+    if note is None or note.customer_id != check.invoice.customer_id or note.partner_id != check.invoice.partner_id:
+        return Refusal("Choose one of this customer's credit notes.", "credit_note")
+    if amount is None or amount <= 0:
+        return Refusal("Apply more than zero.", "amount")
+    most = min(note.credit_left_units, check.invoice.outstanding_units)
+    if amount > most:
+        return Refusal(
+            f"That is more than {note}'s credit left or this invoice's balance ({format_units(most, note.currency)}).",
+            "amount",
+        )
     return None
 
 
@@ -293,8 +390,20 @@ def _auto_send(invoice: Invoice) -> bool:
     return invoice.kind == Kind.AR and invoice.customer is not None and invoice.customer.auto_send
 
 
+def _ar(invoice: Invoice) -> bool:
+    return invoice.kind == Kind.AR
+
+
 def _charged_on_issue(invoice: Invoice) -> bool:
     return invoice.kind == Kind.AR and invoice.customer is not None and invoice.charged_on_issue
+
+
+def _void_status_refusal(invoice: Invoice) -> str:
+    if invoice.status == Status.DRAFT:
+        return "A draft has no number to keep: delete it instead of voiding it."
+    if invoice.status in (Status.PARTIALLY_PAID, Status.PAID):
+        return f"A {_status_word(invoice)} invoice cannot be voided: issue a credit note instead."
+    return f"A {_status_word(invoice)} invoice cannot be voided."
 
 
 # --- the table ----------------------------------------------------------------------------------------------
@@ -302,7 +411,8 @@ def _charged_on_issue(invoice: Invoice) -> bool:
 BOTH = frozenset({Kind.AR, Kind.AP})
 AR_ONLY = frozenset({Kind.AR})
 OPEN = frozenset(Invoice.OPEN_STATUSES)
-ISSUED_LIVE = frozenset({Status.PENDING, Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE})
+ISSUED_LIVE = frozenset({Status.PENDING, Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE, Status.CREDITED})
+PAID_SOME = frozenset({Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE})
 ANY_STATUS = frozenset(Status.values)
 
 
@@ -389,11 +499,7 @@ INVOICE_ACTIONS: dict[str, Action] = {
                 not_a_child("This invoice is attached to {parent}; detach it before voiding it."),
             ),
             input_guards=(reason_given,),
-            status_refusal=lambda invoice: (
-                "A draft has no number to keep: delete it instead of voiding it."
-                if invoice.status == Status.DRAFT
-                else _cannot("voided")(invoice)
-            ),
+            status_refusal=_void_status_refusal,
         ),
         Action(
             "record_payment",
@@ -403,6 +509,7 @@ INVOICE_ACTIONS: dict[str, Action] = {
             target="partly paid or paid, by the amount",
             guards=(balance_due,),
             input_guards=(payment_amount_fits, payment_method_known, payment_not_in_future),
+            effects=(Effect(JobKind.RECEIPT, _ar, "(AR: to the billing contact)"),),
             status_refusal=lambda invoice: (
                 "Issue the invoice before recording a payment on it."
                 if invoice.status == Status.DRAFT
@@ -455,7 +562,7 @@ INVOICE_ACTIONS: dict[str, Action] = {
             "Charge card on file",
             roles=ADMINS,
             statuses=OPEN,
-            target="partly paid or paid, by the charge",
+            target="partly paid or paid, by the charge (its payment's receipt follows)",
             kinds=AR_ONLY,
             guards=(balance_due, card_on_file),
             status_refusal=lambda invoice: f"A {_status_word(invoice)} invoice is not charged.",
@@ -466,12 +573,50 @@ INVOICE_ACTIONS: dict[str, Action] = {
             "Pay by card",
             roles=frozenset({Role.CUSTOMER}),
             statuses=OPEN,
-            target="paid, by the card payment",
+            target="paid, by the card payment (its receipt follows)",
             kinds=AR_ONLY,
             guards=(balance_due, gateway_takes_cards),
             status_refusal=lambda invoice: "There is nothing to pay by card on this invoice.",
             kind_refusal="There is nothing to pay by card on this invoice.",
             role_refusal="Only the invoice's customer pays it in the portal.",
+        ),
+        Action(
+            "credit",
+            "Issue credit note",
+            roles=ADMINS,
+            statuses=frozenset({Status.PENDING, Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE}),
+            target="its balance lowered by the credit (Credited when nothing was paid); any excess is credit",
+            kinds=AR_ONLY,
+            guards=(credit_left, not_a_child("This invoice is attached to {parent}; detach it before crediting it.")),
+            input_guards=(credit_amount_fits, credit_reason_given),
+            effects=(Effect(JobKind.CREDIT_NOTE),),
+            status_refusal=lambda invoice: f"A {_status_word(invoice)} invoice is not credited.",
+            kind_refusal="Only AR invoices are credited; an AP invoice is adjusted on the next one.",
+        ),
+        Action(
+            "refund",
+            "Refund a payment",
+            roles=ADMINS,
+            statuses=PAID_SOME,
+            target="owes the refund again, unless it comes out of a credit note",
+            kinds=AR_ONLY,
+            guards=(refund_left,),
+            input_guards=(refund_fits,),
+            effects=(Effect(JobKind.REFUND, lambda invoice: True, "(card payments: through the gateway)"),),
+            status_refusal=lambda invoice: f"A {_status_word(invoice)} invoice has no payment to refund.",
+            kind_refusal="Only AR payments are refunded.",
+        ),
+        Action(
+            "apply_credit",
+            "Apply customer credit",
+            roles=ADMINS,
+            statuses=OPEN,
+            target="partly paid or paid, by the credit",
+            kinds=AR_ONLY,
+            guards=(balance_due, customer_has_credit),
+            input_guards=(credit_application_fits,),
+            status_refusal=lambda invoice: f"A {_status_word(invoice)} invoice takes no credit.",
+            kind_refusal="Only AR invoices take a customer's credit.",
         ),
     ]
 }
@@ -582,9 +727,11 @@ def action_done(
     data: dict | None = None,
     to_status: str | None = None,
     deliver: bool = True,
+    subject=None,
 ) -> list[OutboxJob]:
     """The end of every invoice action, in the same transaction: its audit row, and the outbox rows of the
-    after-commit work it causes (``deliver=False``: none, for history seeded as already delivered)."""
+    after-commit work it causes (``deliver=False``: none, for history seeded as already delivered); ``subject``
+    is the document the work is about (a payment's receipt, a credit note, a refund)."""
     audit_record(
         target=invoice,
         action=audit_action or name,
@@ -595,14 +742,14 @@ def action_done(
         data=data,
     )
     kinds = [effect.kind for effect in INVOICE_ACTIONS[name].effects if effect.applies(invoice)] if deliver else []
-    return outbox_add(invoice=invoice, kinds=kinds) if kinds else []
+    return outbox_add(invoice=invoice, kinds=kinds, subject=subject) if kinds else []
 
 
 def settled_status(invoice: Invoice, *, today: datetime.date | None = None) -> str:
     """The status an issued, non-void invoice should have given what has been paid or contributed."""
     today = today or timezone.localdate()
     if invoice.outstanding_units <= 0:
-        return Status.PAID
+        return Status.CREDITED if invoice.paid_units == 0 and invoice.credited_units > 0 else Status.PAID
     if invoice.due_date and invoice.due_date < today:
         return Status.OVERDUE
     return Status.PARTIALLY_PAID if invoice.paid_units > 0 else Status.PENDING

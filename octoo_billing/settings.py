@@ -19,6 +19,10 @@ if DEBUG:
 else:
     SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# The address customers reach this site at: links in e-mails (View and pay) are made from it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# How long an e-mailed "View and pay" link works (invoicing.paylinks).
+PAY_LINK_DAYS = env.int("PAY_LINK_DAYS", default=90)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [

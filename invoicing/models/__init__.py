@@ -1,3 +1,4 @@
+from .credit import CreditApplication, CreditNote, CreditNoteLine, InvoiceReminder, Refund
 from .invoice import Invoice, InvoiceProforma
 from .numbering import NumberCounter
 from .outbox import OutboxJob
@@ -12,9 +13,13 @@ __all__ = [
     "BillingRun",
     "BillingRunItem",
     "Coupon",
+    "CreditApplication",
+    "CreditNote",
+    "CreditNoteLine",
     "ExtraOffer",
     "Holiday",
     "Invoice",
+    "InvoiceReminder",
     "InvoiceProforma",
     "NumberCounter",
     "OutboxJob",
@@ -24,6 +29,7 @@ __all__ = [
     "Quote",
     "QuoteLine",
     "Rate",
+    "Refund",
     "Service",
     "ServiceExtra",
     "ServiceRequest",

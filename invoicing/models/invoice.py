@@ -12,7 +12,8 @@ from octoo_billing.triggers import plpgsql_refuse
 # database refuses the change (the triggers below on PostgreSQL; migration 0005_integrity_guards on SQLite).
 ISSUED_WRITABLE_FIELDS = (
     "status",  # payments, overdue, void, children (never back to draft, never out of void)
-    "paid_units",  # payments
+    "paid_units",  # payments and refunds
+    "credited_units",  # credit notes applied to it
     "children_units",  # child invoices attached to or detached from this one
     "parent",  # this invoice attached to or detached from a parent
     "void_reason",  # void
@@ -116,7 +117,7 @@ def list_balance_expression():
     "outstanding" sort, so the lists and the index must both take it from here."""
     return Case(
         When(status__in=["draft", "void"], then=Value(0)),
-        default=F("total_units") - F("paid_units") - F("children_units"),
+        default=F("total_units") - F("paid_units") - F("children_units") - F("credited_units"),
         output_field=BigIntegerField(),
     )
 
@@ -132,6 +133,7 @@ class Invoice(models.Model):
         PARTIALLY_PAID = "partially_paid", "Partially paid"
         PAID = "paid", "Paid"
         OVERDUE = "overdue", "Overdue"
+        CREDITED = "credited", "Credited"  # settled by credit notes, nothing paid
         VOID = "void", "Void"
 
     class Source(models.TextChoices):
@@ -144,7 +146,14 @@ class Invoice(models.Model):
     ExpenseCodeMode = Customer.ExpenseCodeMode
 
     OPEN_STATUSES = (Status.PENDING, Status.PARTIALLY_PAID, Status.OVERDUE)
-    ISSUED_STATUSES = (Status.PENDING, Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE, Status.VOID)
+    ISSUED_STATUSES = (
+        Status.PENDING,
+        Status.PARTIALLY_PAID,
+        Status.PAID,
+        Status.OVERDUE,
+        Status.CREDITED,
+        Status.VOID,
+    )
 
     partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="invoices")
     kind = models.CharField(max_length=2, choices=Kind.choices, default=Kind.AR)
@@ -201,6 +210,7 @@ class Invoice(models.Model):
     total_units = models.BigIntegerField(default=0)
     paid_units = models.BigIntegerField(default=0)
     children_units = models.BigIntegerField(default=0, help_text="Sum of attached child AR invoices' totals.")
+    credited_units = models.BigIntegerField(default=0, help_text="Credit notes applied to this invoice's balance.")
     notes = models.TextField(blank=True)
     void_reason = models.TextField(blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
@@ -258,8 +268,10 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(condition=Q(paid_units__gte=0), name="invoice_paid_not_negative"),
             models.CheckConstraint(condition=Q(children_units__gte=0), name="invoice_children_not_negative"),
+            models.CheckConstraint(condition=Q(credited_units__gte=0), name="invoice_credited_not_negative"),
             models.CheckConstraint(
-                condition=Q(status="void") | Q(paid_units__lte=F("total_units") - F("children_units")),
+                condition=Q(status="void")
+                | Q(paid_units__lte=F("total_units") - F("children_units") - F("credited_units")),
                 name="invoice_not_overpaid",
             ),
             models.CheckConstraint(
@@ -267,7 +279,8 @@ class Invoice(models.Model):
                 name="invoice_child_is_ar_and_not_self",
             ),
             models.CheckConstraint(
-                condition=~Q(status="paid") | Q(paid_units=F("total_units") - F("children_units")),
+                condition=~Q(status__in=["paid", "credited"])
+                | Q(paid_units=F("total_units") - F("children_units") - F("credited_units")),
                 name="invoice_paid_means_settled",
             ),
         ]
@@ -276,7 +289,7 @@ class Invoice(models.Model):
             # (on PostgreSQL; SQLite ignores INCLUDE).
             models.Index(
                 fields=["partner", "kind", "status", "id"],
-                include=["total_units", "paid_units", "children_units"],
+                include=["total_units", "paid_units", "children_units", "credited_units"],
                 name="invoice_status_totals_idx",
             ),
             # The lists' sort orders (value, id), read off an index in either direction instead of sorting.
@@ -301,10 +314,10 @@ class Invoice(models.Model):
 
     @property
     def outstanding_units(self) -> int:
-        """What is still owed: total - payments - attached children (nothing on a void invoice)."""
+        """What is still owed: total - payments - attached children - credit notes (nothing on a void invoice)."""
         if self.status == self.Status.VOID:
             return 0
-        return self.total_units - self.paid_units - self.children_units
+        return self.total_units - self.paid_units - self.children_units - self.credited_units
 
     @property
     def is_draft(self) -> bool:

@@ -12,6 +12,7 @@ class NumberCounter(models.Model):
         AR = "ar", "AR invoices"
         AP = "ap", "AP invoices"
         PROFORMA = "pf", "Proformas"
+        CREDIT_NOTE = "cn", "Credit notes"
 
     partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="number_counters")
     series = models.CharField(max_length=2, choices=Series.choices)

@@ -16,6 +16,11 @@ class OutboxJob(models.Model):
         EMAIL = "email", "E-mail the invoice"
         CHARGE = "charge", "Charge the card on file"
         RESEND = "resend", "E-mail the invoice again"
+        CREDIT_NOTE = "credit_note", "Render and e-mail the credit note"
+        REFUND = "refund", "Refund through the gateway"
+        RECEIPT = "receipt", "E-mail the receipt"
+        REMINDER = "reminder", "E-mail a payment reminder"
+        STATEMENT = "statement", "E-mail the statement of account"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -24,8 +29,22 @@ class OutboxJob(models.Model):
         FAILED = "failed", "Failed"
 
     partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="outbox_jobs")
-    invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT, related_name="outbox_jobs")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # What the work is about: the invoice (every job but a statement), and for some kinds one of its documents.
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="outbox_jobs"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="outbox_jobs"
+    )
+    payment = models.ForeignKey("invoicing.Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    refund = models.ForeignKey("invoicing.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    credit_note = models.ForeignKey(
+        "invoicing.CreditNote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reminder = models.ForeignKey(
+        "invoicing.InvoiceReminder", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
     # One job per piece of work: a retried job keeps its key, so its side effect (the e-mail's Message-ID, the
     # gateway's idempotency key) is the same on every attempt.
     key = models.CharField(max_length=120, unique=True)
@@ -48,6 +67,9 @@ class OutboxJob(models.Model):
                 condition=~Q(status="running") | Q(lease_until__isnull=False), name="outbox_running_has_lease"
             ),
             models.CheckConstraint(condition=~Q(status="done") | Q(done_at__isnull=False), name="outbox_done_has_time"),
+            models.CheckConstraint(
+                condition=Q(invoice__isnull=False) | Q(customer__isnull=False), name="outbox_job_has_subject"
+            ),
         ]
         indexes = [
             # The worker's claim: open jobs by due time.
@@ -60,7 +82,8 @@ class OutboxJob(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} for invoice #{self.invoice_id} ({self.get_status_display()})"
+        subject = f"invoice #{self.invoice_id}" if self.invoice_id else f"customer #{self.customer_id}"
+        return f"{self.get_kind_display()} for {subject} ({self.get_status_display()})"
 
     @property
     def is_open(self) -> bool:

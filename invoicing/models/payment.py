@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Payment(models.Model):
@@ -14,6 +14,7 @@ class Payment(models.Model):
     partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="payments")
     invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT, related_name="payments")
     amount_units = models.BigIntegerField()
+    refunded_units = models.BigIntegerField(default=0, help_text="Paid back on this payment (refunds made).")
     method = models.CharField(max_length=10, choices=Method.choices)
     reference = models.CharField(max_length=100, blank=True, help_text="Check number or transaction reference.")
     received_on = models.DateField()
@@ -27,6 +28,10 @@ class Payment(models.Model):
         ordering = ["-received_on", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_units__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_units__gte=0) & Q(refunded_units__lte=F("amount_units")),
+                name="payment_refunds_within_amount",
+            ),
             models.CheckConstraint(condition=~Q(method="check") | ~Q(reference=""), name="payment_check_has_number"),
             models.UniqueConstraint(
                 fields=["partner", "idempotency_key"],

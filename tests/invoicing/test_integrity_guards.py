@@ -177,9 +177,12 @@ def test_a_void_invoice_is_never_reopened(invoice):
 
 def test_an_issued_invoice_is_never_deleted(invoice):
     refused(lambda: raw("DELETE FROM invoicing_invoice WHERE id = %s", invoice.pk), "issued invoice cannot be deleted")
-    # Through the ORM its lines go first, and are refused first.
-    refused(invoice.delete, "lines of (an )?issued invoice")
-    refused(lambda: Invoice.objects.filter(pk=invoice.pk).delete(), "lines of (an )?issued invoice")
+    # Through the ORM its lines (or the invoice itself, in Django's order of cascades) are refused.
+    refused(invoice.delete, "(lines of (an )?issued invoice|issued invoice cannot be deleted)")
+    refused(
+        lambda: Invoice.objects.filter(pk=invoice.pk).delete(),
+        "(lines of (an )?issued invoice|issued invoice cannot be deleted)",
+    )
     assert Invoice.objects.filter(pk=invoice.pk).exists()
 
 

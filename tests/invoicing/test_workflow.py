@@ -48,7 +48,8 @@ ADMINS = {Role.BILLING_ADMIN, Role.PLATFORM_ADMIN, Role.SYSTEM}
 OPEN = {S.PENDING, S.PARTIALLY_PAID, S.OVERDUE}
 
 # The rules, written out independently of the table: (roles, statuses it starts from, kinds). An invoice with a
-# balance, a customer with a card on file and a contact to e-mail, no payments, children or proformas.
+# balance, a customer with a card on file and a contact to e-mail, no payments, children or proformas, something
+# left to credit and to refund, and credit of the customer's to apply.
 EXPECTED = {
     "edit": (STAFF, {S.DRAFT}, {AR}),
     "adjust": (STAFF, {S.DRAFT}, {AR, AP}),
@@ -58,9 +59,12 @@ EXPECTED = {
     "record_payment": (STAFF, OPEN, {AR, AP}),
     "attach_child": (ADMINS, {S.DRAFT} | OPEN, {AR}),
     "detach_child": (ADMINS, set(S.values), {AR}),  # on a child invoice
-    "send": (STAFF, {S.PENDING, S.PARTIALLY_PAID, S.PAID, S.OVERDUE}, {AR}),
+    "send": (STAFF, {S.PENDING, S.PARTIALLY_PAID, S.PAID, S.OVERDUE, S.CREDITED}, {AR}),
     "charge": (ADMINS, OPEN, {AR}),
     "pay_by_card": ({Role.CUSTOMER}, OPEN, {AR}),
+    "credit": (ADMINS, {S.PENDING, S.PARTIALLY_PAID, S.PAID, S.OVERDUE}, {AR}),
+    "refund": (ADMINS, {S.PARTIALLY_PAID, S.PAID, S.OVERDUE}, {AR}),
+    "apply_credit": (ADMINS, OPEN, {AR}),
 }
 ROLES = list(Role)
 
@@ -95,8 +99,18 @@ def in_memory(world, *, kind, status, parent_id=None) -> Invoice:
     )
 
 
+KNOWN = {
+    "has_payments": False,
+    "has_children": False,
+    "has_proformas": False,
+    "creditable_units": 10000,
+    "refundable_units": 1000,
+    "customer_credit_units": 1000,
+}
+
+
 def no_facts(invoice):
-    return InvoiceFacts(invoice, has_payments=False, has_children=False, has_proformas=False)
+    return InvoiceFacts(invoice, **KNOWN)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -130,15 +144,18 @@ def test_each_action_is_offered_exactly_when_role_status_and_kind_allow_it(world
         ("charge", {}, {"paid_units": 10000}, "Nothing is left to pay"),
         ("attach_child", {}, {"parent_id": "parent"}, "a child invoice takes no children"),
         ("detach_child", {}, {"parent_id": None}, "not attached to any invoice"),
+        ("credit", {"creditable_units": 0}, {}, "credited already"),
+        ("refund", {"refundable_units": 0}, {"status": S.PAID}, "left to refund"),
+        ("apply_credit", {"customer_credit_units": 0}, {}, "no credit to apply"),
     ],
 )
 def test_a_guard_takes_an_action_off_the_page_and_says_why(world, name, facts, setup, message):
-    status = next(iter(sorted(EXPECTED[name][1] - {S.DRAFT}))) if name in ("void", "charge") else None
+    status = next(iter(sorted(EXPECTED[name][1] - {S.DRAFT}))) if name in ("void", "charge", "refund") else None
     status = status or (S.DRAFT if S.DRAFT in EXPECTED[name][1] else S.PENDING)
     invoice = in_memory(world, kind=AR, status=status, parent_id=world.parent.pk if name == "detach_child" else None)
     for field, value in setup.items():
         setattr(invoice, field, world.parent.pk if value == "parent" else value)
-    known = {"has_payments": False, "has_children": False, "has_proformas": False, **facts}
+    known = {**KNOWN, **facts}
     actor = Actor(Role.BILLING_ADMIN, SimpleNamespace(pk=1))
     assert invoice_offers(invoice, actor, facts=InvoiceFacts(invoice, **known))[name] is False
     [refusal] = action_refusals(name, invoice, actor, facts=InvoiceFacts(invoice, **known))
