@@ -4,7 +4,8 @@ Everything billing-related is made through the domain functions (``invoicing.boo
 ``invoices_from_proformas``, ``lifecycle``, ``payments``, ``manual``), exactly as the office and the worker would
 make it: no invoice, proforma or slip is ever written by hand here. The steps, in order: partners with their
 price lists and parties; users; three months of requests; the proformas of past services; AR, AP and manual
-invoices issued day by day; payments; today's bookings invoiced at once; the history shown as delivered.
+invoices issued day by day; payments; credit notes and a refund; today's bookings invoiced at once; the history
+shown as delivered.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .catalogue import (
     zones_create,
 )
 from .context import DemoSeed, PartnerData
+from .credits import credits_create
 from .delivery import invoices_mark_sent, seeded_deliveries_discard
 from .manual_invoices import manual_plan
 from .northwind import NORTHWIND
@@ -95,6 +97,7 @@ def seed_run(seed: DemoSeed) -> None:
     invoices_mark_overdue(today=seed.today)
     for data in partners:
         with data.partner_time():
+            credits_create(data)
             bookings_invoiced_at_once(seed, data)
     invoices_mark_sent(seed)
     seeded_deliveries_discard(partners=[data.partner for data in partners])

@@ -12,6 +12,7 @@ from customers.models import BillingContact, Customer, CustomerMembership, Partn
 from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
 from invoicing.models import (
     Coupon,
+    CreditNote,
     ExtraOffer,
     Holiday,
     Invoice,
@@ -20,6 +21,7 @@ from invoicing.models import (
     Proforma,
     Quote,
     Rate,
+    Refund,
     Service,
     ServiceExtra,
     ServiceRequest,
@@ -45,6 +47,7 @@ SUMMARY_MODELS = (
     TimePolicy,
     Holiday,
     Coupon,
+    CreditNote,
     ExtraOffer,
     ServiceRequest,
     Service,
@@ -54,6 +57,7 @@ SUMMARY_MODELS = (
     Slip,
     Invoice,
     Payment,
+    Refund,
     AuditEvent,
 )
 

@@ -7,9 +7,14 @@ A ``Refund`` pays money back on a payment: through the gateway for a card paymen
 answers), recorded for a check or a transfer. Refunds are money out; payments are money in.
 """
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+
+# What an issued credit note may still change: how its credit is used, and its delivery. The database refuses
+# any other change, and its deletion (these triggers on PostgreSQL; migration 0012 on SQLite).
+CREDIT_NOTE_WRITABLE_FIELDS = ("applied_units", "refunded_units", "pdf", "sent_at", "created_by")
 
 
 class CreditNote(models.Model):
@@ -52,6 +57,10 @@ class CreditNote(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["partner", "-issue_date"]), models.Index(fields=["partner", "customer"])]
+        triggers = [
+            pgtrigger.ReadOnly(name="credit_note_frozen", exclude=list(CREDIT_NOTE_WRITABLE_FIELDS)),
+            pgtrigger.Protect(name="credit_note_kept", operation=pgtrigger.Delete),
+        ]
 
     def __str__(self):
         return self.number
@@ -77,6 +86,7 @@ class CreditNoteLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount_units__gte=0) & Q(tax_units__gte=0), name="cn_line_positive"),
         ]
+        triggers = [pgtrigger.Protect(name="credit_note_line_kept", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     @property
     def total_units(self) -> int:

@@ -14,7 +14,7 @@ from customers.models import Customer, CustomerMembership, Partner, StaffMembers
 from demo.people import DEMO_PASSWORD, DEMO_USERS
 from demo.summary import demo_counts
 from invoicing.lifecycle import invoice_issue
-from invoicing.models import Invoice, InvoiceProforma, OutboxJob, Payment, Proforma, Quote, Service
+from invoicing.models import CreditNote, Invoice, InvoiceProforma, OutboxJob, Payment, Proforma, Quote, Refund, Service
 from invoicing.outbox_work import outbox_run
 from invoicing.pricing import invoice_slips
 
@@ -40,6 +40,11 @@ def test_seed_demo_loads_every_kind_of_document_once():
     assert {"draft", "pending", "paid"} <= ap_statuses
     assert Invoice.objects.filter(status="void").exclude(void_reason="").exists()
     assert not Invoice.objects.filter(status="void", void_reason="").exists()
+
+    # Issue 13: credit notes (in full, in part, and one whose credit went back by check).
+    assert CreditNote.objects.filter(partner__slug="northwind").count() == 3
+    assert Refund.objects.filter(status="succeeded", credit_note__isnull=False).exists()
+    assert not OutboxJob.objects.exists()  # history: nothing left to deliver
 
     # Seed 003: a child AR invoice (one general slip, another customer) lowers its parent's balance.
     child = Invoice.objects.select_related("parent").get(parent__isnull=False)

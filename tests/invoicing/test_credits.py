@@ -1,6 +1,7 @@
 """Credit notes, customer credit and refunds, with worked figures (invoicing.credits)."""
 
 import pytest
+from django.db import DatabaseError, transaction
 
 from customers.models import Customer
 from invoicing.credits import credit_apply, credit_note_issue, payment_refund
@@ -153,3 +154,19 @@ def test_credit_note_numbers_stay_gapless_under_concurrent_issue():
     sequences = sorted(CreditNote.objects.values_list("sequence", flat=True))
     assert sequences == list(range(1, 9))
     assert Payment.objects.count() == 0
+
+
+def test_the_database_refuses_to_change_or_delete_an_issued_credit_note(customer, admin):
+    invoice = issued_invoice(customer, [9000])
+    note = credit_note_issue(invoice=invoice, amount_units=3000, reason="Part", user=admin)
+    changes = [
+        lambda: CreditNote.objects.filter(pk=note.pk).update(total_units=1, subtotal_units=1, tax_units=0),
+        lambda: CreditNote.objects.filter(pk=note.pk).update(number="CN-2026-99999"),
+        lambda: CreditNote.objects.filter(pk=note.pk).delete(),
+        lambda: note.lines.update(description="changed"),
+    ]
+    for change in changes:
+        with pytest.raises(DatabaseError), transaction.atomic():
+            change()
+    CreditNote.objects.filter(pk=note.pk).update(sent_at=note.issued_at)  # its delivery may still be recorded
+    assert refreshed(note).total_units == 3000
