@@ -22,7 +22,7 @@ from .access import staff_membership
 from .contacts import _validated as _contact_validated
 from .models import BillingContact, Customer, Partner
 
-DETAIL_FIELDS = ("name", "email", "phone", "address")
+DETAIL_FIELDS = ("name", "email", "phone", "address", "monthly_statement")
 
 BILLING_SETTINGS = (
     "invoicing_schedule",
@@ -34,6 +34,7 @@ BILLING_SETTINGS = (
     "allow_recurring_bookings",
     "auto_invoice_on_booking",
     "auto_send",
+    "sends_reminders",
     "auto_charge",
     "discount_percent",
     "zone",
@@ -127,7 +128,7 @@ def customer_create(
 
 @transaction.atomic
 def customer_update(*, customer: Customer, user=None, **fields) -> Customer:
-    """Change a customer's name, e-mail, phone or address (not its billing settings)."""
+    """Change a customer's name, e-mail, phone, address or monthly statement (not its billing settings)."""
     unknown = set(fields) - set(DETAIL_FIELDS)
     if unknown:
         raise TypeError(f"customer_update() got unexpected fields: {', '.join(sorted(unknown))}")

@@ -49,7 +49,10 @@ INVOICE_FIELDS = ("ar_prefix", "ap_prefix", "proforma_prefix", "default_payment_
 PAYMENT_FIELDS = ("remittance", "bank_name", "bank_account_name", "bank_account_number", "bank_routing")
 EMAIL_FIELDS = ("email", "email_sender_name")
 TIME_FIELDS = ("time_zone",)
-SETTINGS = COMPANY_FIELDS + INVOICE_FIELDS + PAYMENT_FIELDS + EMAIL_FIELDS + TIME_FIELDS
+# The payment reminder schedule: a sorted list of days from the due date, checked by invoicing.reminders (the
+# office saves it through invoicing.company, which parses what was typed).
+REMINDER_FIELDS = ("reminder_days",)
+SETTINGS = COMPANY_FIELDS + INVOICE_FIELDS + PAYMENT_FIELDS + EMAIL_FIELDS + TIME_FIELDS + REMINDER_FIELDS
 # Besides the settings: a new logo (an uploaded file) and removing the logo.
 EXTRA_VALUES = ("logo", "logo_remove")
 
@@ -322,6 +325,9 @@ def _values_errors(partner: Partner) -> dict[str, list[str]]:
     days = partner.default_payment_terms_days
     if days is None or not 0 <= days <= MAX_TERMS_DAYS:
         errors["default_payment_terms_days"] = [f"Enter a number of days from 0 (due on receipt) to {MAX_TERMS_DAYS}."]
+    reminder_days = partner.reminder_days
+    if not isinstance(reminder_days, list) or any(type(day) is not int for day in reminder_days):
+        errors["reminder_days"] = ["Enter the reminder days as whole numbers separated by commas, e.g. -3, 1, 7."]
     return errors
 
 

@@ -28,14 +28,22 @@ class CustomerDetailsForm(forms.Form):
     email = forms.EmailField(label="E-mail", required=False, help_text="The customer's general address.")
     phone = forms.CharField(max_length=40, required=False)
     address = forms.CharField(widget=TEXTAREA, required=False)
+    monthly_statement = forms.BooleanField(
+        label="E-mail a monthly statement of account",
+        required=False,
+        help_text="Early each month, last month's statement goes to the billing contact, as a PDF.",
+    )
 
     @classmethod
     def for_customer(cls, customer: Customer, data=None):
-        return cls(data, initial={f: getattr(customer, f) for f in ("name", "email", "phone", "address")})
+        fields = ("name", "email", "phone", "address", "monthly_statement")
+        return cls(data, initial={f: getattr(customer, f) for f in fields})
 
 
 class CustomerCreateForm(CustomerDetailsForm):
     """A new customer and its first billing contact, which becomes the default (seed 000)."""
+
+    monthly_statement = None  # chosen on the customer's edit page
 
     contact_name = forms.CharField(
         label="Contact name", max_length=200, error_messages={"required": "Enter the billing contact's name."}
@@ -128,6 +136,11 @@ class BillingSettingsForm(forms.Form):
         "Can be off only on “No payment” terms.",
     )
     auto_send = forms.BooleanField(label="E-mail invoices when they are issued", required=False)
+    sends_reminders = forms.BooleanField(
+        label="E-mail payment reminders",
+        required=False,
+        help_text="Before and after an invoice's due date, on the company's reminder schedule.",
+    )
     auto_charge = forms.BooleanField(
         label="Charge the card on file when an invoice is issued",
         required=False,
@@ -371,6 +384,16 @@ class CompanySettingsForm(forms.Form):
             "invalid_choice": "“%(value)s” is not a time zone name. Choose one from the list, e.g. America/New_York."
         },
     )
+    # Payment reminders (checked by invoicing.company.company_settings_update, with invoicing.reminders)
+    reminder_days = forms.CharField(
+        label="Reminder days",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "-3, 1, 7, 14, 30", "spellcheck": "false", "autocomplete": "off"}),
+        help_text="When to e-mail a payment reminder, in days from the due date, separated by commas: -3 is three "
+        "days before it, 7 a week after. At most 10, from -60 to 365. Empty: no reminders.",
+        error_messages={"max_length": "That is too long for a schedule: use at most 10 days, e.g. -3, 1, 7, 14, 30."},
+    )
 
     SECTIONS = (
         ("Company", ("name", "legal_name", "address", "tax_id", "phone", "logo", "logo_remove")),
@@ -392,12 +415,15 @@ class CompanySettingsForm(forms.Form):
         ),
         ("E-mail", ("email_sender_name", "email")),
         ("Time zone", ("time_zone",)),
+        ("Payment reminders", ("reminder_days",)),
     )
 
     def __init__(self, *args, partner, next_numbers: dict, **kwargs):
         initial = {field: getattr(partner, field) for field in COMPANY_SETTINGS}
         initial["next_ar_number"] = next_numbers["ar"].value
         initial["next_ap_number"] = next_numbers["ap"].value
+        days = partner.reminder_days if isinstance(partner.reminder_days, list) else []
+        initial["reminder_days"] = ", ".join(str(day) for day in days)
         kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.partner = partner

@@ -21,7 +21,7 @@ from .errors import BillingError, BillingRuleError
 from .gateways import StoredCard, payment_gateway
 from .models import Invoice, Payment
 from .payments import payment_apply
-from .workflow import TransitionRefused, action_check, action_done, action_refusals, actor_for, invoice_lock
+from .workflow import Actor, TransitionRefused, action_check, action_done, action_refusals, actor_for, invoice_lock
 
 # --- Domain functions -----------------------------------------------------------------------------------
 
@@ -75,6 +75,7 @@ def invoice_charge(
     idempotency_key: str | None = None,
     automatic: bool = False,
     card: StoredCard | None = None,
+    actor: Actor | None = None,
 ) -> ChargeOutcome:
     """Charge an issued AR invoice's outstanding balance to the customer's card on file (staff's Charge, the
     worker's auto-charge), or, for the customer paying in the portal, to ``card``, a card the gateway tokenised for
@@ -83,7 +84,8 @@ def invoice_charge(
     Success records a card payment (Partially Paid / Paid as usual). A decline or a processing error records
     ``charge_error`` and a ``charge_failed`` audit event, and leaves the invoice's status alone. The invoice row is
     locked for the whole charge, so two charges of one invoice can never both go through; ``idempotency_key``
-    makes a redelivered task or a double-submitted form a no-op once its payment exists.
+    makes a redelivered task or a double-submitted form a no-op once its payment exists. ``actor``: who acts when
+    no signed-in user does (the pay link: the system on the customer's behalf, ``invoicing.workflow.action_check``).
     """
     key = idempotency_key or f"charge-{invoice.pk}-{secrets.token_hex(6)}"
     action = "pay_by_card" if card is not None else "charge"
@@ -93,7 +95,7 @@ def invoice_charge(
         existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=key).first()
         if existing is not None:
             return ChargeOutcome(status="succeeded", payment=existing)
-        action_check(action, invoice, user=user)
+        action_check(action, invoice, user=user, actor=actor)
         amount = invoice.outstanding_units
         token, last4 = (card.token, card.last4) if card else (invoice.customer.card_token, invoice.customer.card_last4)
         gateway = payment_gateway()
@@ -122,7 +124,7 @@ def invoice_charge(
             idempotency_key=key,
         )
         Invoice.objects.filter(pk=invoice.pk).update(charge_error="")
-        data = {**data, "reference": result.reference, "payment_id": payment.pk}
+        data = {**data, "reference": result.reference, "payment_id": payment.pk, "last4": last4}
         reason = f"Charged {label}"
         action_done(
             action, invoice, user=user, from_status=from_status, audit_action="charge", reason=reason, data=data
@@ -146,9 +148,10 @@ def _charge_failed(invoice: Invoice, user, outcome: ChargeOutcome, data: dict) -
     return outcome
 
 
-def invoice_payable_by_card(invoice: Invoice, user) -> bool:
-    """Whether ``user`` (the invoice's customer) may pay this invoice's balance by card now (the portal's Pay)."""
-    return not action_refusals("pay_by_card", invoice, actor_for(user, invoice))
+def invoice_payable_by_card(invoice: Invoice, user, *, actor: Actor | None = None) -> bool:
+    """Whether ``user`` (the invoice's customer) may pay this invoice's balance by card now (the portal's Pay, or
+    with ``actor`` the pay link's)."""
+    return not action_refusals("pay_by_card", invoice, actor or actor_for(user, invoice))
 
 
 def invoice_pay_by_card(
@@ -160,10 +163,12 @@ def invoice_pay_by_card(
     exp_month: int | None = None,
     exp_year: int | None = None,
     keep_on_file: bool = False,
+    actor: Actor | None = None,
 ) -> ChargeOutcome:
     """A customer pays an invoice's balance by card in the portal: with the card on file (no ``number``), or
     with a card typed in, kept on file for later charges when ``keep_on_file`` and the charge went through.
-    The same ``idempotency_key`` (one per payment form shown) never charges twice."""
+    The same ``idempotency_key`` (one per payment form shown) never charges twice. ``actor``: who acts without a
+    signed-in user (the pay link: ``Actor(Role.CUSTOMER)``, the system on the customer's behalf)."""
     existing = Payment.objects.filter(partner_id=invoice.partner_id, idempotency_key=idempotency_key).first()
     if existing is not None:
         return ChargeOutcome(status="succeeded", payment=existing)
@@ -172,10 +177,10 @@ def invoice_pay_by_card(
         if not customer.card_token:
             raise BillingRuleError("There is no card on file: enter the card to pay with.", field="number")
         card = StoredCard(token=customer.card_token, brand=customer.card_brand, last4=customer.card_last4)
-        return invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key, card=card)
-    action_check("pay_by_card", invoice, user=user)  # refused before the gateway sees the card; re-checked locked
+        return invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key, card=card, actor=actor)
+    action_check("pay_by_card", invoice, user=user, actor=actor)  # refused before the gateway sees the card
     card = payment_gateway().card_store(number=number, exp_month=exp_month, exp_year=exp_year)
-    outcome = invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key, card=card)
+    outcome = invoice_charge(invoice=invoice, user=user, idempotency_key=idempotency_key, card=card, actor=actor)
     if keep_on_file and outcome.succeeded:  # a card that was declined is not kept
         customer_card_keep(customer=customer, card=card, user=user)
     return outcome

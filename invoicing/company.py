@@ -8,6 +8,7 @@ one transaction: everything is checked first and nothing is saved when something
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from customers import company
@@ -15,6 +16,7 @@ from customers.models import Partner
 
 from .errors import BillingError
 from .numbering import Series, counter_next_set
+from .reminders import reminder_days_parse
 
 NEXT_NUMBER_FIELDS = {"next_ar_number": Series.AR, "next_ap_number": Series.AP}
 
@@ -46,6 +48,12 @@ def company_settings_update(
             continue
         if previous is not None:
             changed[field] = [previous, int(value)]
+    if "reminder_days" in values:  # as typed ("-3, 1, 7"): checked and sorted here (invoicing.reminders)
+        try:
+            values["reminder_days"] = reminder_days_parse(values["reminder_days"])
+        except ValidationError as error:
+            errors.setdefault("reminder_days", []).extend(error.message_dict["reminder_days"])
+            del values["reminder_days"]
     return company.company_settings_update(
         partner=partner, user=user, other_changes=changed, other_errors=errors, **values
     )

@@ -23,6 +23,7 @@ from audit.recording import audit_record
 
 from .errors import BillingError
 from .models import Invoice, OutboxJob, SupportingDocument
+from .paylinks import pay_link_url
 from .pdf.documents import PdfRenderError, invoice_pdf_store, pdf_filename
 from .recipients import invoice_recipients
 from .workflow import ActionRefused, action_begin, action_check, action_done
@@ -58,12 +59,18 @@ def sender_name(partner) -> str:
     return " ".join((partner.email_sender_name or partner.name or "").split())  # no line breaks in a header
 
 
-def _from_address(partner) -> str:
+def from_address(partner) -> str:
     """The partner's sender name and address. Without an address of its own, the app's (DEFAULT_FROM_EMAIL):
     named only when the partner set a sender name, else bare."""
     address = partner.email or settings.DEFAULT_FROM_EMAIL
     name = sender_name(partner) if partner.email else " ".join(partner.email_sender_name.split())
     return formataddr((name, address)) if name else address
+
+
+def invoice_pay_url(invoice: Invoice) -> str:
+    """The "View and pay" link of an issued AR invoice with something due now (empty otherwise)."""
+    due = invoice.kind == Invoice.Kind.AR and invoice.status in Invoice.OPEN_STATUSES and invoice.outstanding_units > 0
+    return pay_link_url(invoice) if due else ""
 
 
 def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | None = None) -> EmailMultiAlternatives:
@@ -90,6 +97,7 @@ def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | N
         "listed_documents": listed,
         "card_auto": invoice.charged_on_issue and bool(customer.card_last4),
         "card_last4": customer.card_last4,
+        "pay_url": invoice_pay_url(invoice),
     }
     with timezone.override(invoice.partner.tzinfo):  # the same in the worker as on a page
         subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())
@@ -98,7 +106,7 @@ def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | N
     message = EmailMultiAlternatives(
         subject=subject,
         body=body,
-        from_email=_from_address(invoice.partner),
+        from_email=from_address(invoice.partner),
         to=to,
         cc=cc,
         reply_to=[invoice.partner.email] if invoice.partner.email else None,
@@ -187,6 +195,7 @@ def invoice_resend_queue(*, invoice: Invoice, user=None) -> OutboxJob:
 __all__ = [
     "DeliveryError",
     "invoice_email_build",
+    "invoice_pay_url",
     "invoice_resend_queue",
     "invoice_send",
     "invoice_supporting_documents",

@@ -37,6 +37,19 @@ Kind, JobStatus = OutboxJob.Kind, OutboxJob.Status
 DRAIN_TASK = "invoicing.tasks.outbox_task"
 
 
+class JobRetry(Exception):
+    """A job failed in a way a later attempt can fix (mail server down, a processing error)."""
+
+
+class JobGiveUp(Exception):
+    """A job cannot succeed by trying again (no recipient address); staff must act."""
+
+
+def message_id(job: OutboxJob) -> str:
+    """The same Message-ID on every attempt of one e-mail job: a resend after a crash is the same message."""
+    return f"<{job.key.replace(':', '.')}.{job.partner_id}@octoo-billing.invalid>"
+
+
 def lease_length() -> datetime.timedelta:
     """How long a claimed job may run before another worker takes it again (longer than any PDF render)."""
     return datetime.timedelta(seconds=getattr(settings, "OUTBOX_LEASE_SECONDS", 300))

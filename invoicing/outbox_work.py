@@ -20,32 +20,23 @@ import uuid
 from dataclasses import dataclass, field
 
 from .charging import invoice_auto_charge
+from .credit_note_delivery import credit_note_deliver
 from .credits import refund_through_gateway
 from .delivery import DeliveryError, invoice_send
 from .errors import BillingError
 from .models import Invoice, OutboxJob
-from .outbox import outbox_claim, outbox_job_done, outbox_job_failed
+from .outbox import JobGiveUp, JobRetry, message_id, outbox_claim, outbox_job_done, outbox_job_failed
 from .pdf.documents import PdfRenderError, invoice_pdf_store
+from .receipts import receipt_job_run
+from .reminders import reminder_job_run
+from .statement_delivery import statement_job_send
 
 logger = logging.getLogger(__name__)
 Kind = OutboxJob.Kind
 
 
-class JobRetry(Exception):
-    """The job failed in a way a later attempt can fix (mail server down, a processing error)."""
-
-
-class JobGiveUp(Exception):
-    """The job cannot succeed by trying again (no recipient address); staff must act."""
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def message_id(job: OutboxJob) -> str:
-    """The same Message-ID on every attempt of one e-mail job."""
-    return f"<{job.key.replace(':', '.')}.{job.partner_id}@octoo-billing.invalid>"
 
 
 def _pdf(job: OutboxJob) -> str:
@@ -107,6 +98,10 @@ HANDLERS = {
     Kind.CHARGE: _charge,
     Kind.RESEND: _resend,
     Kind.REFUND: _refund,
+    Kind.CREDIT_NOTE: credit_note_deliver,
+    Kind.STATEMENT: statement_job_send,
+    Kind.RECEIPT: receipt_job_run,
+    Kind.REMINDER: reminder_job_run,
 }
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
 
+from .credit_selectors import customer_credit_overview
 from .invoices_from_proformas import uninvoiced
 from .models import Invoice, Proforma, Quote
 from .reports import customer_aging
@@ -23,7 +24,8 @@ UNINVOICED_SHOWN = 25
 
 def customer_overview(*, customer, today: datetime.date | None = None) -> dict:
     """What the customer page shows besides the customer: contacts, expense codes, open balance by age,
-    recent AR invoices, and the confirmed proformas not yet on an AR invoice. A fixed number of queries."""
+    recent AR invoices, the confirmed proformas not yet on an AR invoice, and its credit notes and the credit it
+    has left. A fixed number of queries."""
     today = today or timezone.localdate()
     _, next_run_end = closed_period(customer.invoicing_schedule, today)
     not_invoiced = (
@@ -52,13 +54,14 @@ def customer_overview(*, customer, today: datetime.date | None = None) -> dict:
         ),
         "uninvoiced_sums": uninvoiced_sums,
         "next_run_end": next_run_end,
+        **customer_credit_overview(customer=customer),  # credit_notes, credit_sums
     }
 
 
 def _balance():
     return Case(
         When(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID], then=Value(0)),
-        default=F("total_units") - F("paid_units") - F("children_units"),
+        default=F("total_units") - F("paid_units") - F("children_units") - F("credited_units"),
         output_field=BigIntegerField(),
     )
 

@@ -1,4 +1,4 @@
-""""View and pay" links: a signed, expiring token for one invoice, put in every invoice e-mail and reminder.
+""" "View and pay" links: a signed, expiring token for one invoice, put in every invoice e-mail and reminder.
 
 The token carries the invoice's id and number, signed with the project's secret (``django.core.signing``) and
 dated, so it works without a login for ``PAY_LINK_DAYS`` days, for that invoice only; a changed character, another

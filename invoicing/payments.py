@@ -92,7 +92,6 @@ def payment_apply(
     invoice.status = settled_status(invoice)
     invoice.save(update_fields=["paid_units", "status", "updated_at"])
     data = {"payment_id": payment.pk, "amount_units": amount_units, "method": method, "reference": reference}
-    action_done(
-        "record_payment", invoice, user=user, from_status=from_status, audit_action="payment", data=data, subject=payment
-    )
+    audit = {"audit_action": "payment", "data": data, "subject": payment}
+    action_done("record_payment", invoice, user=user, from_status=from_status, **audit)
     return payment

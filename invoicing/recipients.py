@@ -21,3 +21,18 @@ def invoice_recipients(invoice: Invoice) -> tuple[list[str], list[str]]:
             if email and email.lower() not in {a.lower() for a in to + cc}:
                 cc.append(email)
     return to, cc
+
+
+def customer_recipients(customer) -> tuple[list[str], list[str]]:
+    """(to, cc) of what is e-mailed to a customer rather than about one invoice (its statement of account): the
+    default billing contact (else the customer's general address), then the other contacts flagged "receives
+    invoices". One query."""
+    contacts = list(customer.contacts.all())
+    default = next((contact for contact in contacts if contact.is_default), None)
+    to_address = (default.email if default is not None else "") or customer.email
+    to = [to_address] if to_address else []
+    cc = []
+    for contact in contacts:
+        if contact.receives_invoices and contact.email and contact.email.lower() not in {a.lower() for a in to + cc}:
+            cc.append(contact.email)
+    return to, cc

@@ -3,15 +3,20 @@ number of queries whatever the number of invoices; amounts are integer minor uni
 
 AR aging (as of a date)
     Every AR invoice issued on or before the date, not voided by then, with something still owed then:
-    ``total - attached child invoices - payments received on or before the date``. Its days past due are
+    ``total - attached child invoices - payments received on or before the date + refunds made by then that
+    reopened it (not those out of a credit note's credit) - credit notes applied to it by then``; today that is
+    its outstanding balance (``Invoice.outstanding_units``). Its days past due are
     the days from its due date to the as-of date; invoices not yet due (or with no due date, on "no payment"
     terms) are "current". Child invoices count as attached now (their attach date is not kept).
 
 Revenue and margin (over a range of issue dates)
     Revenue is what issued, non-void AR invoices billed, net of tax: ``subtotal - discounts``; tax is shown
-    beside it, since it is collected for the tax office and is not revenue. Cost is what the providers earn
-    for the same work: the pay side of the proformas on those invoices plus the pay side of lines typed
-    directly on them (zero for most manual lines). Margin is revenue - cost.
+    beside it, since it is collected for the tax office and is not revenue. A credit note is negative revenue
+    (and negative tax) in the month it is issued, whatever the month of its invoice: by customer it counts for
+    its customer; by provider and by expense code, a credited line for its proforma's provider and codes, a
+    credited amount for "no provider" and its invoice's codes. Credit notes change no provider cost.
+    Cost is what the providers earn for the same work: the pay side of the proformas on those invoices plus the
+    pay side of lines typed directly on them (zero for most manual lines). Margin is revenue - cost.
     By month and by customer the figures are the invoices' own; by provider and by expense code they come
     from the invoices' lines: each proforma counts for its provider and its own expense codes, lines typed on
     an invoice for "no provider" and the invoice's codes; the totals are the same either way.
@@ -38,7 +43,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncMonth
 
-from .models import Invoice, InvoiceProforma, Payment, Slip
+from .models import CreditApplication, CreditNoteLine, Invoice, InvoiceProforma, Payment, Refund, Slip
 
 # --------------------------------------------------------------------------------------------------
 # AR aging
@@ -112,13 +117,36 @@ def aging_invoices(*, partner, as_of: datetime.date, customer=None):
     invoices = invoices.filter(~Q(status=Invoice.Status.VOID) | Q(voided_at__date__gt=as_of))
     if customer is not None:
         invoices = invoices.filter(customer=customer)
+    refunded_by_then = (  # refunds that reopened the invoice (not those out of a credit note's credit)
+        Refund.objects.filter(
+            invoice=OuterRef("pk"),
+            status=Refund.Status.SUCCEEDED,
+            credit_note__isnull=True,
+            refunded_on__lte=as_of,
+        )
+        .order_by()
+        .values("invoice")
+        .annotate(s=Sum("amount_units"))
+        .values("s")
+    )
+    credited_by_then = (
+        CreditApplication.objects.filter(invoice=OuterRef("pk"), applied_on__lte=as_of)
+        .order_by()
+        .values("invoice")
+        .annotate(s=Sum("amount_units"))
+        .values("s")
+    )
     outstanding = (
-        F("total_units") - F("children_units") - Coalesce(Subquery(paid_by_then, output_field=BigIntegerField()), 0)
+        F("total_units")
+        - F("children_units")
+        - Coalesce(Subquery(paid_by_then, output_field=BigIntegerField()), 0)
+        + Coalesce(Subquery(refunded_by_then, output_field=BigIntegerField()), 0)
+        - Coalesce(Subquery(credited_by_then, output_field=BigIntegerField()), 0)
     )
     return invoices.annotate(outstanding_units=outstanding).filter(outstanding_units__gt=0)
 
 
-def _aging_sums(as_of: datetime.date) -> dict:
+def aging_sums(as_of: datetime.date) -> dict:
     sums = {
         key: Sum(Case(When(condition, then=F("outstanding_units")), default=Value(0), output_field=BigIntegerField()))
         for key, condition in _bucket_conditions(as_of).items()
@@ -136,7 +164,7 @@ def ar_aging(*, partner, as_of: datetime.date) -> AgingReport:
         for row in aging_invoices(partner=partner, as_of=as_of)
         .order_by()
         .values("customer_id", "customer__name")
-        .annotate(**_aging_sums(as_of))
+        .annotate(**aging_sums(as_of))
     ]
     rows.sort(key=lambda r: (-r.total, r.name.lower()))
     totals = AgingRow(name="Total")
@@ -148,7 +176,7 @@ def ar_aging(*, partner, as_of: datetime.date) -> AgingReport:
 
 def customer_aging(*, customer, as_of: datetime.date) -> AgingRow:
     """One customer's open balance by bucket (its office page). One query."""
-    sums = aging_invoices(partner=customer.partner_id, as_of=as_of, customer=customer).aggregate(**_aging_sums(as_of))
+    sums = aging_invoices(partner=customer.partner_id, as_of=as_of, customer=customer).aggregate(**aging_sums(as_of))
     return AgingRow(customer_id=customer.pk, name=customer.name, **{k: v or 0 for k, v in sums.items()})
 
 
@@ -171,6 +199,8 @@ class RevenueRow:
     net_units: int = 0
     tax_units: int = 0
     cost_units: int = 0
+    credit_notes: int = 0  # credit notes issued in the range (their lines, by provider or expense code)
+    credited_units: int = 0  # what they took back, net of tax (already taken off ``net_units``)
     customer_id: int | None = None
     provider_id: int | None = None
     month: datetime.date | None = None
@@ -185,8 +215,9 @@ class RevenueRow:
 
     @property
     def margin_percent(self) -> Decimal | None:
-        """Margin as a share of revenue, to one decimal (None when nothing was billed)."""
-        if not self.net_units:
+        """Margin as a share of revenue, to one decimal (None when nothing was billed, or credit notes took back
+        more than was billed: no share of a negative revenue means anything)."""
+        if self.net_units <= 0:
             return None
         return (Decimal(self.margin_units) * 100 / Decimal(self.net_units)).quantize(
             Decimal("0.1"), rounding=ROUND_HALF_UP
@@ -196,8 +227,10 @@ class RevenueRow:
         self.net_units += other.net_units
         self.tax_units += other.tax_units
         self.cost_units += other.cost_units
+        self.credited_units += other.credited_units
         if count:
             self.count += other.count
+            self.credit_notes += other.credit_notes
 
 
 @dataclass
@@ -317,6 +350,8 @@ def revenue_report(*, partner, date_from: datetime.date, date_to: datetime.date,
             row = row_for(item["g"], item.get("name"))
             row.count, row.net_units, row.tax_units = item["n"], item["net"] or 0, item["tax"] or 0
 
+    _credit_notes_counted(rows, row_for, partner=partner, date_from=date_from, date_to=date_to, by=by)
+
     if by == "month":
         for day in _months(date_from, date_to):
             row_for(day)
@@ -345,3 +380,36 @@ def revenue_report(*, partner, date_from: datetime.date, date_to: datetime.date,
         totals=totals,
         count_label="Proformas" if from_lines else "Invoices",
     )
+
+
+def _credit_notes_counted(rows, row_for, *, partner, date_from, date_to, by: str) -> None:
+    """Credit notes issued in the range as negative revenue (and negative tax) in their own month, from their
+    lines: a credited line of a proforma for that proforma's provider and codes, any other line for "no provider"
+    and its invoice's codes. One query."""
+    lines = CreditNoteLine.objects.filter(
+        credit_note__partner=partner,
+        credit_note__issue_date__gte=date_from,
+        credit_note__issue_date__lte=date_to,
+    ).exclude(credit_note__invoice__status=Invoice.Status.VOID)  # as its invoice, no longer counted
+    on_proforma = Q(slip__proforma__isnull=False)
+    groups = {
+        "month": {"g": TruncMonth("credit_note__issue_date", output_field=DateField())},
+        "customer": {"g": F("credit_note__customer_id"), "name": F("credit_note__customer__name")},
+        "provider": {
+            "g": Case(When(on_proforma, then=F("slip__proforma__provider_id")), default=Value(None)),
+            "name": F("slip__proforma__provider__name"),
+        },
+        "expense_code": {
+            "g": Case(
+                When(on_proforma, then=F("slip__proforma__expense_code_key")),
+                default=F("credit_note__invoice__expense_code_key"),
+            )
+        },
+    }[by]
+    sums = {"net": Sum("amount_units"), "tax": Sum("tax_units"), "n": Count("credit_note", distinct=True)}
+    for item in lines.order_by().values(**groups).annotate(**sums):
+        row = row_for(item["g"], item.get("name"))
+        row.net_units -= item["net"] or 0
+        row.tax_units -= item["tax"] or 0
+        row.credited_units += item["net"] or 0
+        row.credit_notes += item["n"]

@@ -102,6 +102,7 @@ def office_dashboard_figures(*, partner) -> OfficeDashboardFigures:
         open_total=Sum("total_units", filter=Q(status__in=open_statuses), default=0),
         open_paid=Sum("paid_units", filter=Q(status__in=open_statuses), default=0),
         open_children=Sum("children_units", filter=Q(status__in=open_statuses), default=0),
+        open_credited=Sum("credited_units", filter=Q(status__in=open_statuses), default=0),
         open_count=Count("id", filter=Q(status__in=open_statuses)),
         overdue_count=Count(
             "id", filter=Q(status=Invoice.Status.OVERDUE) | Q(status__in=open_statuses, due_date__lt=today)
@@ -115,7 +116,7 @@ def office_dashboard_figures(*, partner) -> OfficeDashboardFigures:
     )
     return OfficeDashboardFigures(
         currency=partner.currency,
-        open_ar_units=agg["open_total"] - agg["open_paid"] - agg["open_children"],
+        open_ar_units=agg["open_total"] - agg["open_paid"] - agg["open_children"] - agg["open_credited"],
         open_ar_count=agg["open_count"],
         overdue_count=agg["overdue_count"],
         drafts_to_issue=agg["drafts"],
@@ -137,12 +138,13 @@ def portal_dashboard_figures(*, customer) -> PortalDashboardFigures:
         total=Sum("total_units", filter=Q(status__in=open_statuses), default=0),
         paid=Sum("paid_units", filter=Q(status__in=open_statuses), default=0),
         children=Sum("children_units", filter=Q(status__in=open_statuses), default=0),
+        credited=Sum("credited_units", filter=Q(status__in=open_statuses), default=0),
         open_count=Count("id", filter=Q(status__in=open_statuses)),
         overdue_count=Count("id", filter=Q(status=Invoice.Status.OVERDUE)),
     )
     return PortalDashboardFigures(
         currency=customer.partner.currency,
-        open_balance_units=agg["total"] - agg["paid"] - agg["children"],
+        open_balance_units=agg["total"] - agg["paid"] - agg["children"] - agg["credited"],
         open_count=agg["open_count"],
         overdue_count=agg["overdue_count"],
         latest_invoices=list(invoices.order_by("-issue_date", "-id")[:10]),
@@ -221,12 +223,12 @@ def count_totals(queryset) -> dict:
 
 
 def customer_list_queryset(*, partner):
-    """A partner's customers with their default contact and open AR balance."""
+    """A partner's customers with their default contact and open AR balance (credit notes applied counted)."""
     open_balance = (
         Invoice.objects.filter(customer=OuterRef("pk"), kind=Invoice.Kind.AR, status__in=Invoice.OPEN_STATUSES)
         .order_by()
         .values("customer")
-        .annotate(s=Sum(F("total_units") - F("paid_units") - F("children_units")))
+        .annotate(s=Sum(F("total_units") - F("paid_units") - F("children_units") - F("credited_units")))
         .values("s")
     )
     contact = BillingContact.objects.filter(customer=OuterRef("pk"), is_default=True)
@@ -257,7 +259,14 @@ def payment_list_queryset(*, partner):
 
 
 def payment_list_totals(queryset) -> dict:
-    return queryset.order_by().aggregate(count=Count("id"), amount=Sum("amount_units", default=0))
+    """Money in and money out of a (filtered) payment list, apart: received on AR invoices, paid out on AP
+    invoices, and paid back by the refunds made on those payments (the refund list has every refund). One query."""
+    return queryset.order_by().aggregate(
+        count=Count("id"),
+        received=Sum("amount_units", filter=Q(invoice__kind=Invoice.Kind.AR), default=0),
+        paid_out=Sum("amount_units", filter=Q(invoice__kind=Invoice.Kind.AP), default=0),
+        refunded=Sum("refunded_units", default=0),
+    )
 
 
 # --- Office detail pages: a fixed number of queries whatever the number of lines ---------------------------

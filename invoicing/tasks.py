@@ -11,7 +11,9 @@ from .lifecycle import invoices_mark_overdue
 from .models import BillingRun
 from .outbox_work import outbox_run
 from .proformas import proformas_sweep
+from .reminders import reminders_queue
 from .runs import run_execute, runs_scheduled
+from .statement_delivery import statements_monthly_queue
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +63,16 @@ def billing_run_task(run_id: int) -> str:
 
 def mark_overdue_task() -> int:
     return invoices_mark_overdue()
+
+
+def reminders_task() -> int:
+    """Queue the payment reminders due in each partner's today (invoicing.reminders); the outbox sends them.
+    Idempotent: a second run the same day queues none."""
+    return reminders_queue()
+
+
+def statements_task() -> dict:
+    """Daily: from the 1st of each month (the partner's today), last month's statement of account for each
+    customer with monthly statements on, queued once per customer and month (invoicing.statement_delivery)."""
+    report = statements_monthly_queue()
+    return {"queued": report.queued, "already": report.already}

@@ -17,5 +17,6 @@ urlpatterns = [
     path("accounts/", include("customers.urls")),
     path("office/", include("office.urls")),
     path("portal/", include("portal.urls")),
+    path("pay/", include("portal.urls_paylink")),  # "View and pay" links: no sign-in
     path("admin/", admin.site.urls),
 ]

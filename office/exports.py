@@ -99,6 +99,7 @@ def invoice_columns(party: str) -> list[Column]:
         Column("Total", lambda i: i.total_units, money=True),
         Column("Paid", lambda i: i.paid_units, money=True),
         Column("Child invoices", lambda i: i.children_units, money=True),
+        Column("Credit notes", lambda i: i.credited_units, money=True),
         Column("Outstanding", lambda i: i.balance_units, money=True),
         Column("Expense codes", lambda i: i.expense_code_key),
         Column("Id", lambda i: i.pk),
@@ -125,6 +126,7 @@ def invoice_fields(party: str) -> tuple[str, ...]:
         "total_units",
         "paid_units",
         "children_units",
+        "credited_units",
         "expense_code_key",
         f"{party}__name",
     )
@@ -214,6 +216,42 @@ PAYMENT_COLUMNS = [
     Column("Method", lambda p: p.get_method_display()),
     Column("Reference", lambda p: p.reference),
     Column("Currency", lambda p: p.invoice.currency),
-    Column("Amount", lambda p: p.amount_units, money=True),
+    # Money in and money out apart: received on AR invoices, paid out on AP ones; refunds are their own list.
+    Column("Received", lambda p: p.amount_units if p.invoice.kind == "ar" else None, money=True),
+    Column("Paid out", lambda p: p.amount_units if p.invoice.kind == "ap" else None, money=True),
+    Column("Refunded on it", lambda p: p.refunded_units, money=True),
     Column("Id", lambda p: p.pk),
+]
+
+CREDIT_NOTE_COLUMNS = [
+    Column("Number", lambda n: n.number),
+    Column("Issue date", lambda n: n.issue_date),
+    Column("Invoice", lambda n: n.invoice.number),
+    Column("Customer", lambda n: n.customer.name),
+    Column("Reason", lambda n: n.reason),
+    Column("Currency", lambda n: n.currency),
+    Column("Subtotal", lambda n: n.subtotal_units, money=True),
+    Column("Tax", lambda n: n.tax_units, money=True),
+    Column("Total", lambda n: n.total_units, money=True),
+    Column("Applied", lambda n: n.applied_units, money=True),
+    Column("Refunded", lambda n: n.refunded_units, money=True),
+    Column("Credit left", lambda n: n.left_units, money=True),
+    Column("Id", lambda n: n.pk),
+]
+
+REFUND_COLUMNS = [
+    Column("Refunded on", lambda r: r.refunded_on),
+    Column("Requested", lambda r: r.created_at),
+    Column("Status", lambda r: r.get_status_display()),
+    Column("Invoice", lambda r: r.invoice.number),
+    Column("Customer", lambda r: r.invoice.customer.name if r.invoice.customer_id else ""),
+    Column("Method", lambda r: r.payment.get_method_display()),
+    Column("Payment received on", lambda r: r.payment.received_on),
+    Column("Credit note", lambda r: r.credit_note.number if r.credit_note_id else ""),
+    Column("Reference", lambda r: r.reference),
+    Column("Reason", lambda r: r.reason),
+    Column("Currency", lambda r: r.invoice.currency),
+    Column("Amount", lambda r: r.amount_units, money=True),
+    Column("Paid out", lambda r: r.amount_units if r.status == "succeeded" else None, money=True),  # made
+    Column("Id", lambda r: r.pk),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import invoices, requests, settings
+from .views import credit_note_pdf, invoices, requests, settings, statements
 
 app_name = "portal"
 
@@ -14,6 +14,10 @@ urlpatterns = [
     path("invoices/<int:pk>/pay/", invoices.invoice_pay, name="invoice_pay"),
     path("invoices/<int:pk>/pdf/", invoices.invoice_pdf, name="invoice_pdf"),
     path("invoices/<int:pk>/documents/<int:document_pk>/", invoices.invoice_document, name="invoice_document"),
+    path("credit-notes/<int:pk>/pdf/", credit_note_pdf.credit_note_pdf, name="credit_note_pdf"),
+    # statement of account
+    path("statement/", statements.statement, name="statement"),
+    path("statement/pdf/", statements.statement_pdf, name="statement_pdf"),
     # requests and bookings
     path("requests/", requests.request_list, name="request_list"),
     path("requests/new/", requests.request_create, name="request_create"),

@@ -123,9 +123,7 @@ class Refund(models.Model):
     partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="refunds")
     payment = models.ForeignKey("invoicing.Payment", on_delete=models.PROTECT, related_name="refunds")
     invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT, related_name="refunds")
-    credit_note = models.ForeignKey(
-        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
-    )
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
     amount_units = models.BigIntegerField()
     method = models.CharField(max_length=10)  # the payment's method
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -96,7 +96,7 @@ def _line(slip: Slip, side: str, currency: str) -> Line:
     discount = slip.line_discount_units + slip.invoice_discount_units
     tax = ""
     if slip.bill_tax_units:
-        tax = f"{_money(slip.bill_tax_units, currency)} ({slip.tax_rate.normalize()}%)"
+        tax = f"{_money(slip.bill_tax_units, currency)} ({slip.tax_rate.normalize():f}%)"
     return Line(
         label=_label(slip),
         quantity_price=f"{_quantity(slip.quantity)} × {_rate(slip.bill_rate_units, currency)}",
@@ -157,7 +157,7 @@ def invoice_pdf_context(invoice: Invoice) -> dict:
     payments = list(Payment.objects.filter(invoice=invoice).order_by("received_on", "id"))
     children = list(invoice.children.exclude(status=Invoice.Status.VOID).order_by("issue_date", "id"))
     party = invoice.party
-    contact = _contact(invoice)
+    contact = invoice_pdf_contact(invoice)
     instructions = _instructions(invoice)
     return {
         "doc": invoice,
@@ -186,7 +186,7 @@ def invoice_pdf_context(invoice: Invoice) -> dict:
     }
 
 
-def _contact(invoice: Invoice) -> dict:
+def invoice_pdf_contact(invoice: Invoice) -> dict:
     """Who the document is addressed to: the frozen snapshot once issued, the current contact on a draft."""
     if invoice.kind == Invoice.Kind.AP:
         provider = invoice.provider

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from invoicing.delivery import invoice_supporting_documents
 from invoicing.models import Invoice
-from invoicing.workflow import actor_for, invoice_offers
+from invoicing.workflow import Offers, actor_for, invoice_offers
 
 register = template.Library()
 
@@ -19,7 +19,9 @@ def invoice_delivery(context, invoice):
     """One dict for ``templates/office/invoices/_delivery.html``; costs one query (the documents). Send and Charge
     are offered when the workflow allows them (invoicing.workflow)."""
     request = context.get("request")
-    offers = invoice_offers(invoice, actor_for(getattr(request, "user", None) or AnonymousUser(), invoice))
+    offers = context.get("actions")  # the invoice page's own offers: asked once per page
+    if not isinstance(offers, Offers):
+        offers = invoice_offers(invoice, actor_for(getattr(request, "user", None) or AnonymousUser(), invoice))
     issued = invoice.status != Invoice.Status.DRAFT
     ar = invoice.kind == Invoice.Kind.AR
     customer = invoice.customer if ar else None

@@ -28,6 +28,9 @@ STATUS_COLOURS = {
     "paid": "success",
     "overdue": "danger",
     "void": "dark",
+    "credited": "warning",  # settled by credit notes
+    "succeeded": "success",  # a refund made
+    "failed": "danger",  # a refund the gateway refused
     "confirmed": "success",
     "cancelled": "dark",
     "submitted": "primary",

@@ -4,7 +4,7 @@ from django.urls import path
 
 from office.views.dashboard import dashboard
 
-from . import customers, delivery, documents, imports, intake, lists, reports, runs, search, settings
+from . import credits, customers, delivery, documents, imports, intake, lists, reports, runs, search, settings
 
 app_name = "office"
 
@@ -20,4 +20,5 @@ urlpatterns = [
     *runs.urlpatterns,
     *imports.urlpatterns,
     *intake.urlpatterns,
+    *credits.urlpatterns,
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from office.views import customers, providers
+from office.views import customers, providers, statements
 
 urlpatterns = [
     path("customers/new/", customers.customer_create, name="customer_create"),
@@ -29,6 +29,9 @@ urlpatterns = [
     ),
     path("customers/<int:pk>/expense-codes/", customers.customer_expense_codes, name="customer_expense_codes"),
     path("customers/<int:pk>/run-ar/", customers.customer_run_ar, name="customer_run_ar"),
+    path("customers/<int:pk>/statement/", statements.customer_statement_page, name="customer_statement"),
+    path("customers/<int:pk>/statement/pdf/", statements.customer_statement_pdf, name="customer_statement_pdf"),
+    path("customers/<int:pk>/statement/email/", statements.customer_statement_email, name="customer_statement_email"),
     path("providers/new/", providers.provider_create, name="provider_create"),
     path("providers/<int:pk>/", providers.provider_detail, name="provider_detail"),
     path("providers/<int:pk>/edit/", providers.provider_edit, name="provider_edit"),

@@ -77,12 +77,12 @@ def _to_invoice(invoice_or_pk):
     return redirect("office:invoice_detail", pk=pk)
 
 
-def _expected_status(request) -> str | None:
+def expected_status_posted(request) -> str | None:
     form = InvoiceActionForm(request.POST)
     return form.cleaned_data["expected_status"] if form.is_valid() else None
 
 
-def _incomplete(request, invoice):
+def form_incomplete(request, invoice):
     messages.error(request, "That form was incomplete or out of date; nothing was changed. Reload and try again.")
     return _to_invoice(invoice)
 
@@ -117,9 +117,9 @@ def _money(units, invoice: Invoice) -> str:
 def invoice_issue(request, pk):
     invoice = invoice_for_page(request, pk)
     action_permitted(request, "issue", invoice)
-    expected = _expected_status(request)
+    expected = expected_status_posted(request)
     if expected is None:
-        return _incomplete(request, invoice)
+        return form_incomplete(request, invoice)
     try:
         invoice = lifecycle.invoice_issue(invoice=invoice, user=request.user, expected_status=expected)
     except BillingError as error:
@@ -138,9 +138,9 @@ def invoice_issue(request, pk):
 def invoice_void(request, pk):
     invoice = invoice_for_page(request, pk)
     action_permitted(request, "void", invoice)
-    expected = _expected_status(request)
+    expected = expected_status_posted(request)
     if expected is None:
-        return _incomplete(request, invoice)
+        return form_incomplete(request, invoice)
     form = VoidForm(request.POST, invoice=invoice)
     if not form.is_valid():
         return render_invoice_page(request, invoice, bound={"void": form})
@@ -159,9 +159,9 @@ def invoice_void(request, pk):
 def invoice_delete(request, pk):
     invoice = invoice_for_page(request, pk)
     action_permitted(request, "delete_draft", invoice)
-    expected = _expected_status(request)
+    expected = expected_status_posted(request)
     if expected is None:
-        return _incomplete(request, invoice)
+        return form_incomplete(request, invoice)
     try:
         lifecycle.invoice_delete_draft(invoice=invoice, user=request.user, expected_status=expected)
     except BillingError as error:
@@ -179,9 +179,9 @@ def invoice_delete(request, pk):
 def invoice_payment(request, pk):
     invoice = invoice_for_page(request, pk)
     action_permitted(request, "record_payment", invoice)
-    expected = _expected_status(request)
+    expected = expected_status_posted(request)
     if expected is None:
-        return _incomplete(request, invoice)
+        return form_incomplete(request, invoice)
     form = PaymentForm(request.POST, invoice=invoice)
     if not form.is_valid():
         return render_invoice_page(request, invoice, bound={"payment": form})
@@ -217,9 +217,9 @@ def invoice_payment(request, pk):
 def invoice_adjust(request, pk):
     invoice = invoice_for_page(request, pk)
     action_permitted(request, "adjust", invoice)
-    expected = _expected_status(request)
+    expected = expected_status_posted(request)
     if expected is None:
-        return _incomplete(request, invoice)
+        return form_incomplete(request, invoice)
     form = InvoiceAdjustmentForm(request.POST, invoice=invoice)
     if not form.is_valid():
         return render_invoice_page(request, invoice, bound={"adjust": form})
@@ -250,9 +250,9 @@ def invoice_adjust(request, pk):
 def invoice_attach_child(request, pk):
     parent = invoice_for_page(request, pk)
     action_permitted(request, "attach_child", parent)
-    expected = _expected_status(request)
+    expected = expected_status_posted(request)
     if expected is None:
-        return _incomplete(request, parent)
+        return form_incomplete(request, parent)
     form = AttachChildForm(request.POST, invoice=parent)
     if not form.is_valid():
         return render_invoice_page(request, parent, bound={"attach": form})
@@ -276,7 +276,7 @@ def invoice_detach_child(request, pk):
     action_permitted(request, "detach_child", child)
     form = DetachChildForm(request.POST)
     if not form.is_valid():
-        return _incomplete(request, child)
+        return form_incomplete(request, child)
     seen_parent = form.cleaned_data["parent"]
     back = seen_parent if form.cleaned_data["back"] == "parent" else child.pk
     try:

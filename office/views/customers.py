@@ -111,6 +111,7 @@ def settings_summary(customer: Customer) -> list[tuple[str, str]]:
         ("Recurring bookings in the portal", "Allowed" if customer.allow_recurring_bookings else "Not allowed"),
         ("Invoice automatically on booking", flags_note),
         ("E-mail invoices when issued", "Yes" if customer.auto_send else "No"),
+        ("E-mail payment reminders", "Yes" if customer.sends_reminders else "No"),
         ("Charge the card when issued", "Yes" if customer.auto_charge else "No"),
         ("Automatic invoicing runs", "Included" if customer.is_active else "Left out (inactive)"),
     ]

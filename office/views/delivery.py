@@ -20,7 +20,8 @@ from invoicing.delivery import invoice_send as send_invoice
 from invoicing.errors import BillingError
 from invoicing.models import Invoice, Proforma, ServiceRequest, SupportingDocument
 from invoicing.outbox import outbox_jobs_retry
-from invoicing.pdf.documents import PdfRenderError, invoice_pdf_open, invoice_pdf_store, proforma_pdf_bytes
+from invoicing.pdf.documents import PdfRenderError, invoice_pdf_store, proforma_pdf_bytes
+from invoicing.pdf.stamps import invoice_pdf_download
 from invoicing.recipients import invoice_recipients
 from invoicing.uploads import DocumentUploadForm, supporting_document_add
 from octoo_billing.http import pdf_response
@@ -45,10 +46,12 @@ def _invoice(request, pk) -> Invoice:
 @staff_required
 @require_GET
 def invoice_pdf(request, pk):
-    """The stored PDF of an issued invoice (stored now if it is still missing); a fresh render of a draft."""
+    """An issued invoice's PDF as it stands now (its status stamped over the stored original once paid, credited
+    or voided), or ``?original=1`` the stored original; either stored now if it is still missing. A fresh render
+    of a draft."""
     invoice = _invoice(request, pk)
     try:
-        data, filename = invoice_pdf_open(invoice=invoice, user=request.user)
+        data, filename = invoice_pdf_download(invoice, original=request.GET.get("original") == "1", user=request.user)
     except PdfRenderError as exc:
         messages.error(request, str(exc))
         return redirect(_back(request, reverse("office:invoice_detail", args=[invoice.pk])))

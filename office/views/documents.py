@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
 from customers.access import staff_required
-from invoicing import selectors
+from invoicing import credit_selectors, selectors
 from invoicing.editable import request_editable, service_editable
 from invoicing.forms import (
     AttachChildForm,
@@ -26,9 +26,11 @@ from invoicing.models import Invoice, Proforma, Quote, Service
 from invoicing.outbox import invoice_outbox_jobs
 from invoicing.preview import invoice_issue_preview
 from invoicing.quotes import quote_totals as quote_totals_of
+from invoicing.reminders import invoice_reminders
 from invoicing.workflow import InvoiceFacts, Offers, action_refusals, actor_for, invoice_offers
 from office.scoping import partner_object
 
+from .credit_context import invoice_credit_card
 from .lines import line_rows_html, slips_for_display
 
 Status = Invoice.Status
@@ -58,13 +60,16 @@ def audit_labelled(events) -> list:
 # --- what a user may do with an invoice now -----------------------------------------------------------------
 
 
-def invoice_page_offers(request, invoice: Invoice, parts: selectors.InvoiceDetailParts) -> Offers:
+def invoice_page_offers(
+    request, invoice: Invoice, parts: selectors.InvoiceDetailParts, credits: credit_selectors.InvoiceCredits
+) -> Offers:
     """The actions the page offers now (invoicing.workflow), from what the page has already loaded."""
     facts = InvoiceFacts(
         invoice,
         has_payments=bool(parts.payments),
         has_children=bool(parts.children),
         has_proformas=any(link.is_active for link in parts.proforma_links),
+        **credits.facts(invoice, parts.payments),
     )
     return invoice_offers(invoice, actor_for(request.user, invoice), facts=facts)
 
@@ -111,8 +116,9 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
     """The invoice page; ``bound`` holds an action form that came back with errors, shown open."""
     bound = bound or {}
     parts = selectors.invoice_detail_parts(invoice=invoice)
+    credits = credit_selectors.invoice_credits(invoice=invoice, payments=parts.payments)
     links = parts.proforma_links
-    actions = invoice_page_offers(request, invoice, parts)
+    actions = invoice_page_offers(request, invoice, parts, credits)
     ar = invoice.kind == Invoice.Kind.AR
     per_proforma = invoice.expense_code_mode == Invoice.ExpenseCodeMode.PER_PROFORMA
     forms = {
@@ -163,6 +169,7 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
         ],
         "audit": audit_labelled(parts.audit),
         "outbox_jobs": outbox_jobs,
+        "reminders": invoice_reminders(invoice, jobs=outbox_jobs),
         "outbox_failed": any(job.status == job.Status.FAILED for job in outbox_jobs),
         "actions": actions,
         "can_detach_children": any(
@@ -175,6 +182,10 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
         "quote": getattr(invoice, "from_quote", None) if ar else None,
         "line_count": len(parts.direct_slips) + sum(len(g["slips"]) for g in groups),
         "issue_preview": invoice_issue_preview(invoice) if actions.issue else None,
+        # credit notes, refunds and customer credit (office.views.credit_context, office.views.credits)
+        "credit": invoice_credit_card(
+            invoice, parts=parts, credits=credits, actions=actions, bound=bound, jobs=outbox_jobs
+        ),
     }
     return render(request, "office/invoices/detail.html", context, status=status)
 

@@ -187,6 +187,8 @@ def revenue_csv(report: reports.RevenueReport, currency: str) -> HttpResponse:
             money_cell(row.cost_units, currency),
             money_cell(row.margin_units, currency),
             "" if percent is None else str(percent),
+            str(row.credit_notes),
+            money_cell(row.credited_units, currency),
         ]
 
     header = [
@@ -198,6 +200,8 @@ def revenue_csv(report: reports.RevenueReport, currency: str) -> HttpResponse:
         "Provider cost",
         "Margin",
         "Margin %",
+        "Credit notes",  # issued in the range: their credited amount is already off the revenue
+        "Credited (net of tax)",
     ]
     rows = [header]
     for row in report.rows:

@@ -5,13 +5,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import customer_user_required
-from invoicing import selectors
+from invoicing import credit_selectors, selectors
 from invoicing.charging import invoice_pay_by_card, invoice_payable_by_card
 from invoicing.delivery import invoice_supporting_documents
 from invoicing.errors import BillingError
 from invoicing.models import Invoice
 from invoicing.pdf.contents import invoice_pdf_context
-from invoicing.pdf.documents import PdfRenderError, invoice_pdf_open
+from invoicing.pdf.documents import PdfRenderError
+from invoicing.pdf.stamps import invoice_pdf_download
 from octoo_billing.http import pdf_response
 from octoo_billing.money import format_units
 from portal.forms.pay import CardPaymentForm, PayKeyForm, new_pay_key
@@ -20,6 +21,7 @@ STATUS_FILTERS = {
     "open": ("Open", list(Invoice.OPEN_STATUSES)),
     "overdue": ("Overdue", [Invoice.Status.OVERDUE]),
     "paid": ("Paid", [Invoice.Status.PAID]),
+    "credited": ("Credited", [Invoice.Status.CREDITED]),
     "void": ("Void", [Invoice.Status.VOID]),
 }
 
@@ -59,7 +61,12 @@ def invoice_list(request):
 
 def _detail_page(request, invoice: Invoice, *, card_form=None, status=200):
     document = invoice_pdf_context(invoice)  # the same lines, groups and totals as the PDF
-    context = {**document, "documents": list(invoice_supporting_documents(invoice))}
+    context = {
+        **document,
+        "documents": list(invoice_supporting_documents(invoice)),
+        # its credit notes, the credit applied to it and its refunds (templates/portal/_invoice_credits.html)
+        **credit_selectors.portal_invoice_credits(invoice=invoice).context(),
+    }
     if invoice_payable_by_card(invoice, request.user):
         # A form shown again after an error keeps its key (submitting it twice still charges once).
         kept = card_form.cleaned_data.get("pay_key") if card_form is not None else None
@@ -122,10 +129,11 @@ def invoice_pay(request, pk):
 @customer_user_required
 @require_GET
 def invoice_pdf(request, pk):
-    """The invoice's stored PDF: the very document the customer was sent."""
+    """The invoice's PDF as it stands now: the document the customer was sent, with its status (paid, credited,
+    void) stamped over it once it changed; ``?original=1``: that document as it was sent."""
     invoice = _customer_invoice(request, pk)
     try:
-        data, filename = invoice_pdf_open(invoice=invoice)
+        data, filename = invoice_pdf_download(invoice, original=request.GET.get("original") == "1")
     except PdfRenderError:
         messages.error(request, "The PDF of this invoice is not available right now. Please try again later.")
         return redirect("portal:invoice_detail", pk=invoice.pk)

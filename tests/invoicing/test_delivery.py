@@ -15,7 +15,8 @@ from invoicing.delivery import DeliveryError, invoice_send, invoice_supporting_d
 from invoicing.errors import BillingRuleError, InvalidTransition
 from invoicing.lifecycle import invoice_issue, invoice_void
 from invoicing.models import Invoice, OutboxJob, Quote, SupportingDocument
-from invoicing.outbox_work import message_id, outbox_run
+from invoicing.outbox import message_id
+from invoicing.outbox_work import outbox_run
 from invoicing.pdf import documents
 from invoicing.recipients import invoice_recipients
 from tests.factories import (

@@ -334,12 +334,14 @@ def test_issuing_runs_the_real_after_commit_path_pdf_stored_mail_sent_and_card_c
         invoice = issued_invoice(world.customer, [12345], user=admin)
     invoice.refresh_from_db()
     assert invoice.pdf and invoice.pdf.read(5) == b"%PDF-"
-    assert len(mailoutbox) == 1 and invoice.number in mailoutbox[0].subject
+    # the invoice, then the receipt of its card payment (invoicing.receipts)
+    assert [invoice.number in mail.subject for mail in mailoutbox] == [True, True]
+    assert mailoutbox[1].subject.startswith("Receipt: $123.45 received")
     assert list(Payment.objects.filter(invoice=invoice).values_list("amount_units", "method")) == [(12345, "card")]
     assert invoice.status == S.PAID and invoice.sent_at is not None
     assert set(OutboxJob.objects.filter(invoice=invoice).values_list("status", flat=True)) == {"done"}
     report = outbox_run()  # draining again does nothing twice
-    assert report.done == 0 and len(mailoutbox) == 1 and Payment.objects.filter(invoice=invoice).count() == 1
+    assert report.done == 0 and len(mailoutbox) == 2 and Payment.objects.filter(invoice=invoice).count() == 1
 
 
 # --- the table in docs/architecture.md is the table in the code --------------------------------------------------

@@ -57,6 +57,7 @@ def form_data(partner, **overrides) -> dict:
         "email": partner.email,
         "email_sender_name": partner.email_sender_name,
         "time_zone": partner.time_zone,
+        "reminder_days": ", ".join(str(day) for day in partner.reminder_days),
     }
     if partner.issue_generated_invoices:
         data["issue_generated_invoices"] = "on"

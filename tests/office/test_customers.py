@@ -48,6 +48,7 @@ def settings_data(customer, **overrides):
         "allow_recurring_bookings",
         "auto_invoice_on_booking",
         "auto_send",
+        "sends_reminders",
         "auto_charge",
         "is_active",
     ):

@@ -8,6 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from invoicing.credits import credit_note_issue, payment_refund
+from invoicing.lifecycle import invoice_issue
 from invoicing.payments import payment_record
 from office.exports import cell, money_cell
 from tests.factories import (
@@ -15,6 +17,7 @@ from tests.factories import (
     ServiceFactory,
     ServiceRequestFactory,
     draft_invoice,
+    draft_with_proformas,
     issued_invoice,
     proforma_with_slips,
 )
@@ -30,6 +33,8 @@ EXPORT_NAMES = [
     "office:customer_export",
     "office:provider_export",
     "office:payment_export",
+    "office:credit_note_export",
+    "office:refund_export",
 ]
 
 
@@ -132,7 +137,8 @@ def test_money_cell_is_exact():
 
 def test_payment_export_has_amounts_and_invoices(client, staff_user, customer):
     invoice = issued_invoice(customer, [10000])
-    payment_record(invoice=invoice, amount_units=2550, method="check", reference="1042")
+    payment = payment_record(invoice=invoice, amount_units=2550, method="check", reference="1042")
+    payment_refund(payment=payment, amount_units=550, reference="77", user=staff_user)
     rows = export(client, staff_user, "office:payment_export")
     assert rows == [
         {
@@ -143,10 +149,27 @@ def test_payment_export_has_amounts_and_invoices(client, staff_user, customer):
             "Method": "Check",
             "Reference": "1042",
             "Currency": "USD",
-            "Amount": "25.50",
+            "Received": "25.50",  # money in and money out apart
+            "Paid out": "",
+            "Refunded on it": "5.50",
             "Id": rows[0]["Id"],
         }
     ]
+
+
+def test_payment_export_puts_ap_payments_in_paid_out(client, staff_user, customer, provider):
+    ap = draft_with_proformas(proformas=[proforma_with_slips(customer=customer, provider=provider)], provider=provider)
+    ap = invoice_issue(invoice=ap)
+    payment_record(invoice=ap, amount_units=1200, method="transfer", reference="T-1")
+    [row] = export(client, staff_user, "office:payment_export")
+    assert (row["Direction"], row["Received"], row["Paid out"]) == ("AP", "", "12.00")
+
+
+def test_invoice_export_has_the_credited_amount(client, staff_user, customer):
+    invoice = issued_invoice(customer, [10000])
+    credit_note_issue(invoice=invoice, amount_units=2500, reason="Late", user=staff_user)
+    [row] = export(client, staff_user, "office:ar_invoice_export")
+    assert (row["Credit notes"], row["Outstanding"], row["Status"]) == ("25.00", "75.00", "Pending")
 
 
 def test_proforma_and_service_exports_follow_their_filters(client, staff_user, partner, customer):
@@ -161,7 +184,16 @@ def test_proforma_and_service_exports_follow_their_filters(client, staff_user, p
     assert rows[0]["Proforma"] == (proforma.number or f"Proforma #{proforma.pk}")
 
 
-@pytest.mark.parametrize("name", ["office:ar_invoice_export", "office:payment_export", "office:proforma_export"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "office:ar_invoice_export",
+        "office:payment_export",
+        "office:proforma_export",
+        "office:credit_note_export",
+        "office:refund_export",
+    ],
+)
 def test_export_queries_do_not_grow_with_rows(client, staff_user, customer, name):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -176,7 +208,9 @@ def test_export_queries_do_not_grow_with_rows(client, staff_user, customer, name
     def add(n):
         for _ in range(n):
             invoice = issued_invoice(customer, [1000])
-            payment_record(invoice=invoice, amount_units=100, method="card")
+            payment = payment_record(invoice=invoice, amount_units=100, method="check", reference="1")
+            credit_note_issue(invoice=invoice, amount_units=100, reason="Test")
+            payment_refund(payment=payment, amount_units=50, reference="2")
             proforma_with_slips(customer=customer)
 
     add(2)

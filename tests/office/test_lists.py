@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from expense_codes.models import AppliedExpenseCode
-from invoicing.lifecycle import invoice_void
+from invoicing.credits import credit_note_issue, payment_refund
+from invoicing.lifecycle import invoice_issue, invoice_void
 from invoicing.payments import payment_record
 from office.pagination import Cursor, Sort, SortKey
 from office.views.lists.base import DetailLinks, detail_url
@@ -41,6 +42,8 @@ LIST_NAMES = [
     "office:customer_list",
     "office:provider_list",
     "office:payment_list",
+    "office:credit_note_list",
+    "office:refund_list",
 ]
 
 
@@ -432,6 +435,16 @@ def _make_rows(name, partner, n):
     elif name == "office:payment_list":
         for i in range(n):
             payment_record(invoice=issued_invoice(customer, [5000]), amount_units=100 + i, method="card")
+    elif name == "office:credit_note_list":
+        for i in range(n):
+            credit_note_issue(
+                invoice=issued_invoice(CustomerFactory(partner=partner), [5000]), amount_units=100 + i, reason="x"
+            )
+    elif name == "office:refund_list":
+        for i in range(n):
+            invoice = issued_invoice(CustomerFactory(partner=partner), [5000])
+            payment = payment_record(invoice=invoice, amount_units=1000, method="check", reference=str(i))
+            payment_refund(payment=payment, amount_units=100 + i, reference=f"r{i}")
 
 
 def _queries(client, url):
@@ -569,7 +582,7 @@ def test_payment_list_filters_and_totals(client, staff_user, partner, customer):
     url = reverse("office:payment_list")
     response = get(client, staff_user, url)
     assert set(row_ids(response)) == {card.pk, check.pk}
-    assert response.context["totals"] == {"count": 2, "amount": 10000}
+    assert response.context["totals"] == {"count": 2, "received": 10000, "paid_out": 0, "refunded": 0}
     assert row_ids(get(client, staff_user, url, method="check")) == [check.pk]
     assert row_ids(get(client, staff_user, url, customer=customer.pk)) == [card.pk]
     assert row_ids(get(client, staff_user, url, q="1042")) == [check.pk]
@@ -702,3 +715,40 @@ def test_sorting_by_customer_keeps_every_row_and_the_totals(client, staff_user, 
     names = [row.customer.name for row in response.context["rows"]]
     assert names == ["Alpha Clinic", "Zulu Labs", "Zulu Labs"]
     assert response.context["totals"]["count"] == 3
+
+
+def test_payment_list_shows_money_in_and_money_out_apart(client, staff_user, partner, customer, provider):
+    ar_invoice = issued_invoice(customer, [10000])
+    received = payment_record(invoice=ar_invoice, amount_units=8000, method="check", reference="11")
+    payment_refund(payment=received, amount_units=3000, reference="12", user=staff_user)
+    ap = invoice_issue(
+        invoice=draft_with_proformas(
+            proformas=[proforma_with_slips(customer=customer, provider=provider)], provider=provider
+        )
+    )
+    paid_out = payment_record(invoice=ap, amount_units=2500, method="transfer", reference="T-9")
+    url = reverse("office:payment_list")
+    response = get(client, staff_user, url)
+    assert response.context["totals"] == {"count": 2, "received": 8000, "paid_out": 2500, "refunded": 3000}
+    assert [h["label"] for h in response.context["headers"]][-2:] == ["Received", "Paid out"]
+    body = re.sub(r"\s+", " ", response.content.decode())
+    assert "Received (in)" in body and "Paid out (AP)" in body and "−$30.00 refunded" in body
+    assert reverse("office:refund_list") in body
+    ap_only = get(client, staff_user, url, kind="ap").context["totals"]
+    assert (ap_only["received"], ap_only["paid_out"]) == (0, 2500)
+    assert row_ids(get(client, staff_user, url, kind="ar")) == [received.pk]
+    assert paid_out.pk in row_ids(response)
+
+
+def test_ar_list_filters_the_credited_status_and_shows_the_credited_amount(client, staff_user, customer):
+    credited = issued_invoice(customer, [5000])
+    credit_note_issue(invoice=credited, whole=True, reason="Wrong customer")
+    partly = issued_invoice(customer, [8000])
+    credit_note_issue(invoice=partly, amount_units=3000, reason="Late")
+    issued_invoice(customer, [1000])
+    assert row_ids(get(client, staff_user, ar_url(), status="credited")) == [credited.pk]
+    response = get(client, staff_user, ar_url(), status="open")
+    assert credited.pk not in row_ids(response) and partly.pk in row_ids(response)
+    assert response.context["totals"]["outstanding"] == 5000 + 1000
+    body = response.content.decode()
+    assert "$30.00 credited" in body and "$50.00" in body

@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from expense_codes.models import AppliedExpenseCode
+from invoicing.credits import credit_note_issue, payment_refund
 from invoicing.lifecycle import invoice_issue, invoice_void
+from invoicing.models import Invoice, Slip
 from invoicing.payments import payment_record
 from invoicing.pricing import invoice_discount_apply
 from invoicing.reports import ar_aging, customer_aging, revenue_report
@@ -292,9 +294,11 @@ def test_revenue_csv_has_decimal_strings_and_a_totals_row(client, staff_user, re
         "Provider cost",
         "Margin",
         "Margin %",
+        "Credit notes",
+        "Credited (net of tax)",
     ]
-    assert rows[1] == ["Pat One", "2", "400.00", "10.00", "410.00", "260.00", "140.00", "35.0"]
-    assert rows[-1] == ["Total", "3", "650.00", "10.00", "660.00", "290.00", "360.00", "55.4"]
+    assert rows[1] == ["Pat One", "2", "400.00", "10.00", "410.00", "260.00", "140.00", "35.0", "0", "0.00"]
+    assert rows[-1] == ["Total", "3", "650.00", "10.00", "660.00", "290.00", "360.00", "55.4", "0", "0.00"]
     assert not any("Elsewhere" in cell for row in rows for cell in row)
     month_rows = read_csv(
         client.get(url("report_revenue"), {"date_from": "2026-01-01", "date_to": "2026-03-31", "format": "csv"})
@@ -349,3 +353,50 @@ def test_reports_are_for_staff_only(client, customer_user):
     client.force_login(customer_user)
     assert client.get(url("report_aging")).status_code == 403
     assert client.get(url("report_revenue")).status_code == 403
+
+
+# --- credit notes and refunds -----------------------------------------------------------------------------
+
+
+def test_revenue_counts_a_credit_note_negative_in_its_own_month(client, staff_user, partner, revenue_data):
+    jan = Invoice.objects.get(partner=partner, issue_date=JAN, customer=revenue_data["a"])
+    p1_slip = Slip.objects.get(proforma__invoice_links__invoice=jan, proforma__provider=revenue_data["p1"])
+    note = credit_note_issue(
+        invoice=jan,
+        slip_ids=[p1_slip.pk],
+        reason="Not delivered",
+        user=staff_user,
+        issue_date=datetime.date(2026, 3, 5),
+    )
+    assert (note.subtotal_units, note.tax_units) == (10000, 1000)
+    by_month = report(partner, "month")
+    assert figures(by_month.rows)[0] == ("Jan 2026", 1, 15000, 1000, 9000, 6000)  # the invoice's month unchanged
+    assert figures(by_month.rows)[2] == ("Mar 2026", 0, -10000, -1000, 0, -10000)
+    assert (by_month.rows[2].credit_notes, by_month.rows[2].credited_units) == (1, 10000)
+    assert by_month.totals.net_units == 55000 and by_month.totals.tax_units == 0
+    by_provider = {row.label: row for row in report(partner, "provider").rows}
+    assert by_provider["Pat One"].net_units == 30000 and by_provider["Pat One"].cost_units == 26000
+    for by in ("customer", "provider", "expense_code"):
+        totals = report(partner, by).totals
+        assert (totals.net_units, totals.tax_units, totals.cost_units) == (55000, 0, 29000), by
+    client.force_login(staff_user)
+    response = client.get(url("report_revenue"), {"date_from": "2026-01-01", "date_to": "2026-03-31"})
+    assert "Credit notes count as negative revenue" in response.content.decode()
+    rows = read_csv(
+        client.get(url("report_revenue"), {"date_from": "2026-01-01", "date_to": "2026-03-31", "format": "csv"})
+    )
+    assert rows[3] == ["2026-03", "0", "-100.00", "-10.00", "-110.00", "0.00", "-100.00", "", "1", "100.00"]
+
+
+def test_aging_counts_credit_applied_and_refunds_by_their_dates(partner, customer, staff_user):
+    as_of = timezone.localdate() - datetime.timedelta(days=10)
+    credited = due_in_the_past(customer, 30000, days_past_due=5, as_of=as_of)
+    credit_note_issue(invoice=credited, amount_units=10000, reason="Late", user=staff_user, issue_date=as_of)
+    refunded = due_in_the_past(customer, 20000, days_past_due=5, as_of=as_of)
+    payment = payment_record(invoice=refunded, amount_units=20000, method="check", reference="1", received_on=as_of)
+    payment_refund(payment=payment, amount_units=5000, reference="2", user=staff_user)  # made today
+    then = customer_aging(customer=customer, as_of=as_of)
+    assert (then.invoices, then.days_1_30) == (1, 20000)  # credited by then; the refund came after
+    now = customer_aging(customer=customer, as_of=timezone.localdate())
+    assert now.total == 20000 + 5000  # the balances today
+    assert now.total == sum(i.outstanding_units for i in (credited, refunded) if not i.refresh_from_db())

@@ -17,6 +17,7 @@ from django.utils import timezone
 from customers.models import BillingContact, Customer
 from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
 from invoicing.booking import ServiceInput, request_book
+from invoicing.credits import credit_note_issue
 from invoicing.models import Invoice, Quote, Rate, Service, ServiceRequest, SupportingDocument
 from tests import factories
 from tests.support.documents import upload
@@ -73,6 +74,7 @@ def victim(db):
     customer.refresh_from_db()
     quoted = request_book(customer=customer, title="Victim deposition 2", services=[service])
     invoice = invoiced.quote.invoice
+    note = credit_note_issue(invoice=invoice, amount_units=100, reason="Victim credit")
     objects = {
         ("invoices", "pk"): invoice.pk,
         ("invoices", "document_pk"): invoiced.documents.get().pk,
@@ -80,6 +82,7 @@ def victim(db):
         ("requests", "service_pk"): quoted.services.get().pk,
         ("requests", "document_pk"): invoiced.documents.get().pk,
         ("settings", "contact_pk"): second.pk,
+        ("credit-notes", "pk"): note.pk,
     }
     return {"customer": customer, "objects": objects, "invoice": invoice, "label": label, "contact": second}
 

@@ -9,6 +9,10 @@ SCHEDULES = {
     AR_RUN_SCHEDULE: ("invoicing.tasks.ar_run_task", Schedule.HOURLY, None),
     AP_RUN_SCHEDULE: ("invoicing.tasks.ap_run_task", Schedule.DAILY, None),
     "Mark overdue invoices": ("invoicing.tasks.mark_overdue_task", Schedule.HOURLY, None),
+    # Last month's statements of account, queued once per customer and month (any day from the 1st).
+    "Monthly statements of account": ("invoicing.tasks.statements_task", Schedule.DAILY, None),
+    # Hourly, so each partner's reminders go out within the hour its day starts (idempotent: once per step).
+    "Send payment reminders": ("invoicing.tasks.reminders_task", Schedule.HOURLY, None),
     # After-commit work (PDF, e-mail, charge) still due: failed attempts after their backoff, jobs whose worker
     # died; most jobs are drained right after their commit, this catches the rest.
     "Deliver issued invoices (outbox)": ("invoicing.tasks.outbox_task", Schedule.MINUTES, 1),

@@ -27,6 +27,7 @@ DETAIL_URL_NAMES = {
     "service": "office:service_detail",
     "customer": "office:customer_detail",
     "provider": "office:provider_detail",
+    "credit_note": "office:credit_note_detail",
 }
 
 

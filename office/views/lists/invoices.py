@@ -71,8 +71,9 @@ def invoice_spec(kind: str) -> ListSpec:
             "no_payment",
             "contact_name",
             "total_units",
-            "paid_units",  # with the two below, the row's outstanding_units
+            "paid_units",  # with the three below, the row's outstanding_units
             "children_units",
+            "credited_units",
             f"{party}__name",
         ),
         csv_fields=exports.invoice_fields(party),
@@ -108,10 +109,12 @@ PAYMENTS = ListSpec(
         Header("Customer or provider"),
         Header("Method", "method"),
         Header("Reference"),
-        Header("Amount", "amount", "num"),
+        # Money in and money out apart (refunds, also money out, are the refund list's rows).
+        Header("Received", "amount", "num"),
+        Header("Paid out", css="num"),
     ),
     totals=selectors.payment_list_totals,
     csv_columns=exports.PAYMENT_COLUMNS,
     decorate=_decorate_payment,
-    extra={"subtitle": "Money received on AR invoices and paid out on AP invoices"},
+    extra={"subtitle": "Money received on AR invoices (in) and paid out on AP invoices (out); refunds are apart"},
 )
