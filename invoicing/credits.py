@@ -28,7 +28,15 @@ from .gateways import payment_gateway
 from .models import CreditApplication, CreditNote, CreditNoteLine, Invoice, OutboxJob, Payment, Refund, Slip
 from .numbering import Series, number_take
 from .outbox import outbox_add
-from .workflow import action_begin, action_done, invoice_lock, settled_status
+from .workflow import (
+    InvoiceFacts,
+    Refusal,
+    TransitionRefused,
+    action_begin,
+    action_done,
+    invoice_lock,
+    settled_status,
+)
 
 Status = Invoice.Status
 
@@ -100,12 +108,20 @@ def credit_note_issue(
     description: str = "",
     user=None,
     expected_status: str | None = None,
+    expected_creditable_units: int | None = None,
     issue_date: datetime.date | None = None,
 ) -> CreditNote:
     """Issue a credit note against an issued AR invoice (the whole of it, chosen lines, or an amount). It is
     numbered in the partner's CN series, applied to the invoice's balance as far as it goes, and leaves the rest
-    as the customer's credit; its PDF and e-mail follow from the worker."""
+    as the customer's credit; its PDF and e-mail follow from the worker.
+
+    ``expected_creditable_units``: what was left to credit on the page the request came from; checked under the
+    invoice's lock, so a double submit (even two at once) issues one credit note and refuses the other."""
     invoice = invoice_lock(invoice.pk, expected_status=expected_status)  # before the lines are read
+    if expected_creditable_units is not None and InvoiceFacts(invoice).creditable_units != expected_creditable_units:
+        raise TransitionRefused(
+            Refusal(f"{invoice} was credited meanwhile; nothing was changed. Check it and try again.")
+        )
     lines = credit_lines(invoice, whole=whole, slip_ids=slip_ids, amount_units=amount_units, description=description)
     total = sum(line.total_units for line in lines)
     params = {"amount_units": total, "reason": reason}
@@ -165,11 +181,27 @@ def _apply(note: CreditNote, invoice: Invoice, amount: int, *, user, on: datetim
 
 @transaction.atomic
 def credit_apply(
-    *, credit_note: CreditNote, invoice: Invoice, amount_units: int, user=None, expected_status: str | None = None
+    *,
+    credit_note: CreditNote,
+    invoice: Invoice,
+    amount_units: int,
+    user=None,
+    expected_status: str | None = None,
+    expected_credit_left_units: int | None = None,
+    expected_outstanding_units: int | None = None,
 ) -> CreditApplication:
-    """Apply a customer's credit (what a credit note has left) to another of their open invoices."""
+    """Apply a customer's credit (what a credit note has left) to another of their open invoices.
+    ``expected_credit_left_units`` / ``expected_outstanding_units``: the credit left or the invoice's balance the
+    page showed, checked under the locks (a double submit, even two at once, applies it once)."""
     invoice = invoice_lock(invoice.pk, expected_status=expected_status)  # the lock order: invoices, then notes
     note = CreditNote.objects.select_for_update().get(pk=credit_note.pk)
+    moved = (expected_credit_left_units is not None and note.credit_left_units != expected_credit_left_units) or (
+        expected_outstanding_units is not None and invoice.outstanding_units != expected_outstanding_units
+    )
+    if moved:
+        raise TransitionRefused(
+            Refusal("The credit or the balance changed meanwhile; nothing was changed. Check them.")
+        )
     params = {"credit_note": note, "amount_units": amount_units}
     invoice = action_begin("apply_credit", invoice.pk, user=user, params=params)
     from_status = invoice.status

@@ -583,7 +583,7 @@ INVOICE_ACTIONS: dict[str, Action] = {
         Action(
             "credit",
             "Issue credit note",
-            roles=ADMINS,
+            roles=STAFF,
             statuses=frozenset({Status.PENDING, Status.PARTIALLY_PAID, Status.PAID, Status.OVERDUE}),
             target="its balance lowered by the credit (Credited when nothing was paid); any excess is credit",
             kinds=AR_ONLY,
@@ -609,7 +609,7 @@ INVOICE_ACTIONS: dict[str, Action] = {
         Action(
             "apply_credit",
             "Apply customer credit",
-            roles=ADMINS,
+            roles=STAFF,
             statuses=OPEN,
             target="partly paid or paid, by the credit",
             kinds=AR_ONLY,

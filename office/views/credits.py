@@ -83,6 +83,7 @@ def invoice_credit(request, pk):
             invoice=invoice,
             user=request.user,
             expected_status=form.cleaned_data["expected_status"],
+            expected_creditable_units=form.cleaned_data["seen_units"],
             **form.issue_kwargs(),
         )
     except BillingError as error:
@@ -196,6 +197,7 @@ def invoice_apply_credit(request, pk):
             amount_units=amount,
             user=request.user,
             expected_status=form.cleaned_data["expected_status"],
+            expected_outstanding_units=form.cleaned_data["seen_units"],
         )
     except BillingError as error:
         return _refused(request, invoice, error, form=form, key="apply_credit")
@@ -235,7 +237,7 @@ def render_credit_note_page(request, note: CreditNote, *, bound: dict | None = N
         "currency": note.currency,
         **parts.context(),
         "audit": audit_labelled(parts.audit),
-        "is_admin": not action_forbidden("credit", note.invoice, actor),
+        "is_admin": not action_forbidden("refund", note.invoice, actor),  # refunds move money out: admins
         "apply_form": apply_form,
         "refund_form": refund_form,
         "open_form": next(iter(bound), None),
@@ -279,7 +281,13 @@ def credit_note_apply(request, pk):
         return _to_note(note)
     target, amount = form.cleaned_data["invoice"], form.apply_amount()
     try:
-        credit_apply(credit_note=note, invoice=target, amount_units=amount, user=request.user)
+        credit_apply(
+            credit_note=note,
+            invoice=target,
+            amount_units=amount,
+            user=request.user,
+            expected_credit_left_units=form.cleaned_data["seen_units"],
+        )
     except BillingError as error:
         return _note_refused(request, note, error, form=form, key="apply")
     target.refresh_from_db()

@@ -93,10 +93,14 @@ def test_chosen_lines_are_credited_with_their_tax(customer, admin):
     assert [line.description for line in note.lines.all()] == [slips[1].description]
 
 
-def test_a_clerk_cannot_credit_and_a_void_invoice_is_not_credited(customer, admin, clerk_user):
+def test_a_clerk_credits_but_only_an_admin_refunds_and_a_void_invoice_is_not_credited(customer, admin, clerk_user):
     invoice = issued_invoice(customer, [5000])
+    payment = payment_record(invoice=invoice, amount_units=1000, method="check", reference="3")
+    note = credit_note_issue(invoice=invoice, amount_units=100, reason="Short", user=clerk_user)
+    assert note.created_by == clerk_user
     with pytest.raises(InvalidTransition, match="billing admin"):
-        credit_note_issue(invoice=invoice, amount_units=100, reason="x", user=clerk_user)
+        payment_refund(payment=payment, amount_units=100, user=clerk_user)
+    invoice = issued_invoice(customer, [5000])
     invoice_void(invoice=invoice, reason="Typed twice")
     with pytest.raises(InvalidTransition, match="void invoice is not credited"):
         credit_note_issue(invoice=invoice, amount_units=100, reason="x", user=admin)
@@ -170,3 +174,22 @@ def test_the_database_refuses_to_change_or_delete_an_issued_credit_note(customer
             change()
     CreditNote.objects.filter(pk=note.pk).update(sent_at=note.issued_at)  # its delivery may still be recorded
     assert refreshed(note).total_units == 3000
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_credit_submits_at_once_issue_one_credit_note():
+    customer = CustomerFactory()
+    admin = StaffMembershipFactory(partner=customer.partner).user
+    invoice = issued_invoice(customer, [10000], deliver=False)
+
+    def submit():
+        return credit_note_issue(
+            invoice=invoice, amount_units=4000, reason="Twice", user=admin, expected_creditable_units=10000
+        )
+
+    results, errors = run_at_once([submit, submit])
+    assert sum(error is None for error in errors) == 1
+    assert all(isinstance(error, InvalidTransition) for error in errors if error is not None)
+    assert CreditNote.objects.filter(invoice=invoice).count() == 1
+    assert refreshed(invoice).outstanding_units == 6000

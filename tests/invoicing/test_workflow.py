@@ -62,9 +62,9 @@ EXPECTED = {
     "send": (STAFF, {S.PENDING, S.PARTIALLY_PAID, S.PAID, S.OVERDUE, S.CREDITED}, {AR}),
     "charge": (ADMINS, OPEN, {AR}),
     "pay_by_card": ({Role.CUSTOMER}, OPEN, {AR}),
-    "credit": (ADMINS, {S.PENDING, S.PARTIALLY_PAID, S.PAID, S.OVERDUE}, {AR}),
+    "credit": (STAFF, {S.PENDING, S.PARTIALLY_PAID, S.PAID, S.OVERDUE}, {AR}),
     "refund": (ADMINS, {S.PARTIALLY_PAID, S.PAID, S.OVERDUE}, {AR}),
-    "apply_credit": (ADMINS, OPEN, {AR}),
+    "apply_credit": (STAFF, OPEN, {AR}),
 }
 ROLES = list(Role)
 
