@@ -66,8 +66,10 @@ def pay_link_throttled(view):
 
 
 def _private(response):
-    """The link is the key to the page: it is not sent on to other sites, and the page is not indexed."""
-    response["Referrer-Policy"] = "no-referrer"
+    """The link is the key to the page: it is not sent on to other sites, and the page is not indexed.
+    ("same-origin", not "no-referrer": the browser must still send this site's Origin with the card form, or
+    the CSRF check refuses the payment.)"""
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

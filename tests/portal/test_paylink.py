@@ -103,7 +103,7 @@ def test_it_shows_that_invoice_only_without_login(client, customer, invoice):
     assert "Sign in to the portal" in text
     assert not re.search(r'href="/portal/', text)  # nothing that needs a sign-in, but the sign-in page itself
     assert response["Cache-Control"].startswith("max-age=0") and "no-store" in response["Cache-Control"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_a_partly_paid_invoice_shows_what_was_paid_and_what_is_due(client, invoice):
