@@ -24,6 +24,7 @@ from invoicing.forms import (
 )
 from invoicing.models import Invoice, Proforma, Quote, Service
 from invoicing.outbox import invoice_outbox_jobs
+from invoicing.delivery import invoice_pay_url
 from invoicing.preview import invoice_issue_preview
 from invoicing.quotes import quote_totals as quote_totals_of
 from invoicing.reminders import invoice_reminders
@@ -182,6 +183,7 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
         "quote": getattr(invoice, "from_quote", None) if ar else None,
         "line_count": len(parts.direct_slips) + sum(len(g["slips"]) for g in groups),
         "issue_preview": invoice_issue_preview(invoice) if actions.issue else None,
+        "pay_url": invoice_pay_url(invoice),
         # credit notes, refunds and customer credit (office.views.credit_context, office.views.credits)
         "credit": invoice_credit_card(
             invoice, parts=parts, credits=credits, actions=actions, bound=bound, jobs=outbox_jobs

@@ -2,6 +2,7 @@
 the actions allowed now), proforma and service; partner scoping; a fixed number of queries per page."""
 
 import re
+from urllib.parse import urlsplit
 from decimal import Decimal
 
 import pytest
@@ -339,3 +340,14 @@ def test_line_text_is_escaped(client, staff_user, customer):
     Slip.objects.filter(invoice=invoice).update(description='<script>alert("x")</script>')
     body = text(page(client, staff_user, url("office:invoice_detail", invoice)))
     assert "<script>alert" not in body and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+
+
+def test_an_open_invoice_shows_the_customers_pay_link_and_a_paid_one_does_not(client, staff_user, customer):
+    invoice = issued_invoice(customer, [5000])
+    body = text(page(client, staff_user, url("office:invoice_detail", invoice)))
+    link = re.search(r'id="pay-link" type="text" value="([^"]+)"', body).group(1)
+    assert "/pay/" in link
+    client.logout()
+    assert invoice.number in client.get(urlsplit(link).path).content.decode()  # it opens with no login
+    payment_record(invoice=invoice, amount_units=5000, method="card")
+    assert 'id="pay-link"' not in text(page(client, staff_user, url("office:invoice_detail", invoice)))
