@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, reverse
 
 from customers.access import staff_required
 from invoicing import credit_selectors, selectors
+from invoicing.delivery import invoice_pay_url
 from invoicing.editable import request_editable, service_editable
 from invoicing.forms import (
     AttachChildForm,
@@ -24,7 +25,6 @@ from invoicing.forms import (
 )
 from invoicing.models import Invoice, Proforma, Quote, Service
 from invoicing.outbox import invoice_outbox_jobs
-from invoicing.delivery import invoice_pay_url
 from invoicing.preview import invoice_issue_preview
 from invoicing.quotes import quote_totals as quote_totals_of
 from invoicing.reminders import invoice_reminders

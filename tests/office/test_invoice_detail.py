@@ -2,8 +2,8 @@
 the actions allowed now), proforma and service; partner scoping; a fixed number of queries per page."""
 
 import re
-from urllib.parse import urlsplit
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
