@@ -80,4 +80,7 @@ clean:
 
 # Screenshots of the main pages for the README (demo data in a throw-away database, Debian's Chromium).
 screenshots: install browser-deps
+	@command -v pdftoppm >/dev/null || (apt-get install -y -qq poppler-utils >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null)) || \
+	  echo "NOTE: pdftoppm missing (sudo apt-get install poppler-utils): the stamped PDF shot will fail"
 	$(PY) docs/screenshots.py

@@ -1,9 +1,11 @@
 """Screenshots of the main pages for the README (`make screenshots`).
 
 Loads the demo data into a throw-away SQLite file, serves it, and photographs the pages with Debian's
-Chromium through Playwright. Writes docs/screenshots/*.png.
+Chromium through Playwright. The stamped PDF's first page is drawn with poppler's pdftoppm (Debian's
+poppler-utils). Writes docs/screenshots/*.png.
 """
 
+import datetime
 import os
 import socket
 import subprocess
@@ -38,6 +40,8 @@ STAFF_PAGES = [
     ("runs", "/office/runs/"),
     ("company-settings", "/office/settings/company/"),
     ("search", "/office/search/?q=harbor"),
+    ("credit-note", "CREDIT_NOTE"),
+    ("statement", "STATEMENT"),
 ]
 
 CUSTOMER_PAGES = [
@@ -74,10 +78,12 @@ def main():
             "manage.py",
             "shell",
             "-c",
-            "from invoicing.models import Invoice; from customers.models import Customer;"
+            "from invoicing.models import CreditNote, Invoice; from customers.models import Customer;"
             "i = Invoice.objects.filter(partner__slug='northwind', status='partially_paid').order_by('id').first();"
             "c = Customer.objects.filter(partner__slug='northwind').order_by('id').first();"
-            "print(i.pk, c.pk)",
+            "n = CreditNote.objects.filter(partner__slug='northwind', refunds__isnull=False).first();"
+            "p = CreditNote.objects.filter(partner__slug='northwind', invoice__status='partially_paid').first();"
+            "print(i.pk, c.pk, n.pk, n.customer_id, p.invoice_id)",
         ],
         cwd=ROOT,
         env=env,
@@ -85,7 +91,7 @@ def main():
         capture_output=True,
         text=True,
     ).stdout.split()
-    invoice_id, customer_id = ids[-2], ids[-1]
+    invoice_id, customer_id, note_id, note_customer_id, credited_invoice_id = ids[-5:]
     port = free_port()
     server = subprocess.Popen(
         [py, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -104,6 +110,8 @@ def main():
         from playwright.sync_api import sync_playwright
 
         base = f"http://127.0.0.1:{port}"
+        today = datetime.date.today()
+        since = (today - datetime.timedelta(days=100)).replace(day=1)  # the demo's three months of history
         OUT.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -123,6 +131,8 @@ def main():
                 "NEW_INVOICE": f"/office/invoices/new/?customer={customer_id}",
                 "CUSTOMER": f"/office/customers/{customer_id}/",
                 "NEW_REQUEST": f"/office/requests/new/?customer={customer_id}",
+                "CREDIT_NOTE": f"/office/credit-notes/{note_id}/",
+                "STATEMENT": f"/office/customers/{note_customer_id}/statement/?start={since}&end={today}",
             }
             # The invoice's PDF as a customer got it (stored on first download), as the worker would have.
             page.request.get(f"{base}/office/invoices/{invoice_id}/pdf/")
@@ -130,6 +140,7 @@ def main():
                 page.goto(base + paths.get(path, path))
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
                 print("wrote", OUT / f"{name}.png")
+            stamped_pdf_shot(page.request.get(f"{base}/office/invoices/{credited_invoice_id}/pdf/").body(), tmp)
             for username, pages in CUSTOMER_PAGES:
                 sign_in(username)
                 for name, path in pages:
@@ -145,6 +156,15 @@ def main():
     finally:
         server.terminate()
         server.wait()
+
+
+def stamped_pdf_shot(pdf: bytes, tmp: str) -> None:
+    """The first page of an invoice's PDF as downloaded after a payment and a credit: stamped over the original."""
+    source = Path(tmp) / "stamped.pdf"
+    source.write_bytes(pdf)
+    target = OUT / "stamped-pdf"
+    subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", source, target], check=True)
+    print("wrote", OUT / "stamped-pdf.png")
 
 
 if __name__ == "__main__":
