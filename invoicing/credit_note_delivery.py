@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit.recording import audit_record
 
-from .delivery import DeliveryError, from_address, sender_name
+from .delivery import DeliveryError, partner_email, sender_name
 from .models import CreditNote, OutboxJob
 from .outbox import JobGiveUp, JobRetry, message_id
 from .pdf.credit_notes import credit_note_pdf_filename, credit_note_pdf_store
@@ -48,20 +47,7 @@ def credit_note_email_build(*, credit_note: CreditNote, message_id: str | None =
         "currency": note.currency,
         "applied_here_units": sum(a.amount_units for a in note.applications.all() if a.invoice_id == invoice.pk),
     }
-    with timezone.override(partner.tzinfo):  # the same in the worker as on a page
-        subject = " ".join(render_to_string("emails/credit_note_subject.txt", context).split())
-        body = render_to_string("emails/credit_note_body.txt", context)
-        html = render_to_string("emails/credit_note_body.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
-        from_email=from_address(partner),
-        to=to,
-        cc=cc,
-        reply_to=[partner.email] if partner.email else None,
-        headers={"Message-ID": message_id} if message_id else None,
-    )
-    message.attach_alternative(html, "text/html")
+    message = partner_email(partner, "credit_note", context, to=to, cc=cc, message_id=message_id)
     with note.pdf.open("rb") as handle:
         message.attach(credit_note_pdf_filename(note), handle.read(), "application/pdf")
     return message

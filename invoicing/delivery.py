@@ -73,6 +73,29 @@ def invoice_pay_url(invoice: Invoice) -> str:
     return pay_link_url(invoice) if due else ""
 
 
+def partner_email(
+    partner, template: str, context: dict, *, to, cc=(), message_id: str | None = None
+) -> EmailMultiAlternatives:
+    """A partner's e-mail to a customer, from ``emails/<template>_subject.txt``, ``_body.txt`` and ``_body.html``
+    rendered in the partner's time zone (the same in the worker as on a page): from the partner's address and
+    sender name, replies to the partner; ``message_id`` the same on every attempt of one job."""
+    with timezone.override(partner.tzinfo):
+        subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+        body = render_to_string(f"emails/{template}_body.txt", context)
+        html = render_to_string(f"emails/{template}_body.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=body,
+        from_email=from_address(partner),
+        to=list(to),
+        cc=list(cc),
+        reply_to=[partner.email] if partner.email else None,
+        headers={"Message-ID": message_id} if message_id else None,
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
 def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | None = None) -> EmailMultiAlternatives:
     """The e-mail for an issued invoice, with its stored PDF and the supporting documents attached.
     ``message_id``: the same on every attempt of one delivery, so a resend after a crash is one message."""
@@ -99,20 +122,7 @@ def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | N
         "card_last4": customer.card_last4,
         "pay_url": invoice_pay_url(invoice),
     }
-    with timezone.override(invoice.partner.tzinfo):  # the same in the worker as on a page
-        subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())
-        body = render_to_string("emails/invoice_body.txt", context)
-        html = render_to_string("emails/invoice_body.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
-        from_email=from_address(invoice.partner),
-        to=to,
-        cc=cc,
-        reply_to=[invoice.partner.email] if invoice.partner.email else None,
-        headers={"Message-ID": message_id} if message_id else None,
-    )
-    message.attach_alternative(html, "text/html")
+    message = partner_email(invoice.partner, "invoice", context, to=to, cc=cc, message_id=message_id)
     with invoice.pdf.open("rb") as handle:
         message.attach(pdf_filename(invoice), handle.read(), "application/pdf")
     for document in attached:

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit.recording import audit_record, audit_trail
 
-from .delivery import from_address, invoice_pay_url, sender_name
+from .delivery import invoice_pay_url, partner_email, sender_name
 from .models import CreditNote, Invoice, OutboxJob, Payment, Refund
 from .outbox import JobGiveUp, JobRetry, message_id
 from .recipients import invoice_recipients
@@ -115,20 +114,7 @@ def receipt_email_build(*, receipt: Receipt, to: list[str], cc: list[str], messa
         "contact_name": invoice.contact_name,
         "currency": invoice.currency,
     }
-    with timezone.override(partner.tzinfo):  # the same in the worker as on a page
-        subject = " ".join(render_to_string("emails/receipt_subject.txt", context).split())
-        body = render_to_string("emails/receipt_body.txt", context)
-        html = render_to_string("emails/receipt_body.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
-        from_email=from_address(partner),
-        to=to,
-        cc=cc,
-        reply_to=[partner.email] if partner.email else None,
-        headers={"Message-ID": message_id},
-    )
-    message.attach_alternative(html, "text/html")
+    message = partner_email(partner, "receipt", context, to=to, cc=cc, message_id=message_id)
     return message
 
 

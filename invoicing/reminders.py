@@ -37,13 +37,12 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Max, OuterRef, Subquery
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit.recording import audit_record
 from customers.models import Partner
 
-from .delivery import DeliveryError, from_address, sender_name
+from .delivery import DeliveryError, partner_email, sender_name
 from .models import Invoice, InvoiceReminder, OutboxJob
 from .outbox import message_id, outbox_add
 from .paylinks import pay_link_url
@@ -254,20 +253,7 @@ def reminder_email_build(
         "days_until_due": -days_overdue,
         "pay_url": pay_link_url(invoice),
     }
-    with timezone.override(partner.tzinfo):
-        subject = " ".join(render_to_string("emails/reminder_subject.txt", context).split())
-        body = render_to_string("emails/reminder_body.txt", context)
-        html = render_to_string("emails/reminder_body.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
-        from_email=from_address(partner),
-        to=to,
-        cc=cc,
-        reply_to=[partner.email] if partner.email else None,
-        headers={"Message-ID": message_id} if message_id else None,
-    )
-    message.attach_alternative(html, "text/html")
+    message = partner_email(partner, "reminder", context, to=to, cc=cc, message_id=message_id)
     return message
 
 

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit.recording import audit_record, audit_trail
 from customers.billing import check_staff
 from customers.models import Customer, Partner
 
-from .delivery import from_address, sender_name
+from .delivery import partner_email, sender_name
 from .errors import BillingRuleError
 from .models import OutboxJob
 from .outbox import JobGiveUp, JobRetry, customer_job_add, message_id
@@ -122,20 +121,7 @@ def statement_email_build(
         "currency": statement.currency,
         "period": period_label(statement.start, statement.end),
     }
-    with timezone.override(partner.tzinfo):
-        subject = " ".join(render_to_string("emails/statement_subject.txt", context).split())
-        body = render_to_string("emails/statement_body.txt", context)
-        html = render_to_string("emails/statement_body.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
-        from_email=from_address(partner),
-        to=to,
-        cc=cc,
-        reply_to=[partner.email] if partner.email else None,
-        headers={"Message-ID": message_id} if message_id else None,
-    )
-    message.attach_alternative(html, "text/html")
+    message = partner_email(partner, "statement", context, to=to, cc=cc, message_id=message_id)
     message.attach(statement_pdf_filename(statement), pdf, "application/pdf")
     return message
 
