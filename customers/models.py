@@ -101,6 +101,15 @@ class Partner(models.Model):
     bank_account_number = models.CharField("account number / IBAN", max_length=34, blank=True)
     bank_routing = models.CharField("routing number / SWIFT", max_length=40, blank=True)
     time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
+    # Public holidays (the ``holidays`` package) of this country and region are priced at the holiday rate, with
+    # the partner's own holiday dates (invoicing.Holiday).
+    country = models.CharField(max_length=2, default="US", help_text="ISO country code, e.g. US: its public holidays.")
+    region = models.CharField(
+        max_length=10, blank=True, help_text="State or province code, e.g. NY: its public holidays too."
+    )
+    public_holidays = models.BooleanField(
+        default=True, help_text="Price work on the country's (and region's) public holidays at the holiday rate."
+    )
     email_sender_name = models.CharField(
         "e-mail sender name",
         max_length=100,

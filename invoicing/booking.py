@@ -23,14 +23,19 @@ from audit.recording import audit_record
 from expense_codes.models import AppliedExpenseCode
 from octoo_billing.money import MAX_QUANTITY
 
+from .coupons import coupon_for_code, coupon_redeem, coupon_scope
+from .errors import BillingRuleError
 from .models import ExtraOffer, Service, ServiceExtra, ServiceRequest
 from .quotes import quote_create
 from .request_codes import code_rules_load, request_codes_resolve
 from .uploads import supporting_document_add, supporting_document_inspect
+from .zones import partner_areas, service_zone_assign
 
 TITLE_MAX = ServiceRequest._meta.get_field("title").max_length
 NOTES_MAX = 5000
 ADDRESS_MAX = 1000
+REGION_MAX = Service._meta.get_field("region").max_length
+POSTAL_MAX = Service._meta.get_field("postal_code").max_length
 MAX_SERVICES = 50
 MAX_DOCUMENTS = 10
 BOOKING_MAX_HOURS = 24
@@ -56,7 +61,10 @@ class ServiceInput:
     starts_at: datetime.datetime | None
     ends_at: datetime.datetime | None
     address: str = ""
-    zone: object = None
+    zone: object = None  # chosen by staff; None: resolved from the address (invoicing.zones)
+    country: str = ""
+    region: str = ""
+    postal_code: str = ""
     provider: object = None
     notes: str = ""
     extras: list[ExtraInput] = field(default_factory=list)
@@ -93,6 +101,13 @@ def _service_errors(customer, index: int, count: int, service: ServiceInput, *, 
         refuse("provider", "Choose one of your own providers.")
     if len(service.address or "") > ADDRESS_MAX:
         refuse("address", f"Keep the address to {ADDRESS_MAX} characters or fewer.")
+    country = (service.country or "").strip()
+    if country and not (len(country) == 2 and country.isalpha()):
+        refuse("country", "Enter the country as its two-letter code, such as US or CA.")
+    if len((service.region or "").strip()) > REGION_MAX:
+        refuse("region", f"Keep the state or province to {REGION_MAX} characters or fewer.")
+    if len((service.postal_code or "").strip()) > POSTAL_MAX:
+        refuse("postal_code", f"Keep the postal code to {POSTAL_MAX} characters or fewer.")
     if len(service.notes or "") > NOTES_MAX:
         refuse("notes", f"Keep the notes to {NOTES_MAX} characters or fewer.")
     for extra in service.extras:
@@ -127,10 +142,11 @@ def service_input_errors(customer, service: ServiceInput, *, booking: bool = Fal
     return errors
 
 
-def service_row(service_request: ServiceRequest, given: ServiceInput) -> Service:
-    """The service ``given`` describes on ``service_request``, unsaved and without its extras and codes (the
-    customer's zone when none is given): what ``request_submit`` and ``intake.service_add`` save."""
-    return Service(
+def service_row(service_request: ServiceRequest, given: ServiceInput, *, areas=None) -> Service:
+    """The service ``given`` describes on ``service_request``, unsaved and without its extras and codes, its zone
+    chosen or resolved from its address (else the customer's default): what ``request_submit`` and
+    ``intake.service_add`` save."""
+    service = Service(
         partner_id=service_request.partner_id,
         request=service_request,
         service_type=given.service_type,
@@ -138,9 +154,14 @@ def service_row(service_request: ServiceRequest, given: ServiceInput) -> Service
         starts_at=given.starts_at,
         ends_at=given.ends_at,
         address=(given.address or "").strip(),
-        zone=given.zone or service_request.customer.zone,
+        country=(given.country or "").strip().upper(),
+        region=(given.region or "").strip().upper(),
+        postal_code=" ".join((given.postal_code or "").split()).upper(),
         notes=(given.notes or "").strip(),
     )
+    service.partner = service_request.customer.partner
+    service_zone_assign(service, chosen=given.zone, areas=areas)
+    return service
 
 
 def extra_row(service: Service, extra: ExtraInput) -> ServiceExtra:
@@ -179,14 +200,22 @@ def request_submit(
     is_recurring: bool = False,
     status: str = ServiceRequest.Status.SUBMITTED,
     book: bool | None = None,
+    coupon_code: str = "",
+    **recurring,
 ) -> ServiceRequest:
     """Submit a request with its services, codes and documents: all of it is saved, or nothing.
 
     ``codes`` are (label, value) pairs (see ``request_codes``); the customer's auto-applied codes are added. A
     ``book``ing (the default for ``source="portal"``) needs at least one service, in the future, and is priced into
     a quote, which becomes an issued invoice at once when the customer's flag says so. Raises ``ValidationError``
-    keyed by field: ``title``, ``service_type``, ``starts_at``, ``ends_at``, ``address``, ``zone``, ``provider``,
-    ``notes``, ``extras``, ``code_<label id>``, ``codes``, ``documents``, ``customer``.
+    keyed by field: ``title``, ``service_type``, ``starts_at``, ``ends_at``, ``address``, ``country``, ``region``,
+    ``postal_code``, ``zone``, ``provider``, ``notes``, ``extras``, ``code_<label id>``, ``codes``, ``documents``,
+    ``customer``, ``coupon``.
+
+    A ``coupon_code`` is checked with the others and redeemed with the request, under the coupon's lock: a
+    percentage applies to every service, a fixed amount to the first one it applies to. ``recurring`` (the
+    ``ServiceRequest`` fields ``repeat``, ``repeat_until``, ``repeat_count``, ``recurring_invoicing``) is saved on
+    the request as given: ``invoicing.recurring`` makes the occurrences.
     """
     book = source == ServiceRequest.Source.PORTAL if book is None else book
     services = list(services)
@@ -218,6 +247,19 @@ def request_submit(
     request_codes, service_codes = resolved.request, resolved.services
     for key, message in resolved.errors.items():
         errors.setdefault(key, message)
+    coupon = None
+    if (coupon_code or "").strip() and not errors:
+        try:
+            coupon = coupon_for_code(
+                partner=customer.partner,
+                code=coupon_code,
+                customer=customer,
+                on_date=timezone.localdate(now, customer.partner.tzinfo),
+                service_type_ids=[s.service_type.pk for s in services],
+                extra_offer_ids=[e.offer.pk for s in services for e in s.extras if e.offer is not None],
+            )
+        except BillingRuleError as error:
+            errors["coupon"] = error.message
     documents = [d for d in documents if d]
     checked = []
     if len(documents) > MAX_DOCUMENTS:
@@ -244,7 +286,10 @@ def request_submit(
                 service_codes=service_codes,
                 is_recurring=is_recurring,
                 status=status,
+                **recurring,
             )
+            if coupon is not None:
+                _coupon_redeem(coupon, service_request, services)
             for document, inspected in checked:
                 stored.append(
                     supporting_document_add(
@@ -260,6 +305,27 @@ def request_submit(
     return ServiceRequest.objects.select_related("quote__invoice").get(pk=service_request.pk)
 
 
+def _coupon_redeem(coupon, service_request: ServiceRequest, services: list[ServiceInput]) -> None:
+    """Count the coupon's use on the request and put it on its services: a percentage on all of them, a fixed
+    amount on the first (by start) it applies to. Refused (used up meanwhile): a ``ValidationError`` on
+    ``coupon`` that rolls the whole request back."""
+    try:
+        coupon_redeem(coupon=coupon, customer=service_request.customer, request=service_request)
+    except BillingRuleError as error:
+        raise ValidationError({"coupon": error.message}) from None
+    rows = Service.objects.filter(request=service_request)
+    if coupon.amount_off_units is not None:
+        types, extras = coupon_scope(coupon)
+        first = None
+        for row in rows.prefetch_related("extras").order_by("starts_at", "pk"):
+            offers = {extra.offer_id for extra in row.extras.all()}
+            if (not types and not extras) or row.service_type_id in types or offers & extras:
+                first = row
+                break
+        rows = rows.filter(pk=first.pk) if first is not None else rows.none()
+    rows.update(coupon=coupon)
+
+
 def _request_save(*, customer, user, source, title, description, services, request_codes, service_codes, **fields):
     actor = user if user is not None and user.is_authenticated else None
     service_request = ServiceRequest.objects.create(
@@ -273,8 +339,9 @@ def _request_save(*, customer, user, source, title, description, services, reque
     )
     AppliedExpenseCode.objects.bulk_create([code.row(request=service_request) for code in request_codes])
     extras, codes = [], []
+    areas = partner_areas(customer.partner_id)
     for given, own_codes in zip(services, service_codes, strict=True):
-        service = service_row(service_request, given)
+        service = service_row(service_request, given, areas=areas)
         service.save()
         extras.extend(extra_row(service, extra) for extra in given.extras)
         codes.extend(code.row(service=service) for code in own_codes)

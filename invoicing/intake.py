@@ -194,16 +194,20 @@ def extras_as_given(service: Service) -> list[ExtraInput]:
     ]
 
 
-def _changes(service: Service, given: ServiceInput, zone) -> dict[str, tuple]:
-    """The fields ``given`` changes: name -> (before, after), as text for the audit trail."""
+def _changes(service: Service, values: Service) -> dict[str, tuple]:
+    """The fields ``values`` (the service as given) changes: name -> (before, after), as text for the audit
+    trail."""
     pairs = {
-        "service_type": (service.service_type_id, getattr(given.service_type, "pk", None)),
-        "provider": (service.provider_id, getattr(given.provider, "pk", None)),
-        "starts_at": (service.starts_at, given.starts_at),
-        "ends_at": (service.ends_at, given.ends_at),
-        "zone": (service.zone_id, getattr(zone, "pk", None)),
-        "address": (service.address, (given.address or "").strip()),
-        "notes": (service.notes, (given.notes or "").strip()),
+        "service_type": (service.service_type_id, values.service_type_id),
+        "provider": (service.provider_id, values.provider_id),
+        "starts_at": (service.starts_at, values.starts_at),
+        "ends_at": (service.ends_at, values.ends_at),
+        "zone": (service.zone_id, values.zone_id),
+        "address": (service.address, values.address),
+        "country": (service.country, values.country),
+        "region": (service.region, values.region),
+        "postal_code": (service.postal_code, values.postal_code),
+        "notes": (service.notes, values.notes),
     }
     return {name: (str(b), str(a)) for name, (b, a) in pairs.items() if b != a}
 
@@ -223,9 +227,9 @@ def service_update(*, service: Service, user=None, given: ServiceInput) -> Servi
     errors = service_input_errors(service_request.customer, dataclasses.replace(given, extras=added))
     if errors:
         raise ValidationError(errors)
-    # No zone given: the customer's, as when it was added (one that had none keeps none).
-    zone = given.zone or (service_request.customer.zone if service.zone_id else None)
-    changes = _changes(service, given, zone)
+    # No zone given: the one of its address (else the customer's default), as when it was added.
+    values = service_row(service_request, given)
+    changes = _changes(service, values)
     if removed or added:
         changes["extras"] = (str(len(rows)), str(len(rows) - len(removed) + len(added)))
     priced = [name for name in PRICED_FIELDS if name in changes]
@@ -236,7 +240,8 @@ def service_update(*, service: Service, user=None, given: ServiceInput) -> Servi
     if not changes:
         return service
     fields = [name for name in changes if name != "extras"]
-    values = service_row(service_request, dataclasses.replace(given, zone=zone))
+    if "zone" in changes or service.zone_source != values.zone_source:
+        fields.append("zone_source")
     if service.shift_id and ("starts_at" in changes or "ends_at" in changes) and not shift_holds(service.shift, values):
         shift = service.shift
         raise ValidationError(

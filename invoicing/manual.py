@@ -73,7 +73,7 @@ def _slips_from_lines(partner_id: int, lines: list[LineInput], currency: str) ->
                 raise BillingRuleError(f"{where} the {name} is at most {format_units(MAX_RATE_UNITS, currency)}.")
             if rate != rate.quantize(Decimal(1).scaleb(-RATE_PLACES)):
                 raise BillingRuleError(f"{where} the {name} has too many decimal places.")
-            if rate < 0 and line.slip_type not in (Slip.Type.ADJUSTMENT, Slip.Type.CREDIT):
+            if rate < 0 and line.slip_type not in Slip.TYPES_ALLOWING_NEGATIVE:
                 raise BillingRuleError(f"{where} the {name} cannot be negative.")
         tax_rate = to_decimal(line.tax_rate)
         if tax_rate.is_nan() or not 0 <= tax_rate <= MAX_PERCENT:
@@ -311,6 +311,7 @@ def quote_convert(*, quote: Quote, user=None, issue: bool = False, source: str =
             unit_price_units=line.unit_price_units,
             tax_rate=line.tax_rate,
             discount_units=line.discount_units,
+            slip_type=line.slip_type,
         )
         for line in quote.lines.all()
     ]

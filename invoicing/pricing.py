@@ -8,9 +8,10 @@ lines before tax (largest remainder) so that the parts add up to the whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 
 from octoo_billing.money import allocate, percent_of, round_half_up, to_decimal
 
@@ -41,7 +42,8 @@ def slip_price(slip: Slip) -> Slip:
     taxable = slip.bill_amount_units - slip.line_discount_units - slip.invoice_discount_units
     slip.bill_tax_units = percent_of(taxable, slip.tax_rate)
     slip.bill_total_units = taxable + slip.bill_tax_units
-    slip.pay_total_units = round_half_up(slip.quantity * to_decimal(slip.pay_rate_units))
+    pay_quantity = slip.quantity if slip.pay_quantity is None else to_decimal(slip.pay_quantity)
+    slip.pay_total_units = round_half_up(pay_quantity * to_decimal(slip.pay_rate_units))
     return slip
 
 
@@ -158,6 +160,47 @@ def invoice_totals_refresh(invoice: Invoice, *, save: bool = True) -> Invoice:
     if save:
         invoice.save(update_fields=INVOICE_TOTAL_FIELDS)
     return invoice
+
+
+@dataclass(frozen=True)
+class TaxBand:
+    """The tax of one rate on a document: its taxable base (amounts after discounts) and the tax on it."""
+
+    rate: Decimal
+    base_units: int
+    tax_units: int
+
+
+def tax_bands(slips) -> list[TaxBand]:
+    """The tax per rate of these (bill-side) lines, highest rate first: what a document prints under its totals
+    and e-invoicing needs. The bases and taxes add up to the lines' taxable amounts and tax exactly."""
+    bases: dict[Decimal, list[int]] = {}
+    for slip in slips:
+        band = bases.setdefault(to_decimal(slip.tax_rate).normalize(), [0, 0])
+        band[0] += slip.bill_amount_units - slip.line_discount_units - slip.invoice_discount_units
+        band[1] += slip.bill_tax_units
+    return [TaxBand(rate, base, tax) for rate, (base, tax) in sorted(bases.items(), reverse=True) if base or tax]
+
+
+def invoice_tax_bands(invoice: Invoice) -> list[TaxBand]:
+    """The tax per rate of an AR invoice, from its lines in one grouped query (none for an AP bill)."""
+    if invoice.kind != Invoice.Kind.AR:
+        return []
+    rows = (
+        invoice_slips(invoice)
+        .order_by()
+        .values("tax_rate")
+        .annotate(
+            base=Sum(F("bill_amount_units") - F("line_discount_units") - F("invoice_discount_units")),
+            tax=Sum("bill_tax_units"),
+        )
+    )
+    merged: dict[Decimal, list[int]] = {}
+    for row in rows:  # 7.000 and 7.0 are one rate
+        band = merged.setdefault(to_decimal(row["tax_rate"]).normalize(), [0, 0])
+        band[0] += int(row["base"] or 0)
+        band[1] += int(row["tax"] or 0)
+    return [TaxBand(rate, base, tax) for rate, (base, tax) in sorted(merged.items(), reverse=True) if base or tax]
 
 
 def invoice_discount_apply(invoice: Invoice, discount_units: int) -> Invoice:

@@ -20,7 +20,7 @@ from customers.access import customer_membership, staff_membership
 
 from .errors import InvalidTransition, PricingError
 from .manual import quote_convert
-from .models import Invoice, Quote, QuoteLine, Service, ServiceRequest
+from .models import Invoice, Quote, QuoteLine, Service, ServiceRequest, Slip
 from .pricing import line_amounts
 from .rates import RateBook, service_slips
 
@@ -62,6 +62,7 @@ def quote_create(*, service_request: ServiceRequest, user=None) -> Quote:
                 unit_price_units=slip.bill_rate_units,
                 tax_rate=slip.tax_rate,
                 discount_units=slip.line_discount_units,
+                slip_type=Slip.Type.COUPON if slip.slip_type == Slip.Type.COUPON else Slip.Type.GENERAL,
             )
             for slip in slips
         )

@@ -51,7 +51,9 @@ def split_by_pay_schedule(
 
 
 def apply_time_policy(minutes: OrderedDict[str, int], policy) -> OrderedDict[str, int]:
-    """Round worked time up to the policy's step and up to its minimum; the extra goes to the last schedule."""
+    """The minutes a policy counts: worked time rounded up to the policy's step and up to its minimum, the extra
+    on the last schedule. ``minutes`` is left as it is (each side of a service applies its own policy to it)."""
+    minutes = OrderedDict(minutes)
     if policy is None or not minutes:
         return minutes
     total = sum(minutes.values())

@@ -14,6 +14,7 @@ from expense_codes.models import ExpenseCodeLabel
 from invoicing.lifecycle import invoice_issue
 from invoicing.manual import LineInput, invoice_create_manual
 from invoicing.models import (
+    Coupon,
     ExtraOffer,
     Invoice,
     InvoiceProforma,
@@ -24,6 +25,7 @@ from invoicing.models import (
     Shift,
     Slip,
     Zone,
+    ZoneArea,
 )
 from invoicing.pricing import invoice_totals_refresh, proforma_totals_refresh, slip_price
 
@@ -38,6 +40,9 @@ class PartnerFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"partner-{n}")
     legal_name = factory.LazyAttribute(lambda o: f"{o.name} LLC")
     email = factory.Sequence(lambda n: f"billing{n}@partner.example")
+    # Off in tests: services are dated relative to today, and a public holiday two days ago would price them at a
+    # holiday rate the test never set. Tests of public holidays turn it on.
+    public_holidays = False
 
 
 class BillingContactFactory(factory.django.DjangoModelFactory):
@@ -124,6 +129,23 @@ class ServiceTypeFactory(factory.django.DjangoModelFactory):
     partner = factory.SubFactory(PartnerFactory)
     code = factory.Sequence(lambda n: f"interpreting-{n}")
     name = factory.Sequence(lambda n: f"Interpreting {n}")
+
+
+class ZoneAreaFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ZoneArea
+
+    zone = factory.SubFactory(ZoneFactory)
+    country = "US"
+
+
+class CouponFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Coupon
+
+    partner = factory.SubFactory(PartnerFactory)
+    code = factory.Sequence(lambda n: f"SAVE{n}")
+    percent_off = Decimal("10")
 
 
 class ServiceRequestFactory(factory.django.DjangoModelFactory):

@@ -52,10 +52,10 @@ def _slip_on_issued(row):
     return f"EXISTS ({ISSUED.format(row=row)}) OR EXISTS ({LIVE_PROFORMA_ISSUED.format(row=row)})"
 
 
-def _sqlite_guards():
+def _sqlite_guards(frozen_columns=FROZEN_COLUMNS):
     frozen = [
         f"SELECT RAISE(ABORT, 'issued invoice cannot be changed: column {column}') WHERE OLD.{column} IS NOT NEW.{column};"
-        for column in FROZEN_COLUMNS
+        for column in frozen_columns
     ] + [
         f"SELECT RAISE(ABORT, 'issued invoice cannot be changed: column {column}') "
         f"WHERE NEW.{column} IS NOT NULL AND OLD.{column} IS NOT NEW.{column};"

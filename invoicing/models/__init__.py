@@ -3,7 +3,18 @@ from .invoice import Invoice, InvoiceProforma
 from .numbering import NumberCounter
 from .outbox import OutboxJob
 from .payment import Payment
-from .pricing import Coupon, ExtraOffer, Holiday, PaySchedule, Rate, ServiceType, TimePolicy, Zone
+from .pricing import (
+    Coupon,
+    CouponRedemption,
+    ExtraOffer,
+    Holiday,
+    PaySchedule,
+    Rate,
+    ServiceType,
+    TimePolicy,
+    Zone,
+    ZoneArea,
+)
 from .proforma import Proforma
 from .request import Quote, QuoteLine, Service, ServiceExtra, ServiceRequest, Shift, SupportingDocument
 from .runs import BillingRun, BillingRunItem
@@ -13,6 +24,7 @@ __all__ = [
     "BillingRun",
     "BillingRunItem",
     "Coupon",
+    "CouponRedemption",
     "CreditApplication",
     "CreditNote",
     "CreditNoteLine",
@@ -39,4 +51,5 @@ __all__ = [
     "SupportingDocument",
     "TimePolicy",
     "Zone",
+    "ZoneArea",
 ]

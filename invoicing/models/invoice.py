@@ -204,6 +204,8 @@ class Invoice(models.Model):
     )
     # Totals (frozen at issue): subtotal - discounts + tax = total.
     discount_units = models.BigIntegerField(default=0, help_text="Invoice-level discount, spread over lines.")
+    # A coupon entered on a manual invoice: its discount lines are recomputed whenever the draft's lines change.
+    coupon = models.ForeignKey("invoicing.Coupon", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     subtotal_units = models.BigIntegerField(default=0)
     discount_total_units = models.BigIntegerField(default=0)
     tax_units = models.BigIntegerField(default=0)

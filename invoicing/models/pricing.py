@@ -1,7 +1,7 @@
 """Pricing tables: zones (tax and price rule), service types, pay schedules, rates, policies, coupons."""
 
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
 
@@ -32,6 +32,29 @@ class Zone(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.tax_rate.normalize():f}%)"
+
+
+class ZoneArea(models.Model):
+    """Where a zone applies: a country, optionally one of its regions (state, province), optionally postal codes
+    matching a pattern (``10001``, ``100*``). A service's address is matched against every area of its partner;
+    the most specific match wins (``invoicing.zones``)."""
+
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="areas")
+    country = models.CharField(max_length=2, help_text="ISO country code, e.g. US.")
+    region = models.CharField(max_length=60, blank=True, help_text="State or province code, e.g. NY; empty: all.")
+    postal_pattern = models.CharField(
+        max_length=20, blank=True, help_text="A postal code, or its start followed by * (100*); empty: all."
+    )
+
+    class Meta:
+        ordering = ["country", "region", "postal_pattern"]
+        constraints = [
+            models.UniqueConstraint(fields=["zone", "country", "region", "postal_pattern"], name="zone_area_unique"),
+            models.CheckConstraint(condition=~Q(country=""), name="zone_area_country_required"),
+        ]
+
+    def __str__(self):
+        return " ".join(part for part in (self.country, self.region, self.postal_pattern) if part)
 
 
 class ServiceType(models.Model):
@@ -97,13 +120,24 @@ class Rate(models.Model):
 
 
 class TimePolicy(models.Model):
-    """A time-based policy on service time: minimum billable hours and rounding of worked time."""
+    """An agreement's time-based policy (seed 003): minimum billable hours, rounding of worked time and the
+    multipliers of after-hours (weeknight), weekend and holiday time. A customer's policy prices the bill side of
+    its services, a provider's the pay side; a policy with neither is the partner's default for either side."""
 
     partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="time_policies")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, null=True, blank=True)
     provider = models.ForeignKey("customers.Provider", on_delete=models.CASCADE, null=True, blank=True)
     minimum_hours = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     rounding_minutes = models.PositiveSmallIntegerField(default=0, help_text="Round worked time up to this step.")
+    after_hours_multiplier = models.DecimalField(
+        max_digits=5, decimal_places=3, default=1, help_text="Applied to the rate of weeknight time."
+    )
+    weekend_multiplier = models.DecimalField(
+        max_digits=5, decimal_places=3, default=1, help_text="Applied to the rate of weekend time."
+    )
+    holiday_multiplier = models.DecimalField(
+        max_digits=5, decimal_places=3, default=1, help_text="Applied to the rate of holiday time."
+    )
 
     class Meta:
         verbose_name_plural = "time policies"
@@ -112,14 +146,35 @@ class TimePolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(customer__isnull=True) | Q(provider__isnull=True), name="time_policy_one_side"
             ),
+            models.CheckConstraint(
+                condition=Q(after_hours_multiplier__gt=0) & Q(weekend_multiplier__gt=0) & Q(holiday_multiplier__gt=0),
+                name="time_policy_multipliers_positive",
+            ),
+            models.UniqueConstraint(
+                "partner",
+                Coalesce("customer", Value(0)),
+                Coalesce("provider", Value(0)),
+                name="time_policy_unique_per_scope",
+            ),
         ]
 
     def __str__(self):
         scope = self.customer or self.provider or "default"
         return f"min {self.minimum_hours} h, round {self.rounding_minutes} min ({scope})"
 
+    def multiplier(self, schedule: str):
+        """The multiplier of time worked under ``schedule`` (a PaySchedule value)."""
+        return {
+            PaySchedule.WEEKNIGHT: self.after_hours_multiplier,
+            PaySchedule.WEEKEND: self.weekend_multiplier,
+            PaySchedule.HOLIDAY: self.holiday_multiplier,
+        }.get(schedule, 1)
+
 
 class Holiday(models.Model):
+    """One of the partner's own holidays, on top of the public holidays of its country and region (``holidays``
+    package, ``Partner.country``/``region``): time worked on it is priced at the holiday rate."""
+
     partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="holidays")
     date = models.DateField()
     name = models.CharField(max_length=100)
@@ -133,17 +188,35 @@ class Holiday(models.Model):
 
 
 class Coupon(models.Model):
+    """A discount code (seed 001: "discounts (coupons, subscription) are applied"): a percentage or a fixed amount
+    off the lines it applies to, shown as its own discount line before tax (``invoicing.coupons``).
+
+    With no service types and no extras chosen it applies to every discountable line; otherwise to the time of
+    services of the chosen types and to the chosen extras. ``redeemed_count`` is counted under a row lock, and the
+    database refuses a count above ``max_redemptions``."""
+
     partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="coupons")
     code = models.CharField(max_length=40)
+    description = models.CharField(max_length=200, blank=True)
     percent_off = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     amount_off_units = models.BigIntegerField(null=True, blank=True)
     valid_from = models.DateField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    service_types = models.ManyToManyField(ServiceType, blank=True, related_name="coupons")
+    extra_offers = models.ManyToManyField("invoicing.ExtraOffer", blank=True, related_name="coupons")
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True, help_text="In all; empty: no limit.")
+    max_per_customer = models.PositiveIntegerField(null=True, blank=True, help_text="Per customer; empty: no limit.")
+    redeemed_count = models.PositiveIntegerField(default=0)
 
     class Meta:
+        ordering = ["code"]
         constraints = [
             models.UniqueConstraint(fields=["partner", "code"], name="coupon_code_unique"),
+            models.CheckConstraint(
+                condition=Q(max_redemptions__isnull=True) | Q(redeemed_count__lte=F("max_redemptions")),
+                name="coupon_redemptions_within_limit",
+            ),
             models.CheckConstraint(
                 condition=(Q(percent_off__isnull=False) & Q(amount_off_units__isnull=True))
                 | (Q(percent_off__isnull=True) & Q(amount_off_units__isnull=False)),
@@ -160,6 +233,38 @@ class Coupon(models.Model):
 
     def __str__(self):
         return self.code
+
+
+class CouponRedemption(models.Model):
+    """One use of a coupon: on a booking (request) or on a manual invoice."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="coupon_redemptions")
+    request = models.ForeignKey(
+        "invoicing.ServiceRequest", on_delete=models.CASCADE, null=True, blank=True, related_name="coupon_redemptions"
+    )
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", on_delete=models.CASCADE, null=True, blank=True, related_name="coupon_redemptions"
+    )
+    redeemed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-redeemed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(request__isnull=False) | Q(invoice__isnull=False), name="coupon_redemption_has_document"
+            ),
+            models.UniqueConstraint(
+                fields=["coupon", "request"], condition=Q(request__isnull=False), name="coupon_once_per_request"
+            ),
+            models.UniqueConstraint(
+                fields=["coupon", "invoice"], condition=Q(invoice__isnull=False), name="coupon_once_per_invoice"
+            ),
+        ]
+        indexes = [models.Index(fields=["coupon", "customer"])]
+
+    def __str__(self):
+        return f"{self.coupon} for {self.customer}"
 
 
 class ExtraOffer(models.Model):

@@ -18,6 +18,14 @@ class ServiceRequest(models.Model):
         CONFIRMED = "confirmed", "Confirmed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Repeat(models.TextChoices):
+        WEEKLY = "weekly", "Every week"
+        MONTHLY = "monthly", "Every month"
+
+    class RecurringInvoicing(models.TextChoices):
+        EACH = "each", "An invoice for each occurrence"
+        MONTHLY = "monthly", "One invoice per month"
+
     class Source(models.TextChoices):
         OFFICE = "office", "Office"
         PORTAL = "portal", "Customer portal"
@@ -30,12 +38,31 @@ class ServiceRequest(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTED)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.OFFICE)
     is_recurring = models.BooleanField(default=False)
+    # A recurring booking (seed 002): its services are the occurrences, each its own service.
+    repeat = models.CharField(max_length=8, choices=Repeat.choices, blank=True)
+    repeat_until = models.DateField(null=True, blank=True, help_text="The last day an occurrence may start.")
+    repeat_count = models.PositiveSmallIntegerField(null=True, blank=True, help_text="How many occurrences.")
+    recurring_invoicing = models.CharField(
+        max_length=12, choices=RecurringInvoicing.choices, blank=True, help_text="How a recurring booking is invoiced."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["partner", "customer", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(repeat="") | Q(is_recurring=True), name="request_repeat_only_when_recurring"
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat="") | Q(repeat_until__isnull=False) | Q(repeat_count__isnull=False),
+                name="request_repeat_has_an_end",
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_count__isnull=True) | Q(repeat_count__gte=1), name="request_repeat_count_positive"
+            ),
+        ]
 
     def __str__(self):
         return f"R-{self.pk} {self.title}"
@@ -66,6 +93,11 @@ class Service(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class ZoneSource(models.TextChoices):
+        ADDRESS = "address", "From the service address"
+        CUSTOMER = "customer", "The customer's default zone"
+        CHOSEN = "chosen", "Chosen by staff"
+
     partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="services")
     request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="services")
     provider = models.ForeignKey(
@@ -76,7 +108,20 @@ class Service(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     address = models.TextField(blank=True)
+    # The structured part of the address that tax zones are matched on (invoicing.zones).
+    country = models.CharField(max_length=2, blank=True, help_text="ISO country code, e.g. US.")
+    region = models.CharField(max_length=60, blank=True, help_text="State or province code, e.g. NY.")
+    postal_code = models.CharField(max_length=20, blank=True)
     zone = models.ForeignKey("invoicing.Zone", on_delete=models.PROTECT, null=True, blank=True)
+    zone_source = models.CharField(
+        max_length=10, choices=ZoneSource.choices, blank=True, help_text="How the zone was found."
+    )
+    coupon = models.ForeignKey(
+        "invoicing.Coupon", on_delete=models.PROTECT, null=True, blank=True, related_name="services"
+    )
+    occurrence = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Its place in a recurring booking (1 is the first)."
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     checked_out_at = models.DateTimeField(null=True, blank=True)
     outcome_published_at = models.DateTimeField(null=True, blank=True)
@@ -176,11 +221,14 @@ class QuoteLine(models.Model):
     unit_price_units = models.DecimalField(max_digits=14, decimal_places=4)
     tax_rate = models.DecimalField("tax rate %", max_digits=6, decimal_places=3, default=0)
     discount_units = models.BigIntegerField(default=0)
+    slip_type = models.CharField(max_length=20, default="general", help_text="The invoice line it becomes.")
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="quote_line_quantity_positive"),
-            models.CheckConstraint(condition=Q(unit_price_units__gte=0), name="quote_line_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(unit_price_units__gte=0) | Q(slip_type="coupon"), name="quote_line_price_not_negative"
+            ),
             models.CheckConstraint(condition=Q(discount_units__gte=0), name="quote_line_discount_not_negative"),
             models.CheckConstraint(
                 condition=Q(tax_rate__gte=0) & Q(tax_rate__lte=100), name="quote_line_tax_rate_range"

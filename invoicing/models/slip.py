@@ -55,11 +55,12 @@ class Slip(models.Model):
         GENERAL = "general", "General"
         ADJUSTMENT = "adjustment", "Adjustment"
         CREDIT = "credit", "Credit"
+        COUPON = "coupon", "Coupon discount"
 
     # Slip types priced from a pay-schedule rate: they must say which one.
     TYPES_REQUIRING_PAY_SCHEDULE = (Type.SERVICE, Type.PREP_TIME)
-    # Slip types whose rates may be negative (reduced scope, credits).
-    TYPES_ALLOWING_NEGATIVE = (Type.ADJUSTMENT, Type.CREDIT)
+    # Slip types whose rates may be negative (reduced scope, credits, coupon discounts).
+    TYPES_ALLOWING_NEGATIVE = (Type.ADJUSTMENT, Type.CREDIT, Type.COUPON)
 
     partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="slips")
     proforma = models.ForeignKey(
@@ -73,6 +74,9 @@ class Slip(models.Model):
     pay_schedule = models.CharField(max_length=10, choices=PaySchedule.choices, blank=True)
     description = models.CharField(max_length=300)
     quantity = models.DecimalField(max_digits=12, decimal_places=4, default=1)
+    # The provider's quantity when its time policy differs from the customer's (seed 003: each side has its own);
+    # empty: the same as ``quantity``.
+    pay_quantity = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     # Rates in minor units per unit of quantity (Decimal: 65.5 cents a mile is exact).
     bill_rate_units = models.DecimalField(max_digits=14, decimal_places=4, default=0)
     pay_rate_units = models.DecimalField(max_digits=14, decimal_places=4, default=0)
@@ -101,13 +105,20 @@ class Slip(models.Model):
             ),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="slip_quantity_positive"),
             models.CheckConstraint(
-                condition=Q(slip_type__in=["adjustment", "credit"])
+                condition=Q(pay_quantity__isnull=True) | Q(pay_quantity__gte=0), name="slip_pay_quantity_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(slip_type__in=["adjustment", "credit", "coupon"])
                 | (Q(bill_rate_units__gte=0) & Q(pay_rate_units__gte=0)),
                 name="slip_rates_not_negative",
             ),
             models.CheckConstraint(
                 condition=~Q(slip_type="credit") | (Q(bill_rate_units__lte=0) & Q(pay_rate_units__lte=0)),
                 name="slip_credit_not_positive",
+            ),
+            models.CheckConstraint(
+                condition=~Q(slip_type="coupon") | (Q(bill_rate_units__lte=0) & Q(pay_rate_units=0)),
+                name="slip_coupon_only_reduces_the_bill",
             ),
             models.CheckConstraint(
                 condition=Q(line_discount_units__gte=0) & Q(invoice_discount_units__gte=0),
@@ -137,6 +148,11 @@ class Slip(models.Model):
 
     def __str__(self):
         return self.description
+
+    @property
+    def paid_quantity(self):
+        """The quantity the provider is paid for."""
+        return self.quantity if self.pay_quantity is None else self.pay_quantity
 
     @property
     def discount_units(self) -> int:

@@ -85,7 +85,7 @@ def _line(slip: Slip, side: str, currency: str) -> Line:
     if side == "pay":
         return Line(
             label=_label(slip),
-            quantity_price=f"{_quantity(slip.quantity)} × {_rate(slip.pay_rate_units, currency)}",
+            quantity_price=f"{_quantity(slip.paid_quantity)} × {_rate(slip.pay_rate_units, currency)}",
             discount="",
             tax="",
             total=_money(slip.pay_total_units, currency),

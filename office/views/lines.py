@@ -31,6 +31,8 @@ def slips_for_display(slips, currency: str = "USD") -> list:
     """Pre-format each line's numbers once (quantity, tax rate, the bill and pay amounts)."""
     for slip in slips:
         slip.qty_display = plain_number(slip.quantity)
+        # The provider's own time policy may count other hours than the customer's (seed 003).
+        slip.pay_qty_display = plain_number(slip.paid_quantity)
         slip.tax_display = plain_number(slip.tax_rate)
         slip.m_rate = format_units(slip.bill_rate_units, currency)
         slip.m_pay_rate = format_units(slip.pay_rate_units, currency)
@@ -56,7 +58,8 @@ def line_rows_html(slips, *, currency: str, ar: bool):
             f'<tr><td>{escape(slip.description)}<span class="line-sub">'
             f"{escape(TYPE_LABELS.get(slip.slip_type, slip.slip_type))}"
             f'<span class="d-md-none">{" · " + schedule if schedule else ""}</span></span></td>'
-            f'<td class="d-none d-md-table-cell">{schedule or "—"}</td><td class="num">{slip.qty_display}</td>'
+            f'<td class="d-none d-md-table-cell">{schedule or "—"}</td>'
+            f'<td class="num">{slip.qty_display if ar else slip.pay_qty_display}</td>'
         )
         if ar:
             discount = f"−{escape(slip.m_discount)}" if slip.m_discount else _DASH

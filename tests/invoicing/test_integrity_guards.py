@@ -33,6 +33,7 @@ from invoicing.payments import payment_record
 from invoicing.pricing import slip_price
 from tests.factories import (
     BillingContactFactory,
+    CouponFactory,
     CustomerFactory,
     PartnerFactory,
     ProviderFactory,
@@ -115,6 +116,8 @@ def another_value(field, invoice: Invoice):
             return ProviderFactory(partner=invoice.partner).pk
         if model is Invoice.billing_contact.field.related_model:
             return BillingContactFactory(customer=invoice.customer).pk
+        if model is Invoice.coupon.field.related_model:
+            return CouponFactory(partner=invoice.partner).pk
         return UserFactory().pk
     if isinstance(field, models.BooleanField):
         return not current
