@@ -61,6 +61,14 @@ BLUEFIN = PartnerSpec(
     ),
     customer_policies=(),
     coupons=(("SPRING15", "15", None), ("LOYALTY50", None, 5000)),
+    coupon_limits={"LOYALTY50": (None, 2)},
+    region="ME",
+    zone_areas=(
+        ("Portland Metro", "US", "ME", "041*"),
+        ("Portland Metro", "US", "ME", "04043"),
+        ("Midcoast", "US", "ME", ""),
+        ("Seacoast NH", "US", "NH", ""),
+    ),
     providers=(
         ("Coastline Technical LLC", 30, "14 Industrial Way\nWestbrook, ME 04092"),
         ("Jonah Whitcomb", 15, "27 Ocean House Road\nCape Elizabeth, ME 04107"),

@@ -17,12 +17,15 @@ from invoicing.models import Quote, QuoteLine, ServiceRequest
 from .context import DemoSeed, PartnerData
 from .dates import at
 from .people import portal_users
-from .requests import request_codes, request_make
+from .requests import address_parts, request_codes, request_make
 from .specs import QUOTE_CONVERTED_CUSTOMER, TOPICS, CustomerSpec
 
 
-def book(seed: DemoSeed, data: PartnerData, c: CustomerSpec, *, codes: list[tuple[str, str]]) -> ServiceRequest:
-    """A portal booking through the one way in (``request_book``): a weekday morning one to three weeks ahead."""
+def book(
+    seed: DemoSeed, data: PartnerData, c: CustomerSpec, *, codes: list[tuple[str, str]], coupon_code: str = ""
+) -> ServiceRequest:
+    """A portal booking through the one way in (``request_book``): a weekday morning one to three weeks ahead,
+    with the partner's first coupon when ``coupon_code`` says so."""
     rng = seed.rng
     customer = data.customers[c.name]
     day = seed.today + datetime.timedelta(days=rng.randint(5, 18))
@@ -30,14 +33,19 @@ def book(seed: DemoSeed, data: PartnerData, c: CustomerSpec, *, codes: list[tupl
     starts_at = at(day, rng.choice((9, 10, 13)), 0)
     minutes = rng.choice((60, 90, 120))
     title = rng.choice(TOPICS[rng.choice(c.topics)]).capitalize()
+    region, postal_code = address_parts(customer.address)
     service = ServiceInput(
         service_type=data.types[rng.choice(c.types)],
         starts_at=starts_at,
         ends_at=starts_at + datetime.timedelta(minutes=minutes),
         address=customer.address,
+        region=region,
+        postal_code=postal_code,
     )
     user = portal_users(seed).get(customer.name)
-    return request_book(customer=customer, user=user, title=title, services=[service], codes=codes)
+    return request_book(
+        customer=customer, user=user, title=title, services=[service], codes=codes, coupon_code=coupon_code
+    )
 
 
 def quotes_create(seed: DemoSeed, data: PartnerData) -> None:
@@ -75,7 +83,9 @@ def bookings_invoiced_at_once(seed: DemoSeed, data: PartnerData) -> None:
     moment it is confirmed (seed 002), so they come last, after the history's invoices. Their invoices are issued
     by ``request_book`` with their delivery work, which ``demo.delivery`` then discards."""
     users = portal_users(seed)
+    coupon = next((code for code, percent, _ in data.spec.coupons if percent), "")  # the first percentage coupon
     for c in [c for c in data.spec.customers if c.name in users]:
         customer = data.customers[c.name]
         if customer.auto_invoice_on_booking and not customer.allow_recurring_bookings:
-            book(seed, data, c, codes=request_codes(seed, c, always=True))
+            book(seed, data, c, codes=request_codes(seed, c, always=True), coupon_code=coupon)
+            coupon = ""  # once: the first booking shows a coupon's discount line

@@ -10,11 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from customers.company import company_settings_update
 from customers.models import Partner
-from invoicing.models import Coupon, ExtraOffer, Holiday, Rate, ServiceType, TimePolicy, Zone
+from invoicing.models import Coupon, ExtraOffer, Holiday, Rate, ServiceType, TimePolicy, Zone, ZoneArea
 from invoicing.numbering import counters_ensure
+from invoicing.rates import RateBook
 
 from .context import HISTORY_DAYS, DemoSeed, PartnerData
-from .dates import us_holidays_between
 from .specs import PartnerSpec
 
 
@@ -37,6 +37,8 @@ def partner_create(spec: PartnerSpec) -> Partner:
         name=spec.name,
         slug=spec.slug,
         currency="USD",
+        country="US",
+        region=spec.region,
         legal_name=spec.legal_name,
         address=spec.address,
         tax_id=spec.tax_id,
@@ -65,6 +67,12 @@ def zones_create(data: PartnerData) -> None:
         )
         for name, rate, multiplier, surcharge in data.spec.zones
     }
+    ZoneArea.objects.bulk_create(
+        [
+            ZoneArea(zone=data.zones[zone], country=country, region=region, postal_pattern=pattern)
+            for zone, country, region, pattern in data.spec.zone_areas
+        ]
+    )
 
 
 def service_types_create(data: PartnerData) -> None:
@@ -115,7 +123,8 @@ def rates_create(data: PartnerData) -> None:
 
 
 def time_policies_create(data: PartnerData) -> None:
-    """An hour's minimum in quarter hours for everyone; some customers have their own."""
+    """An hour's minimum in quarter hours for everyone; some customers (the bill side) and providers (the pay
+    side) have their own."""
     TimePolicy.objects.create(partner=data.partner, minimum_hours=Decimal("1"), rounding_minutes=15)
     for name, minimum, rounding in data.spec.customer_policies:
         TimePolicy.objects.create(
@@ -124,16 +133,37 @@ def time_policies_create(data: PartnerData) -> None:
             minimum_hours=Decimal(minimum),
             rounding_minutes=rounding,
         )
+    for name, minimum, rounding in data.spec.provider_policies:
+        TimePolicy.objects.create(
+            partner=data.partner,
+            provider=data.providers[name],
+            minimum_hours=Decimal(minimum),
+            rounding_minutes=rounding,
+        )
 
 
 def holidays_create(seed: DemoSeed, data: PartnerData) -> None:
-    """The US holidays from before the history starts to two months ahead (holiday rates apply on them)."""
-    holidays = us_holidays_between(seed.days_ago(HISTORY_DAYS + 5), seed.today + datetime.timedelta(days=60))
-    Holiday.objects.bulk_create([Holiday(partner=data.partner, date=day, name=name) for day, name in holidays])
-    data.holidays = [day for day, _ in holidays]
+    """The partner's own day off (the public holidays of its country and state come from the ``holidays``
+    package); ``data.holidays`` are all the holidays from before the history starts to two months ahead."""
+    partner, first = data.partner, seed.days_ago(HISTORY_DAYS + 5)
+    last = seed.today + datetime.timedelta(days=60)
+    if data.spec.own_holiday:
+        month, day, name = data.spec.own_holiday
+        Holiday.objects.bulk_create(
+            [
+                Holiday(partner=partner, date=datetime.date(year, month, day), name=name)
+                for year in (first.year, last.year)
+            ],
+            ignore_conflicts=True,
+        )
+    calendar = RateBook(partner).holidays
+    days = (first + datetime.timedelta(days=n) for n in range((last - first).days + 1))
+    data.holidays = [day for day in days if day in calendar]
 
 
 def coupons_create(seed: DemoSeed, data: PartnerData) -> None:
+    """The partner's coupons, some limited in all or per customer (redeemed on portal bookings: ``bookings``)."""
+    limits = data.spec.coupon_limits
     Coupon.objects.bulk_create(
         [
             Coupon(
@@ -143,6 +173,8 @@ def coupons_create(seed: DemoSeed, data: PartnerData) -> None:
                 amount_off_units=amount,
                 valid_from=seed.days_ago(HISTORY_DAYS),
                 valid_until=seed.today + datetime.timedelta(days=90),
+                max_redemptions=limits.get(code, (None, None))[0],
+                max_per_customer=limits.get(code, (None, None))[1],
             )
             for code, percent, amount in data.spec.coupons
         ]

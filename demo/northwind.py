@@ -61,6 +61,11 @@ NORTHWIND = PartnerSpec(
     ),
     customer_policies=(("Alameda County Superior Court", "2", 15),),
     coupons=(("WELCOME10", "10", None), ("SCHOOLYEAR50", None, 5000)),
+    coupon_limits={"WELCOME10": (None, 1), "SCHOOLYEAR50": (25, None)},
+    region="CA",
+    zone_areas=(("Bay Area", "US", "CA", "94*"), ("Central Valley", "US", "CA", "95*")),
+    provider_policies=(("Tuan Nguyen", "0", 30),),
+    own_holiday=(8, 14, "Northwind founders' day"),
     providers=(
         ("Maria Delgado", 15, "2231 Fruitvale Avenue\nOakland, CA 94601"),
         ("Tuan Nguyen", 30, "780 Story Road\nSan Jose, CA 95122"),

@@ -66,6 +66,13 @@ def service_times(seed: DemoSeed, day: datetime.date) -> tuple[datetime.datetime
     return start, start + datetime.timedelta(minutes=minutes)
 
 
+def address_parts(address: str) -> tuple[str, str]:
+    """(state, postal code) of a demo address whose last line reads "City, ST 12345"."""
+    last = (address or "").strip().splitlines()[-1] if (address or "").strip() else ""
+    parts = last.rsplit(",", 1)[-1].split()
+    return (parts[0], parts[1]) if len(parts) == 2 else ("", "")
+
+
 def _service_zone(seed: DemoSeed, data: PartnerData, customer) -> tuple[object, bool]:
     """The customer's own zone, sometimes remote (video) or another zone; and whether it is remote."""
     remote_zone = data.spec.remote_zone
@@ -86,12 +93,15 @@ def _service_plan(seed: DemoSeed, data: PartnerData, customer, day: datetime.dat
         starts_at += datetime.timedelta(days=1)
         ends_at += datetime.timedelta(days=1)
     zone, remote = _service_zone(seed, data, customer)
+    region, postal_code = ("", "") if remote else address_parts(customer.address)
     given = ServiceInput(
         service_type=data.types[type_code],
         starts_at=starts_at,
         ends_at=ends_at,
         address="Video remote interpreting (secure link)" if remote else customer.address,
-        zone=zone,
+        region=region,
+        postal_code=postal_code,
+        zone=None if zone == customer.zone else zone,  # the customer's own: found from the address
         provider=rng.choice(list(data.providers.values())),
     )
     low, high = spec.mileage

@@ -98,6 +98,13 @@ class PartnerSpec:
     manual_invoice_is_deposit: bool  # partly paid (else paid, and a duplicate of it issued and voided)
     manual_draft: ManualInvoiceSpec | None = None  # a manual invoice left as a draft
     void_and_reissue: bool = False  # an invoice sent with the wrong PO is voided and its services re-invoiced
+    region: str = ""  # the state whose public holidays apply too (with the country's: Partner.country is US)
+    zone_areas: tuple[tuple[str, str, str, str], ...] = ()  # zone, country, region, postal pattern
+    provider_policies: tuple[tuple[str, str, int], ...] = ()  # provider, minimum hours, rounding minutes
+    own_holiday: tuple[int, int, str] | None = None  # month, day, name: a day off of the partner's own
+    coupon_limits: Mapping[str, tuple[int | None, int | None]] = field(
+        default_factory=dict
+    )  # code: total, per customer
     shared_bill: bool = False  # another customer pays half of an invoice through a child invoice
 
 
