@@ -296,13 +296,19 @@ def bench_runs(lines: list[str]):
     run(lines)
 
 
+def bench_generation(lines: list[str]):
+    from bench.generation import bench_generation as run
+
+    run(lines)
+
+
 def bench_imports(lines: list[str]):
     from bench.imports import bench_imports as run
 
     run(lines)
 
 
-BENCHES = [bench_engine, bench_pages, bench_pdf, bench_runs, bench_imports]
+BENCHES = [bench_engine, bench_generation, bench_pages, bench_pdf, bench_runs, bench_imports]
 
 
 def main():
