@@ -203,9 +203,25 @@ def history_create(seed: DemoSeed, data: PartnerData) -> None:
 
 
 def future_create(seed: DemoSeed, data: PartnerData) -> None:
-    """A few bookings still to come."""
+    """A few bookings still to come, and a weekly recurring booking (seed 002) for each customer allowed them."""
     for c in seed.rng.sample(data.spec.customers, 4):
         request_make(seed, data, c, [seed.today + datetime.timedelta(days=seed.rng.randint(2, 21))])
+    for c in [c for c in data.spec.customers if c.recurring]:
+        customer = data.customers[c.name]
+        type_code, title = _title(seed, data, c, None)
+        plan = _service_plan(seed, data, customer, seed.today + datetime.timedelta(days=3), type_code)
+        request_submit(
+            customer=customer,
+            user=data.clerk,
+            title=f"Weekly: {title}",
+            services=[plan.given],
+            codes=request_codes(seed, c, always=True),
+            status="confirmed",
+            book=False,
+            repeat=ServiceRequest.Repeat.WEEKLY,
+            repeat_count=8,
+            recurring_invoicing=ServiceRequest.RecurringInvoicing.EACH,
+        )
 
 
 def holiday_shift_create(seed: DemoSeed, data: PartnerData) -> None:

@@ -42,6 +42,8 @@ STAFF_PAGES = [
     ("search", "/office/search/?q=harbor"),
     ("credit-note", "CREDIT_NOTE"),
     ("statement", "STATEMENT"),
+    ("rate-cards", "/office/settings/rate-cards/"),
+    ("price-preview", "PRICE_PREVIEW"),
 ]
 
 CUSTOMER_PAGES = [
@@ -78,12 +80,14 @@ def main():
             "manage.py",
             "shell",
             "-c",
-            "from invoicing.models import CreditNote, Invoice; from customers.models import Customer;"
+            "from invoicing.models import CreditNote, Invoice, Service; from customers.models import Customer;"
             "i = Invoice.objects.filter(partner__slug='northwind', status='partially_paid').order_by('id').first();"
             "c = Customer.objects.filter(partner__slug='northwind').order_by('id').first();"
             "n = CreditNote.objects.filter(partner__slug='northwind', refunds__isnull=False).first();"
             "p = CreditNote.objects.filter(partner__slug='northwind', invoice__status='partially_paid').first();"
-            "print(i.pk, c.pk, n.pk, n.customer_id, p.invoice_id)",
+            "s = Service.objects.filter(partner__slug='northwind', proforma__isnull=False, zone_source='address',"
+            " provider__isnull=False, prep_minutes__gt=0).order_by('id').first();"
+            "print(i.pk, c.pk, n.pk, n.customer_id, p.invoice_id, s.pk)",
         ],
         cwd=ROOT,
         env=env,
@@ -91,7 +95,7 @@ def main():
         capture_output=True,
         text=True,
     ).stdout.split()
-    invoice_id, customer_id, note_id, note_customer_id, credited_invoice_id = ids[-5:]
+    invoice_id, customer_id, note_id, note_customer_id, credited_invoice_id, service_id = ids[-6:]
     port = free_port()
     server = subprocess.Popen(
         [py, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -133,6 +137,7 @@ def main():
                 "NEW_REQUEST": f"/office/requests/new/?customer={customer_id}",
                 "CREDIT_NOTE": f"/office/credit-notes/{note_id}/",
                 "STATEMENT": f"/office/customers/{note_customer_id}/statement/?start={since}&end={today}",
+                "PRICE_PREVIEW": f"/office/settings/rate-cards/price-preview/?service={service_id}",
             }
             # The invoice's PDF as a customer got it (stored on first download), as the worker would have.
             page.request.get(f"{base}/office/invoices/{invoice_id}/pdf/")

@@ -27,6 +27,7 @@ from .coupons import coupon_for_code, coupon_redeem, coupon_scope
 from .errors import BillingRuleError
 from .models import ExtraOffer, Service, ServiceExtra, ServiceRequest
 from .quotes import quote_create
+from .recurring import occurrence_starts, occurrences_expand, recurrence_read
 from .request_codes import code_rules_load, request_codes_resolve
 from .uploads import supporting_document_add, supporting_document_inspect
 from .zones import partner_areas, service_zone_assign
@@ -61,7 +62,7 @@ class ServiceInput:
     starts_at: datetime.datetime | None
     ends_at: datetime.datetime | None
     address: str = ""
-    zone: object = None  # chosen by staff; None: resolved from the address (invoicing.zones)
+    zone: object = None  # chosen for the service (staff, or a portal "area"); None: from the address (invoicing.zones)
     country: str = ""
     region: str = ""
     postal_code: str = ""
@@ -201,7 +202,10 @@ def request_submit(
     status: str = ServiceRequest.Status.SUBMITTED,
     book: bool | None = None,
     coupon_code: str = "",
-    **recurring,
+    repeat: str = "",
+    repeat_until: datetime.date | None = None,
+    repeat_count: int | None = None,
+    recurring_invoicing: str = "",
 ) -> ServiceRequest:
     """Submit a request with its services, codes and documents: all of it is saved, or nothing.
 
@@ -213,9 +217,13 @@ def request_submit(
     ``customer``, ``coupon``.
 
     A ``coupon_code`` is checked with the others and redeemed with the request, under the coupon's lock: a
-    percentage applies to every service, a fixed amount to the first one it applies to. ``recurring`` (the
-    ``ServiceRequest`` fields ``repeat``, ``repeat_until``, ``repeat_count``, ``recurring_invoicing``) is saved on
-    the request as given: ``invoicing.recurring`` makes the occurrences.
+    percentage applies to every service, a fixed amount to the first one it applies to.
+
+    A recurring booking (``repeat`` weekly or monthly, with ``repeat_until`` or ``repeat_count``, and how it is
+    invoiced, ``recurring_invoicing``) needs a customer that allows them and exactly one service: that service is
+    saved as its occurrences (``invoicing.recurring``), each its own service numbered by ``occurrence``; refusals
+    are keyed ``repeat``, ``repeat_until``, ``repeat_count`` and ``recurring_invoicing``. A coupon is used once for
+    the booking: a percentage on every occurrence, a fixed amount on the first.
     """
     book = source == ServiceRequest.Source.PORTAL if book is None else book
     services = list(services)
@@ -238,6 +246,28 @@ def request_submit(
     now = timezone.now()
     for index, service in enumerate(services, start=1):
         _service_errors(customer, index, len(services), service, booking=book, now=now, errors=errors)
+    recurrence, starts = None, []
+    try:
+        recurrence = recurrence_read(
+            customer=customer,
+            services_count=len(services),
+            repeat=repeat,
+            repeat_until=repeat_until,
+            repeat_count=repeat_count,
+            recurring_invoicing=recurring_invoicing,
+        )
+        if recurrence is not None and not errors.keys() & {"service_type", "starts_at", "ends_at"}:
+            starts = occurrence_starts(
+                services[0].starts_at,
+                recurrence.repeat,
+                until=recurrence.until,
+                count=recurrence.count,
+                tz=customer.partner.tzinfo,
+                latest=now + datetime.timedelta(days=BOOKING_HORIZON_DAYS),
+            )
+    except ValidationError as error:
+        for key, messages in error.message_dict.items():
+            errors.setdefault(key, messages[0])
     resolved = request_codes_resolve(
         code_rules_load([customer])[customer.pk],
         codes=codes,
@@ -272,6 +302,11 @@ def request_submit(
                 errors.setdefault("documents", " ".join(error.messages))
     if errors:
         raise ValidationError(errors)
+    recurring = {}
+    if recurrence is not None:  # the one service becomes its occurrences, each with the same codes
+        recurring = recurrence.fields()
+        services = occurrences_expand(services[0], starts)
+        service_codes = service_codes * len(services)
     stored = []
     try:
         with transaction.atomic():
@@ -284,7 +319,7 @@ def request_submit(
                 services=services,
                 request_codes=request_codes,
                 service_codes=service_codes,
-                is_recurring=is_recurring,
+                is_recurring=is_recurring or recurrence is not None,
                 status=status,
                 **recurring,
             )
@@ -315,11 +350,11 @@ def _coupon_redeem(coupon, service_request: ServiceRequest, services: list[Servi
         raise ValidationError({"coupon": error.message}) from None
     rows = Service.objects.filter(request=service_request)
     if coupon.amount_off_units is not None:
-        types, extras = coupon_scope(coupon)
+        scope = coupon_scope(coupon)
         first = None
         for row in rows.prefetch_related("extras").order_by("starts_at", "pk"):
             offers = {extra.offer_id for extra in row.extras.all()}
-            if (not types and not extras) or row.service_type_id in types or offers & extras:
+            if scope.is_open or row.service_type_id in scope.service_type_ids or offers & scope.extra_offer_ids:
                 first = row
                 break
         rows = rows.filter(pk=first.pk) if first is not None else rows.none()
@@ -340,8 +375,10 @@ def _request_save(*, customer, user, source, title, description, services, reque
     AppliedExpenseCode.objects.bulk_create([code.row(request=service_request) for code in request_codes])
     extras, codes = [], []
     areas = partner_areas(customer.partner_id)
-    for given, own_codes in zip(services, service_codes, strict=True):
+    for index, (given, own_codes) in enumerate(zip(services, service_codes, strict=True), start=1):
         service = service_row(service_request, given, areas=areas)
+        if service_request.repeat:
+            service.occurrence = index  # its place in the recurring booking
         service.save()
         extras.extend(extra_row(service, extra) for extra in given.extras)
         codes.extend(code.row(service=service) for code in own_codes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -58,12 +59,11 @@ def coupon_for_code(
     if coupon.valid_until and on_date > coupon.valid_until:
         _refuse(f"Coupon {coupon.code} expired on {coupon.valid_until:%b %-d, %Y}.")
     _limits_check(coupon, customer)
-    types = set(coupon.service_types.values_list("pk", flat=True))
-    extras = set(coupon.extra_offers.values_list("pk", flat=True))
-    if types or extras:
+    scope = coupon_scope(coupon)
+    if not scope.is_open:
         if manual:
             _refuse(f"Coupon {coupon.code} is for particular services or extras: it cannot be used on typed lines.")
-        if not (types & set(service_type_ids) or extras & set(extra_offer_ids)):
+        if not (scope.service_type_ids & set(service_type_ids) or scope.extra_offer_ids & set(extra_offer_ids)):
             wanted = [str(t) for t in coupon.service_types.all()] + [str(e) for e in coupon.extra_offers.all()]
             _refuse(f"Coupon {coupon.code} applies only to {', '.join(wanted)}.")
     return coupon
@@ -89,28 +89,44 @@ def coupon_redeem(*, coupon: Coupon, customer, request=None, invoice=None) -> Co
         return CouponRedemption.objects.create(coupon=locked, customer=customer, request=request, invoice=invoice)
 
 
-def coupon_applies(coupon: Coupon, slip: Slip, *, service_type_id=None, offer_id=None) -> bool:
-    """Does ``coupon`` discount this line? Open coupons discount time and products; others the time of their
-    service types and their extras (``service_type_id``: the line is that type's service time; ``offer_id``: it
-    is that offer's extra)."""
-    types, extras = coupon_scope(coupon)
-    if not types and not extras:
+def coupon_release(*, coupon: Coupon, invoice) -> None:
+    """Give back the use of ``coupon`` counted on a draft ``invoice`` (taken off or replaced by another), under the
+    coupon's row lock, inside the caller's transaction. Nothing happens when no use was counted there."""
+    with transaction.atomic():
+        locked = Coupon.objects.select_for_update().get(pk=coupon.pk)
+        deleted, _ = CouponRedemption.objects.filter(coupon=locked, invoice=invoice).delete()
+        if deleted:
+            Coupon.objects.filter(pk=locked.pk).update(redeemed_count=F("redeemed_count") - deleted)
+
+
+@dataclass(frozen=True)
+class CouponScope:
+    """What a coupon is for: service types and extra offers (by id); neither means any discountable line."""
+
+    service_type_ids: frozenset[int] = frozenset()
+    extra_offer_ids: frozenset[int] = frozenset()
+
+    @property
+    def is_open(self) -> bool:
+        return not self.service_type_ids and not self.extra_offer_ids
+
+
+def coupon_scope(coupon: Coupon) -> CouponScope:
+    return CouponScope(
+        frozenset(coupon.service_types.values_list("pk", flat=True)),
+        frozenset(coupon.extra_offers.values_list("pk", flat=True)),
+    )
+
+
+def coupon_applies(scope: CouponScope, slip: Slip, *, service_type_id=None, offer_id=None) -> bool:
+    """Does a coupon of this scope discount this line? Open coupons discount time and products; others the time
+    of their service types and their extras (``service_type_id``: the line is that type's service time;
+    ``offer_id``: it is that offer's extra)."""
+    if scope.is_open:
         return slip.slip_type in OPEN_COUPON_TYPES and slip.bill_amount_units > 0
-    if service_type_id is not None and service_type_id in types:
+    if service_type_id is not None and service_type_id in scope.service_type_ids:
         return slip.slip_type in (Slip.Type.SERVICE, Slip.Type.PREP_TIME)
-    return offer_id is not None and offer_id in extras
-
-
-def coupon_scope(coupon: Coupon) -> tuple[set[int], set[int]]:
-    """The service type ids and extra offer ids a coupon is for (empty both: any), loaded once per coupon."""
-    scope = getattr(coupon, "_scope", None)
-    if scope is None:
-        scope = (
-            set(coupon.service_types.values_list("pk", flat=True)),
-            set(coupon.extra_offers.values_list("pk", flat=True)),
-        )
-        coupon._scope = scope
-    return scope
+    return offer_id is not None and offer_id in scope.extra_offer_ids
 
 
 def coupon_slips(coupon: Coupon, eligible: list[Slip], *, partner_id: int, currency: str, position: int) -> list[Slip]:

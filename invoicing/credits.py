@@ -69,6 +69,11 @@ def _slip_line(slip: Slip) -> CreditLine:
     return CreditLine(description=slip.description, amount_units=net, tax_units=slip.bill_tax_units, slip=slip)
 
 
+def _lowers(line: CreditLine) -> bool:
+    """A line that lowers the bill (a coupon's discount, a credit, reduced scope) cannot be a credit note's."""
+    return line.amount_units < 0 or line.tax_units < 0
+
+
 def _amount_line(invoice: Invoice, amount_units: int, description: str) -> CreditLine:
     """An amount credited, its tax in the invoice's own proportion of tax to total."""
     if invoice.total_units <= 0:
@@ -84,15 +89,24 @@ def credit_lines(
     if whole:
         credited = CreditNote.objects.filter(invoice=invoice).aggregate(s=Sum("total_units", default=0))["s"]
         if credited == 0:
-            return [_slip_line(slip) for slip in invoice_lines(invoice)] or [
-                _amount_line(invoice, invoice.total_units, "The whole invoice")
-            ]
+            lines = [_slip_line(slip) for slip in invoice_lines(invoice)]
+            if lines and not any(_lowers(line) for line in lines):
+                return lines
+            # No lines, or some lower the bill (a coupon, a credit): a credit note's lines are never negative.
+            return [_amount_line(invoice, invoice.total_units, "The whole invoice")]
         return [_amount_line(invoice, invoice.total_units - credited, "The rest of the invoice")]
     if slip_ids:
         chosen = {int(pk) for pk in slip_ids}
         lines = [_slip_line(slip) for slip in invoice_lines(invoice) if slip.pk in chosen]
         if len(lines) != len(chosen):
             raise BillingRuleError("Choose lines of this invoice.", field="lines")
+        lowering = next((line for line in lines if _lowers(line)), None)
+        if lowering is not None:
+            raise BillingRuleError(
+                f"“{lowering.description}” lowers the invoice: it cannot be credited. Credit the whole invoice, "
+                "other lines or an amount.",
+                field="lines",
+            )
         return lines
     return [_amount_line(invoice, amount_units or 0, description.strip() or "Credit")]
 

@@ -16,6 +16,7 @@ from customers.models import BillingContact, Customer
 from octoo_billing.forms import AmountField, PercentField, QuantityField, RateField
 from octoo_billing.money import MAX_AMOUNT_UNITS, format_units, round_half_up
 
+from .form_fields import coupon_field
 from .lifecycle import attachable_children
 from .manual import ADJUSTMENT_KINDS, LineInput
 from .models import Invoice, Payment
@@ -282,6 +283,7 @@ class ManualInvoiceForm(forms.Form):
         help_text="Overrides the terms if set.",
     )
     notes = forms.CharField(label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    coupon = coupon_field("Its discount line comes off the lines before tax and follows them when they change.")
 
     def __init__(self, *args, partner, customer: Customer | None = None, invoice: Invoice | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -319,6 +321,7 @@ class ManualInvoiceForm(forms.Form):
                     "payment_terms_days": invoice.payment_terms_days,
                     "due_date": invoice.due_date,
                     "notes": invoice.notes,
+                    "coupon": invoice.coupon.code if invoice.coupon_id else "",
                 }
             )
 

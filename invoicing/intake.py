@@ -227,8 +227,12 @@ def service_update(*, service: Service, user=None, given: ServiceInput) -> Servi
     errors = service_input_errors(service_request.customer, dataclasses.replace(given, extras=added))
     if errors:
         raise ValidationError(errors)
-    # No zone given: the one of its address (else the customer's default), as when it was added.
+    # No zone given: the one of its address (else the customer's default), as when it was added. An address left as
+    # it was keeps its zone, even if the partner's zone areas changed since: a note's edit never re-prices.
     values = service_row(service_request, given)
+    same_address = all(getattr(values, f) == getattr(service, f) for f in ("country", "region", "postal_code"))
+    if given.zone is None and same_address and service.zone_source != Service.ZoneSource.CHOSEN:
+        values.zone, values.zone_source = service.zone, service.zone_source
     changes = _changes(service, values)
     if removed or added:
         changes["extras"] = (str(len(rows)), str(len(rows) - len(removed) + len(added)))

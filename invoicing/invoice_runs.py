@@ -113,6 +113,7 @@ def ar_run(
             issue=issue,
             skip_locked=period is None,
             catch_up=period is None,
+            on_date=on_date if period is None else None,  # recurring occurrences up to the run's date
         )
 
     return _run_in_chunks(parties, generate_many, run, "AR", progress)

@@ -5,6 +5,11 @@ Idempotent and race-safe: a proforma is on at most one live AR and one live AP i
 index), a generated invoice carries a ``generation_key`` unique among live invoices, and the parties are
 locked (``select_for_update``, optionally ``skip_locked``) so two workers never invoice the same one. Queries
 are per batch of parties, never per proforma. Runs over every party are ``invoicing.invoice_runs``.
+
+The occurrences of a recurring booking (seed 002, ``invoicing.recurring``) follow the booking's own invoicing,
+whatever the customer's schedule: "each occurrence" makes one invoice per proforma as soon as it exists (as the
+after-each-service schedule does); "one invoice per month" puts the booking's occurrences of a calendar month on one
+invoice once that month has ended. The option is read on the join the AR query already makes.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.recording import audit_fields, audit_record
@@ -24,8 +30,12 @@ from expense_codes.models import AppliedExpenseCode
 
 from .lifecycle import invoice_issue
 from .locking import invoices_lock, proformas_lock
-from .models import Invoice, InvoiceProforma, Proforma, Quote
+from .models import Invoice, InvoiceProforma, Proforma, Quote, ServiceRequest
 from .pricing import invoice_totals_refresh
+from .recurring import recurring_cutoffs
+from .schedules import month_period
+
+RecurringInvoicing = ServiceRequest.RecurringInvoicing
 
 
 def _key_hash(text: str) -> str:
@@ -185,11 +195,21 @@ def _drafts_lock(kind: str, party_field: str, parties) -> None:
     )
 
 
-def _pending_proformas(kind: str, party_field: str, parties, periods: dict, catch_up: bool) -> dict[int, list]:
-    """Confirmed, not yet invoiced proformas of each party within its period (earlier ones too on catch-up)."""
+def _pending_proformas(
+    kind: str, party_field: str, parties, periods: dict, catch_up: bool, cutoffs: dict | None = None
+) -> dict[int, list]:
+    """Confirmed, not yet invoiced proformas of each party within its period (earlier ones too on catch-up).
+
+    AR: each proforma carries its recurring booking's ``recurring_invoicing`` ("" for any other) and ``booking_id``;
+    an occurrence is taken up to its party's ``RecurringCutoffs`` (``cutoffs``) instead of the period's end."""
     latest_end = max(end for _, end in periods.values())
     q = Q(**{f"{party_field}_id__in": [p.pk for p in parties]}, status=Proforma.Status.CONFIRMED)
-    q &= Q(service_date__lte=latest_end)
+    recurring_end = max((c.each for c in (cutoffs or {}).values()), default=latest_end)
+    if recurring_end > latest_end:  # a scheduled run: recurring occurrences up to its date, the others as before
+        recurring = Q(service__request__recurring_invoicing__in=RecurringInvoicing.values)
+        q &= Q(service_date__lte=recurring_end) & (Q(service_date__lte=latest_end) | recurring)
+    else:
+        q &= Q(service_date__lte=latest_end)
     starts = [start for start, _ in periods.values()]
     if not catch_up and all(starts):
         q &= Q(service_date__gte=min(starts))
@@ -197,6 +217,10 @@ def _pending_proformas(kind: str, party_field: str, parties, periods: dict, catc
     if kind == Invoice.Kind.AR:
         # a booking whose quote became an invoice was billed by that invoice (seed 002): AP only
         qs = qs.exclude(service__request__quote__status=Quote.Status.CONVERTED)
+        # how its recurring booking is invoiced, on the same join (no extra query, no extra join)
+        qs = qs.annotate(
+            recurring_invoicing=F("service__request__recurring_invoicing"), booking_id=F("service__request_id")
+        )
     # Lock them (after the drafts, in id order: invoicing.locking) so an adjustment cannot change a proforma
     # between the totals read here and its link to the invoice.
     proformas_lock(qs.values_list("pk", flat=True))
@@ -204,6 +228,9 @@ def _pending_proformas(kind: str, party_field: str, parties, periods: dict, catc
     for proforma in qs.only(*PROFORMA_RUN_FIELDS).order_by(f"{party_field}_id", "service_date", "pk"):
         party_id = getattr(proforma, f"{party_field}_id")
         start, end = periods[party_id]
+        mode = getattr(proforma, "recurring_invoicing", None)
+        if mode and cutoffs is not None:
+            end = cutoffs[party_id].for_mode(mode) or end
         if proforma.service_date > end or (start and not catch_up and proforma.service_date < start):
             continue
         by_party[party_id].append(proforma)
@@ -211,11 +238,15 @@ def _pending_proformas(kind: str, party_field: str, parties, periods: dict, catc
 
 
 def ar_invoices_generate_many(
-    *, customer_ids, period_for, user=None, issue=None, skip_locked=False, catch_up=False
+    *, customer_ids, period_for, user=None, issue=None, skip_locked=False, catch_up=False, on_date=None
 ) -> list[Invoice]:
     """AR invoices for a batch of customers in one transaction, each for the ``(start, end)`` period that
     ``period_for(customer)`` gives (see ``ar_invoices_generate``). With ``skip_locked``, customers another worker
-    is invoicing right now are left out."""
+    is invoicing right now are left out.
+
+    Recurring bookings' occurrences (``invoicing.recurring.recurring_cutoffs``): "each occurrence" up to the
+    period's end, or up to ``on_date`` on a scheduled run; "one invoice per month" for the months ended by
+    ``on_date`` (by default today, in the partner's time zone) within that same end."""
     with transaction.atomic():
         default_contact = BillingContact.objects.filter(customer=OuterRef("pk"), is_default=True)
         customers = list(
@@ -233,44 +264,85 @@ def ar_invoices_generate_many(
             return []  # another worker is invoicing them right now
         _drafts_lock(Invoice.Kind.AR, "customer", customers)
         periods = {c.pk: period_for(c) for c in customers}
-        by_customer = _pending_proformas(Invoice.Kind.AR, "customer", customers, periods, catch_up)
+        cutoffs = {
+            c.pk: recurring_cutoffs(
+                period_end=periods[c.pk][1],
+                on_date=on_date,
+                today=on_date or timezone.localdate(timezone=c.partner.tzinfo),
+            )
+            for c in customers
+        }
+        by_customer = _pending_proformas(Invoice.Kind.AR, "customer", customers, periods, catch_up, cutoffs)
         jobs = []
         for customer in customers:
             proformas = by_customer.get(customer.pk)
             if not proformas:
                 continue
-            each = customer.invoicing_schedule == Customer.Schedule.AFTER_SERVICE
-            groups: dict[str, tuple[str, list[Proforma]]] = {}
-            for proforma in proformas:
-                if each:
-                    group_id, code_key = f"pf{proforma.pk}", proforma.expense_code_key
-                elif customer.expense_code_mode == Customer.ExpenseCodeMode.PER_PROFORMA:
-                    group_id, code_key = "all", ""  # each line shows its own proforma's codes
-                else:
-                    group_id = code_key = proforma.expense_code_key
-                groups.setdefault(group_id, (code_key, []))[1].append(proforma)
-            start, end = periods[customer.pk]
-            jobs.append(
-                _Job(
-                    party=customer,
-                    groups=groups,
-                    period_start=None if each else start,
-                    period_end=end,
-                    # after each service: one invoice per proforma, whatever the run date
-                    key_prefix=f"ar:c{customer.pk}:each" if each else f"ar:c{customer.pk}:{end}",
-                    fields={
-                        "billing_contact_id": customer.contact_id,
-                        "contact_name": customer.contact_name or "",
-                        "contact_email": customer.contact_email or "",
-                        "bill_to_name": customer.name,
-                        "payment_terms_days": customer.payment_terms_days,
-                        "no_payment": customer.payment_terms == Customer.PaymentTerms.NO_PAYMENT,
-                        "expense_code_mode": customer.expense_code_mode,
-                    },
-                    issue=customer.partner.issue_generated_invoices if issue is None else issue,
-                )
-            )
+            issue_now = customer.partner.issue_generated_invoices if issue is None else issue
+            jobs += _customer_jobs(customer, proformas, periods[customer.pk], issue_now)
         return _invoices_create(kind=Invoice.Kind.AR, jobs=jobs, user=user)
+
+
+def _code_groups(customer: Customer, proformas: list[Proforma]) -> dict[str, tuple[str, list[Proforma]]]:
+    """The customer's proformas of one period, grouped as its expense-code mode says."""
+    groups: dict[str, tuple[str, list[Proforma]]] = {}
+    for proforma in proformas:
+        if customer.expense_code_mode == Customer.ExpenseCodeMode.PER_PROFORMA:
+            group_id, code_key = "all", ""  # each line shows its own proforma's codes
+        else:
+            group_id = code_key = proforma.expense_code_key
+        groups.setdefault(group_id, (code_key, []))[1].append(proforma)
+    return groups
+
+
+def _customer_jobs(customer: Customer, proformas: list[Proforma], period, issue_now: bool) -> list[_Job]:
+    """The invoices to make for a customer: its period's (by its schedule), one per proforma for those invoiced
+    after each service or by a recurring booking's "each occurrence", one per booking and month for a recurring
+    booking's "one invoice per month"."""
+    start, end = period
+    fields = {
+        "billing_contact_id": customer.contact_id,
+        "contact_name": customer.contact_name or "",
+        "contact_email": customer.contact_email or "",
+        "bill_to_name": customer.name,
+        "payment_terms_days": customer.payment_terms_days,
+        "no_payment": customer.payment_terms == Customer.PaymentTerms.NO_PAYMENT,
+        "expense_code_mode": customer.expense_code_mode,
+    }
+    after_service = customer.invoicing_schedule == Customer.Schedule.AFTER_SERVICE
+    one_by_one, in_period, by_month = [], [], defaultdict(list)
+    for proforma in proformas:
+        mode = proforma.recurring_invoicing
+        if mode == RecurringInvoicing.EACH or (after_service and not mode):
+            one_by_one.append(proforma)
+        elif mode == RecurringInvoicing.MONTHLY:
+            day = proforma.service_date
+            by_month[(proforma.booking_id, month_period(day.year, day.month))].append(proforma)
+        else:
+            in_period.append(proforma)
+
+    def job(groups, period_start, key_prefix, period_end=end) -> _Job:
+        return _Job(
+            party=customer,
+            groups=groups,
+            period_start=period_start,
+            period_end=period_end,
+            key_prefix=key_prefix,
+            fields=fields,
+            issue=issue_now,
+        )
+
+    jobs = []
+    if one_by_one:  # whatever the run date: one invoice per proforma
+        groups = {f"pf{p.pk}": (p.expense_code_key, [p]) for p in one_by_one}
+        jobs.append(job(groups, None, f"ar:c{customer.pk}:each"))
+    if in_period:
+        jobs.append(job(_code_groups(customer, in_period), start, f"ar:c{customer.pk}:{end}"))
+    for (booking_id, (month_start, month_end)), group in by_month.items():
+        jobs.append(
+            job(_code_groups(customer, group), month_start, f"ar:c{customer.pk}:r{booking_id}:{month_end}", month_end)
+        )
+    return jobs
 
 
 def ar_invoices_generate(

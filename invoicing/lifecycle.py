@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from audit.recording import audit_fields, audit_record
 from customers.models import Partner
 
+from .coupons import coupon_release
 from .errors import BillingRuleError
 from .locking import invoices_lock
 from .models import Invoice, InvoiceProforma
@@ -142,6 +143,8 @@ def invoice_delete_draft(*, invoice: Invoice, user=None, expected_status: str | 
     if invoice.parent_id:
         _parent_children_units_change(invoice.parent_id, -invoice.total_units)
     InvoiceProforma.objects.filter(invoice=invoice).delete()
+    if invoice.coupon_id:  # a coupon typed on the draft: its use is given back
+        coupon_release(coupon=invoice.coupon, invoice=invoice)
     invoice.delete()
 
 

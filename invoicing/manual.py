@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from audit.recording import audit_record
 from expense_codes.applying import codes_copy
@@ -22,10 +23,11 @@ from octoo_billing.money import (
     to_decimal,
 )
 
+from .coupons import coupon_applies, coupon_for_code, coupon_redeem, coupon_release, coupon_scope, coupon_slips
 from .errors import BillingRuleError, InvalidTransition
 from .lifecycle import invoice_issue
 from .locking import proforma_lock
-from .models import Invoice, InvoiceProforma, Proforma, Quote, Slip
+from .models import Coupon, Invoice, InvoiceProforma, Proforma, Quote, Slip
 from .pricing import (
     INVOICE_TOTAL_FIELDS,
     discount_spread,
@@ -103,7 +105,23 @@ def _slips_from_lines(partner_id: int, lines: list[LineInput], currency: str) ->
     return slips
 
 
+def _coupon_lines(invoice: Invoice, slips: list[Slip]) -> list[Slip]:
+    """The discount lines of the draft's coupon on its typed lines as they are now (none without a coupon)."""
+    coupon = invoice.coupon
+    if coupon is None:
+        return []
+    scope = coupon_scope(coupon)
+    eligible = [slip for slip in slips if coupon_applies(scope, slip)]
+    return coupon_slips(
+        coupon, eligible, partner_id=invoice.partner_id, currency=invoice.currency, position=len(slips) + 1
+    )
+
+
 def _draft_fill(invoice: Invoice, lines: list[LineInput], discount_units: int) -> Invoice:
+    """Replace the draft's lines. With a coupon on the draft its discount lines are recomputed from these lines
+    (any coupon lines given are dropped), so they always match them."""
+    if invoice.coupon_id is not None:
+        lines = [line for line in lines if line.slip_type != Slip.Type.COUPON]
     if not lines:
         raise BillingRuleError("Add at least one line.")
     largest = format_units(MAX_AMOUNT_UNITS, invoice.currency)
@@ -113,6 +131,18 @@ def _draft_fill(invoice: Invoice, lines: list[LineInput], discount_units: int) -
         raise BillingRuleError(f"The invoice discount is at most {largest}.", field="discount")
     slips = _slips_from_lines(invoice.partner_id, lines, invoice.currency)
     discount_spread(slips, discount_units)
+    coupon_lines = _coupon_lines(invoice, slips)
+    if coupon_lines:
+        room = sum(max(s.bill_amount_units - s.line_discount_units, 0) for s in slips) + sum(
+            s.bill_amount_units for s in coupon_lines
+        )
+        if discount_units > room:
+            raise BillingRuleError(
+                f"With coupon {invoice.coupon.code}, the invoice discount can be at most "
+                f"{format_units(max(room, 0), invoice.currency)}.",
+                field="discount",
+            )
+        slips += coupon_lines
     if sum(slip.bill_total_units for slip in slips) > MAX_AMOUNT_UNITS:  # the invoice's total_units, from its lines
         raise BillingRuleError(f"The invoice would come to more than {largest}: split it into several.")
     Slip.objects.filter(invoice=invoice).delete()
@@ -123,6 +153,41 @@ def _draft_fill(invoice: Invoice, lines: list[LineInput], discount_units: int) -
     invoice_totals_refresh(invoice, save=False)
     invoice.save()
     return invoice
+
+
+def _coupon_entered(*, partner, customer, code: str) -> Coupon | None:
+    """The open coupon typed on a manual invoice, checked for today (None for no code); refusals are
+    ``BillingRuleError`` on the ``coupon`` field."""
+    return coupon_for_code(
+        partner=partner,
+        code=code,
+        customer=customer,
+        on_date=timezone.localdate(timezone=partner.tzinfo),
+        manual=True,
+    )
+
+
+def _coupon_change(invoice: Invoice, code: str) -> bool:
+    """Put the coupon ``code`` on a locked draft (an empty code takes it off): a new coupon is checked and its use
+    counted; the one it replaces gets its use back. The same coupon again changes nothing. True if it changed."""
+    code = (code or "").strip()
+    current = invoice.coupon
+    if current is not None and code.lower() == current.code.lower():
+        return False
+    if current is None and not code:
+        return False
+    if current is None and Slip.objects.filter(invoice=invoice, slip_type=Slip.Type.COUPON).exists():
+        raise BillingRuleError(
+            "This invoice already has the discount of its booking's coupon: an invoice takes one coupon.",
+            field="coupon",
+        )
+    coupon = _coupon_entered(partner=invoice.partner, customer=invoice.customer, code=code)
+    if current is not None:
+        coupon_release(coupon=current, invoice=invoice)
+    if coupon is not None:
+        coupon_redeem(coupon=coupon, customer=invoice.customer, invoice=invoice)
+    invoice.coupon = coupon
+    return True
 
 
 @transaction.atomic
@@ -139,13 +204,18 @@ def invoice_create_manual(
     user=None,
     issue: bool = False,
     source: str = Invoice.Source.MANUAL,
+    coupon_code: str = "",
 ) -> Invoice:
-    """A draft AR invoice of typed lines for charges outside the booking flow; issued at once if asked."""
+    """A draft AR invoice of typed lines for charges outside the booking flow; issued at once if asked.
+
+    A ``coupon_code`` (an open coupon: not one for particular services) is checked, its use counted on the
+    invoice, and its discount line added before tax; refusals are ``BillingRuleError`` on the ``coupon`` field."""
     if customer.partner_id != partner.pk:
         raise BillingRuleError("That customer belongs to another partner.")
     contact = billing_contact or customer.contacts.filter(is_default=True).first()
     if contact is not None and contact.customer_id != customer.pk:
         raise BillingRuleError("That billing contact belongs to another customer.")
+    coupon = _coupon_entered(partner=partner, customer=customer, code=coupon_code)
     no_payment = customer.payment_terms == customer.PaymentTerms.NO_PAYMENT
     invoice = Invoice.objects.create(
         partner=partner,
@@ -163,15 +233,15 @@ def invoice_create_manual(
         notes=notes,
         expense_code_mode=customer.expense_code_mode,
         created_by=user if user is not None and user.is_authenticated else None,
+        coupon=coupon,
     )
+    if coupon is not None:
+        coupon_redeem(coupon=coupon, customer=customer, invoice=invoice)
     _draft_fill(invoice, lines, discount_units)
-    audit_record(
-        target=invoice,
-        action="create",
-        actor=user,
-        to_status=Invoice.Status.DRAFT,
-        data={"source": source, "lines": len(lines)},
-    )
+    data = {"source": source, "lines": len(lines)}
+    if coupon is not None:
+        data["coupon"] = coupon.code
+    audit_record(target=invoice, action="create", actor=user, to_status=Invoice.Status.DRAFT, data=data)
     if issue:
         invoice = invoice_issue(invoice=invoice, user=user)
     return invoice
@@ -188,8 +258,10 @@ def invoice_update_draft(
     due_date: datetime.date | None = None,
     notes: str = "",
     user=None,
+    coupon_code: str | None = None,
 ) -> Invoice:
-    """Replace a draft's lines and terms. Issued invoices are never edited."""
+    """Replace a draft's lines and terms. Issued invoices are never edited. ``coupon_code``: the draft's coupon
+    (None: keep it; "": take it off); its discount lines follow the new lines."""
     invoice = action_begin("edit", invoice.pk, user=user)
     if billing_contact is not None:
         if billing_contact.customer_id != invoice.customer_id:
@@ -200,8 +272,12 @@ def invoice_update_draft(
         invoice.payment_terms_days = payment_terms_days
     invoice.due_date = None if invoice.no_payment else due_date
     invoice.notes = notes
+    coupon_changed = coupon_code is not None and _coupon_change(invoice, coupon_code)
     _draft_fill(invoice, lines, discount_units)
-    audit_record(target=invoice, action="edit_draft", actor=user, from_status="draft", to_status="draft")
+    data = {"coupon": invoice.coupon.code if invoice.coupon else ""} if coupon_changed else {}
+    audit_record(
+        target=invoice, action="edit_draft", actor=user, from_status="draft", to_status="draft", data=data or None
+    )
     return invoice
 
 
@@ -295,6 +371,11 @@ def quote_convert(*, quote: Quote, user=None, issue: bool = False, source: str =
     request = quote.request
     if request.status == request.Status.CANCELLED:
         raise InvalidTransition("The booking was cancelled; its quote cannot be invoiced.")
+    if request.repeat:  # seed 002: a recurring booking carries its own invoicing (invoicing.recurring)
+        raise BillingRuleError(
+            f"A recurring booking is invoiced as it says ({request.get_recurring_invoicing_display().lower()}), "
+            "not from its quote."
+        )
     billed = (
         InvoiceProforma.objects.filter(proforma__service__request=request, kind=Invoice.Kind.AR, is_active=True)
         .select_related("invoice")

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
 
-from octoo_billing.money import allocate, percent_of, round_half_up, to_decimal
+from octoo_billing.money import allocate, format_units, percent_of, round_half_up, to_decimal
 
 from .errors import BillingRuleError
 from .models import Invoice, InvoiceProforma, Proforma, Slip
@@ -201,6 +201,17 @@ def invoice_tax_bands(invoice: Invoice) -> list[TaxBand]:
         band[0] += int(row["base"] or 0)
         band[1] += int(row["tax"] or 0)
     return [TaxBand(rate, base, tax) for rate, (base, tax) in sorted(merged.items(), reverse=True) if base or tax]
+
+
+def tax_band_lines(bands: list[TaxBand], currency: str) -> list[str]:
+    """The tax per rate as the invoice page, the portal and the PDF print it under the totals, a line per rate:
+    "Tax 8.875% on $200.00 — $17.75". None when nothing is taxed (every rate is 0%)."""
+    if not any(band.rate for band in bands):
+        return []
+    return [
+        f"Tax {band.rate:f}% on {format_units(band.base_units, currency)} — {format_units(band.tax_units, currency)}"
+        for band in bands
+    ]
 
 
 def invoice_discount_apply(invoice: Invoice, discount_units: int) -> Invoice:

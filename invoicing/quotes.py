@@ -5,6 +5,11 @@ With the customer's "generate invoices automatically when the booking is created
 bookings off) the quote becomes an invoice that is issued straight away: numbered, e-mailed and charged like any
 other (seed 002). Otherwise the customer sees the quote on the booking and accepts or declines it; staff generate
 the invoice from it (``manual.quote_convert``).
+
+A recurring booking's quote prices every occurrence (each dated, at the rates of its own day: a monthly
+occurrence may fall on a weekend or a holiday), so its total is the whole series. It is never invoiced at once,
+nor turned into an invoice by staff: the occurrences are invoiced as the booking's own option says (each
+occurrence, or one invoice per month; ``invoicing.invoices_from_proformas``).
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ def quote_create(*, service_request: ServiceRequest, user=None) -> Quote:
             for slip in slips
         )
     QuoteLine.objects.bulk_create(lines)
-    if customer.auto_invoice_on_booking and not customer.allow_recurring_bookings:
+    if customer.auto_invoice_on_booking and not customer.allow_recurring_bookings and not service_request.repeat:
         invoice = quote_convert(quote=quote, user=user, source=Invoice.Source.BOOKING, issue=True)
         ServiceRequest.objects.filter(pk=service_request.pk).update(status=ServiceRequest.Status.CONFIRMED)
         audit_record(

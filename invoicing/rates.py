@@ -15,7 +15,7 @@ import holidays
 
 from octoo_billing.money import percent_of
 
-from .coupons import coupon_applies, coupon_scope, coupon_slips
+from .coupons import CouponScope, coupon_applies, coupon_scope, coupon_slips
 from .errors import PricingError
 from .models import Coupon, Holiday, Rate, Service, Slip, TimePolicy
 from .pricing import slip_price
@@ -85,15 +85,20 @@ class RateBook:
         self.policies = {(p.customer_id, p.provider_id): p for p in TimePolicy.objects.filter(partner=partner)}
         own = dict(Holiday.objects.filter(partner=partner).values_list("date", "name"))
         self.holidays = HolidayCalendar(partner, own)
-        self._coupons: dict[int, Coupon] = {}
+        self._coupons: dict[int, tuple[Coupon, CouponScope]] = {}
 
     def find(self, side: str, slip_type: str, schedule: str, service_type_id, party_id) -> tuple[Rate | None, str]:
         """The rate row that prices ``side`` ("bill" or "pay") and which precedence level it matched at."""
         attr = "bill_rate_units" if side == "bill" else "pay_rate_units"
-        own, of_type, of_party, default = self.PRECEDENCE[side]
-        candidates = [(service_type_id, None, of_type), (None, None, default)]
+        own, of_party, of_type, default = self.PRECEDENCE[side]
+        candidates = []
         if party_id is not None:
-            candidates[:0] = [(service_type_id, party_id, own), (None, party_id, of_party)]
+            if service_type_id is not None:
+                candidates.append((service_type_id, party_id, own))
+            candidates.append((None, party_id, of_party))
+        if service_type_id is not None:
+            candidates.append((service_type_id, None, of_type))
+        candidates.append((None, None, default))
         for st, party, level in candidates:
             key = (slip_type, schedule, st, party if side == "bill" else None, party if side == "pay" else None)
             rate = self.rates.get(key)
@@ -120,13 +125,13 @@ class RateBook:
         pay = (self.policies.get((None, provider_id)) if provider_id else None) or default
         return bill, pay
 
-    def coupon(self, coupon_id: int) -> Coupon:
-        """The coupon with its scope loaded, once per coupon however many services use it."""
-        coupon = self._coupons.get(coupon_id)
-        if coupon is None:
-            coupon = self._coupons[coupon_id] = Coupon.objects.get(pk=coupon_id)
-            coupon_scope(coupon)
-        return coupon
+    def coupon(self, coupon_id: int) -> tuple[Coupon, CouponScope]:
+        """The coupon and its scope, loaded once per coupon however many services use it."""
+        found = self._coupons.get(coupon_id)
+        if found is None:
+            coupon = Coupon.objects.get(pk=coupon_id)
+            found = self._coupons[coupon_id] = (coupon, coupon_scope(coupon))
+        return found
 
 
 def _times(rate, multiplier) -> Decimal:
@@ -164,7 +169,7 @@ def service_slips(service: Service, book: RateBook, *, explain: bool = False) ->
     multiplier = zone.price_multiplier if zone else Decimal(1)
     ids = {"service_type_id": service.service_type_id, "customer_id": customer.pk, "provider_id": service.provider_id}
     discount_percent = customer.discount_percent or Decimal(0)
-    coupon = book.coupon(service.coupon_id) if service.coupon_id else None
+    coupon, scope = book.coupon(service.coupon_id) if service.coupon_id else (None, None)
     slips: list[Slip] = []
     eligible: list[Slip] = []
 
@@ -188,7 +193,7 @@ def service_slips(service: Service, book: RateBook, *, explain: bool = False) ->
         if explain:
             slip.source = extra.get("source") or SlipSource()
         key = extra.get("coupon_key", {})  # None: never discounted by a coupon (the zone surcharge)
-        if coupon is not None and key is not None and coupon_applies(coupon, slip, **key):
+        if coupon is not None and key is not None and coupon_applies(scope, slip, **key):
             eligible.append(slip)
         slips.append(slip)
 

@@ -24,9 +24,20 @@ from audit.recording import audit_trail
 from customers.models import BillingContact, Customer, Provider
 from expense_codes.models import AppliedExpenseCode
 
-from .models import Invoice, InvoiceProforma, Payment, Proforma, Quote, QuoteLine, Service, ServiceRequest, Slip
+from .models import (
+    Invoice,
+    InvoiceProforma,
+    Payment,
+    Proforma,
+    Quote,
+    QuoteLine,
+    Service,
+    ServiceRequest,
+    Slip,
+)
 from .models.invoice import list_balance_expression
 from .workflow import proforma_adjust_refusal
+from .zones import ZoneResolution, services_zone_explain
 
 
 class PageParts:
@@ -357,6 +368,11 @@ def request_detail_parts(*, service_request) -> RequestDetailParts:
         quote=quote,
         quote_lines=list(quote.lines.order_by("id")) if quote else [],
     )
+
+
+def services_zone_explained(services, *, partner) -> dict[int, ZoneResolution]:
+    """How each service's zone was found, keyed by service id (``zones.services_zone_explain``)."""
+    return services_zone_explain(services, partner=partner)
 
 
 def service_detail_queryset(*, partner):

@@ -63,7 +63,7 @@ class ZoneResolution:
         if self.source == Service.ZoneSource.ADDRESS and self.area is not None:
             return f"{self.zone.name}: the address matches its area {self.area}."
         if self.source == Service.ZoneSource.CHOSEN:
-            return f"{self.zone.name}: chosen by staff."
+            return f"{self.zone.name}: chosen for this service (not found from the address)."
         return f"{self.zone.name}: the customer's default zone (the address matches no zone's area)."
 
 
@@ -113,12 +113,29 @@ def service_zone_assign(service: Service, *, chosen: Zone | None = None, areas=N
     return resolution
 
 
+def services_zone_explain(services, *, partner) -> dict[int, ZoneResolution]:
+    """How each service's stored zone was found, keyed by service id, with the most specific matching area when
+    it came from the address: one query however many services (for a list showing ``.explanation``)."""
+    zone_ids = {s.zone_id for s in services if s.zone_id and s.zone_source == Service.ZoneSource.ADDRESS}
+    areas: dict[int, list[ZoneArea]] = {}
+    for area in ZoneArea.objects.filter(zone_id__in=zone_ids) if zone_ids else ():
+        areas.setdefault(area.zone_id, []).append(area)
+    explained = {}
+    for service in services:
+        address = {
+            "country": service.country or partner.country,
+            "region": service.region,
+            "postal_code": service.postal_code,
+        }
+        matches = [a for a in areas.get(service.zone_id, ()) if area_matches(a, **address)]
+        if service.zone_source == Service.ZoneSource.ADDRESS and matches:
+            explained[service.pk] = ZoneResolution(service.zone, service.zone_source, max(matches, key=_specificity))
+        else:
+            source = service.zone_source or (Service.ZoneSource.CUSTOMER if service.zone_id else "")
+            explained[service.pk] = ZoneResolution(service.zone, source)
+    return explained
+
+
 def service_zone_explain(service: Service) -> ZoneResolution:
-    """How the stored zone of ``service`` was found, with the matching area when it came from the address."""
-    if service.zone_source == Service.ZoneSource.ADDRESS and service.zone_id:
-        country = service.country or service.partner.country
-        for area in ZoneArea.objects.filter(zone_id=service.zone_id):
-            if area_matches(area, country=country, region=service.region, postal_code=service.postal_code):
-                return ZoneResolution(service.zone, service.zone_source, area)
-    source = service.zone_source or (Service.ZoneSource.CUSTOMER if service.zone_id else "")
-    return ZoneResolution(service.zone, source)
+    """How the stored zone of ``service`` was found (``services_zone_explain`` for one)."""
+    return services_zone_explain([service], partner=service.partner)[service.pk]

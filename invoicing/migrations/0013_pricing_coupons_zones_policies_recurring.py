@@ -138,7 +138,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='service',
             name='zone_source',
-            field=models.CharField(blank=True, choices=[('address', 'From the service address'), ('customer', "The customer's default zone"), ('chosen', 'Chosen by staff')], help_text='How the zone was found.', max_length=10),
+            field=models.CharField(blank=True, choices=[('address', 'From the service address'), ('customer', "The customer's default zone"), ('chosen', 'Chosen for the service')], help_text='How the zone was found.', max_length=10),
         ),
         migrations.AddField(
             model_name='servicerequest',

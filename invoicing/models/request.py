@@ -96,7 +96,7 @@ class Service(models.Model):
     class ZoneSource(models.TextChoices):
         ADDRESS = "address", "From the service address"
         CUSTOMER = "customer", "The customer's default zone"
-        CHOSEN = "chosen", "Chosen by staff"
+        CHOSEN = "chosen", "Chosen for the service"
 
     partner = models.ForeignKey("customers.Partner", on_delete=models.PROTECT, related_name="services")
     request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="services")

@@ -16,6 +16,7 @@ from customers.models import NO_PAYMENT_TERMS
 from expense_codes.models import AppliedExpenseCode
 
 from ..models import Invoice, InvoiceProforma, Payment, Proforma, Slip
+from ..pricing import tax_band_lines, tax_bands
 from ..templatetags.money import money as money_filter
 from ..templatetags.money import rate as rate_filter
 from .engine import media_url
@@ -143,11 +144,14 @@ def invoice_pdf_context(invoice: Invoice) -> dict:
     per_proforma = invoice.expense_code_mode == Invoice.ExpenseCodeMode.PER_PROFORMA
     groups = {p.pk: Group(proforma=p, codes=codes.get(("pf", p.pk), []) if per_proforma else []) for p in proformas}
     own = Group(proforma=None)
+    billed = []  # the bill side's lines, for the tax per rate (pricing.tax_bands) without another query
     for slip in slips.iterator(chunk_size=2000):
         group = groups.get(slip.proforma_id, own) if slip.proforma_id else own
         line = _line(slip, side, currency)
         group.lines.append(line)
         group.total_units += line.total_units
+        if side == "bill":
+            billed.append(slip)
     ordered = [g for g in groups.values() if g.lines]
     if own.lines:
         ordered.append(own)
@@ -173,6 +177,7 @@ def invoice_pdf_context(invoice: Invoice) -> dict:
         "side": side,
         "groups": ordered,
         "columns": _columns(ordered, side),
+        "tax_lines": tax_band_lines(tax_bands(billed), currency),
         "has_proformas": bool(proformas),
         "header_codes": header_codes,
         "per_proforma": per_proforma,

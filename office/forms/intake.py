@@ -26,6 +26,7 @@ from invoicing.booking import (
     ExtraInput,
     ServiceInput,
 )
+from invoicing.form_fields import country_default, country_field, coupon_field, postal_code_field, region_field
 from invoicing.intake import REASON_MAX
 from invoicing.models import ExtraOffer, Service, ServiceExtra, ServiceType, Zone
 from invoicing.request_codes import request_labels
@@ -75,6 +76,7 @@ class RequestForm(CodeFieldsMixin, OtherCodesMixin, BootstrapForm):
         label="Details", max_length=NOTES_MAX, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     documents = MultipleFileField(label="Supporting documents", required=False)
+    coupon = coupon_field("Checked and counted when the request is saved; its discount follows on the services' lines.")
 
     def __init__(self, *args, partner, customer: Customer | None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,6 +113,7 @@ class RequestForm(CodeFieldsMixin, OtherCodesMixin, BootstrapForm):
             "description": data["description"],
             "codes": [*self.code_pairs(), *self.other_pairs()],
             "documents": data["documents"],
+            "coupon_code": data["coupon"],
         }
 
 
@@ -156,8 +159,12 @@ class ServiceForm(BootstrapForm):
     address = forms.CharField(
         label="Address or location", max_length=ADDRESS_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # The tax zone is found from these (invoicing.zones); ``zone`` overrides it.
+    country = country_field()
+    region = region_field()
+    postal_code = postal_code_field()
     zone = forms.ModelChoiceField(
-        label="Zone",
+        label="Zone (override)",
         queryset=Zone.objects.none(),
         required=False,
         error_messages={"invalid_choice": "Choose one of your tax zones."},
@@ -176,7 +183,9 @@ class ServiceForm(BootstrapForm):
         zone.queryset = Zone.objects.filter(partner=partner).order_by("name")
         zone.label_from_instance = lambda z: z.name
         usual = customer.zone.name if customer is not None and customer.zone_id else "none"
-        zone.empty_label = f"Customer's ({usual})"
+        zone.empty_label = "From the address"
+        zone.help_text = f"Leave empty to use the zone of the address (if none matches: the customer's, {usual})."
+        country_default(self, partner)
         self.offers = list(offers)
         for offer in self.offers:
             field = QuantityField(
@@ -211,6 +220,9 @@ class ServiceForm(BootstrapForm):
             starts_at=data.get("starts_at"),
             ends_at=data.get("ends_at"),
             address=data.get("address") or "",
+            country=data.get("country") or "",
+            region=data.get("region") or "",
+            postal_code=data.get("postal_code") or "",
             zone=data.get("zone"),
             provider=data.get("provider"),
             notes=data.get("notes") or "",
@@ -226,7 +238,12 @@ class ServiceForm(BootstrapForm):
             "starts_at": service.starts_at,
             "ends_at": service.ends_at,
             "address": service.address,
-            "zone": service.zone_id,
+            "country": service.country,
+            "region": service.region,
+            "postal_code": service.postal_code,
+            # An override stays one (as does a zone stored before zones were found from addresses); a zone found
+            # from the address or the customer is found again on save.
+            "zone": service.zone_id if service.zone_source in (Service.ZoneSource.CHOSEN, "") else None,
             "notes": service.notes,
         }
 

@@ -4,7 +4,20 @@ from django.urls import path
 
 from office.views.dashboard import dashboard
 
-from . import credits, customers, delivery, documents, imports, intake, lists, reports, runs, search, settings
+from . import (
+    credits,
+    customers,
+    delivery,
+    documents,
+    imports,
+    intake,
+    lists,
+    ratecards,
+    reports,
+    runs,
+    search,
+    settings,
+)
 
 app_name = "office"
 
@@ -17,6 +30,7 @@ urlpatterns = [
     *delivery.urlpatterns,
     *search.urlpatterns,
     *settings.urlpatterns,
+    *ratecards.urlpatterns,
     *runs.urlpatterns,
     *imports.urlpatterns,
     *intake.urlpatterns,

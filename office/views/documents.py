@@ -26,9 +26,12 @@ from invoicing.forms import (
 from invoicing.models import Invoice, Proforma, Quote, Service
 from invoicing.outbox import invoice_outbox_jobs
 from invoicing.preview import invoice_issue_preview
+from invoicing.pricing import tax_band_lines, tax_bands
 from invoicing.quotes import quote_totals as quote_totals_of
+from invoicing.recurring import recurrence_words
 from invoicing.reminders import invoice_reminders
 from invoicing.workflow import InvoiceFacts, Offers, action_refusals, actor_for, invoice_offers
+from invoicing.zones import service_zone_explain
 from office.scoping import partner_object
 
 from .credit_context import invoice_credit_card
@@ -149,6 +152,9 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
     for group in groups:
         group["lines_html"] = line_rows_html(group["slips"], currency=invoice.currency, ar=ar)
     direct_html = line_rows_html(parts.direct_slips, currency=invoice.currency, ar=ar)
+    # The tax per rate, from the lines the page has loaded (the same lines as pricing.invoice_slips): no query.
+    billed = [*parts.direct_slips, *(slip for group in groups for slip in group["slips"])]
+    tax_lines = tax_band_lines(tax_bands(billed), invoice.currency) if ar else []
     party_url = (
         maybe_reverse("office:customer_detail", invoice.customer_id)
         if ar
@@ -162,6 +168,7 @@ def render_invoice_page(request, invoice: Invoice, *, bound: dict | None = None,
         "groups": groups,
         "direct_lines_html": direct_html,
         "direct_slips": parts.direct_slips,
+        "tax_lines": tax_lines,
         "codes": parts.codes,
         "payments": parts.payments,
         "children": [
@@ -245,12 +252,14 @@ def request_detail(request, pk):
     quote_totals = quote_totals_of(quote, parts.quote_lines) if parts.quote_lines else None
     context = {
         "service_request": service_request,
+        "recurrence": recurrence_words(service_request),  # "" unless it is a recurring booking
         "currency": request.partner.currency,
         **parts.context(),
         "quote_totals": quote_totals,
         "can_convert": quote is not None
         and quote.status in (Quote.Status.OPEN, Quote.Status.ACCEPTED)
         and service_request.status != service_request.Status.CANCELLED
+        and not service_request.repeat  # a recurring booking is invoiced by its own option, not from its quote
         and bool(parts.quote_lines),
         "customer_url": maybe_reverse("office:customer_detail", service_request.customer_id),
         "list_url": maybe_reverse("office:request_list"),
@@ -279,6 +288,7 @@ def service_detail(request, pk):
         "currency": request.partner.currency,
         **parts.context(),
         "can_publish": service_can_publish(service),
+        "zone_explanation": service_zone_explain(service).explanation,  # which zone and why, in words
         "provider_url": maybe_reverse("office:provider_detail", service.provider_id) if service.provider_id else None,
         "customer_url": maybe_reverse("office:customer_detail", service.request.customer_id),
         "list_url": maybe_reverse("office:service_list"),

@@ -30,6 +30,7 @@ from invoicing.editable import request_editable, service_editable
 from invoicing.errors import BillingError
 from invoicing.forms import CustomerPickForm
 from invoicing.models import ExtraOffer, Service, ServiceRequest
+from invoicing.recurring_forms import RecurrenceForm
 from invoicing.views import codes_edit_page
 from octoo_billing.forms import apply_errors
 from office.forms.codes import StaffCodesForm
@@ -94,14 +95,17 @@ def _services_checked(customer, formset) -> bool:
     return ok
 
 
-def _request_form_page(request, *, form, formset, customer, status=200):
+def _request_form_page(request, *, form, formset, customer, recurrence=None, status=200):
     picker = CustomerPickForm(
         partner=request.partner, initial={"customer": customer.pk if customer else None}, auto_id="pick_%s"
     )
+    if recurrence is not None:
+        recurrence.mark_invalid()
     context = {
         "form": form,
         "formset": formset,
-        "error_forms": [form, formset],
+        "recurrence_form": recurrence,  # None unless the customer allows recurring bookings
+        "error_forms": [form, formset, *([recurrence] if recurrence is not None else [])],
         "picker": picker,
         "customer": customer,
         "files_dropped": status != 200 and bool(request.FILES),
@@ -125,13 +129,16 @@ def request_create(request):
         formset = ServiceFormSet(
             prefix=SERVICES_PREFIX, form_kwargs={"partner": partner, "customer": customer, "offers": offers}
         )
-        return _request_form_page(request, form=form, formset=formset, customer=customer)
+        recurrence = RecurrenceForm.for_customer(customer)
+        return _request_form_page(request, form=form, formset=formset, customer=customer, recurrence=recurrence)
     customer = _customer(request, request.POST.get("customer"))
     form = RequestForm(request.POST, request.FILES, partner=partner, customer=customer)
     formset = ServiceFormSet(
         request.POST, prefix=SERVICES_PREFIX, form_kwargs={"partner": partner, "customer": customer, "offers": offers}
     )
-    if form.is_valid() and formset.is_valid() and _services_checked(customer, formset):
+    recurrence = RecurrenceForm.for_customer(customer, request.POST)  # seed 002: when the customer allows it
+    recurrence_read = recurrence is None or recurrence.is_valid()
+    if form.is_valid() and formset.is_valid() and recurrence_read and _services_checked(customer, formset):
         try:
             service_request = request_submit(
                 customer=form.cleaned_data["customer"],
@@ -140,16 +147,17 @@ def request_create(request):
                 services=[row.service_input() for row in formset.kept_forms()],
                 book=False,
                 **form.submission(),
+                **(recurrence.recurrence() if recurrence is not None else {}),
             )
         except ValidationError as error:
-            apply_errors(form, error)
+            apply_errors(form, error, *([recurrence] if recurrence is not None else []))
         else:
             count = service_request.services.count()
             messages.success(
                 request, f"Request {service_request} saved with {count} service{'s' if count != 1 else ''}."
             )
             return redirect("office:request_detail", pk=service_request.pk)
-    return _request_form_page(request, form=form, formset=formset, customer=customer, status=400)
+    return _request_form_page(request, form=form, formset=formset, customer=customer, recurrence=recurrence, status=400)
 
 
 # --- a request's title, description and codes; cancelling it -----------------------------------------------------
@@ -321,8 +329,8 @@ def service_edit(request, pk):
         service=service,
     )
     if editable.priced:
-        for name in ("service_type", "starts_at", "ends_at", "zone"):
-            form.fields[name].disabled = True
+        for name in ("service_type", "starts_at", "ends_at", "zone", "country", "region", "postal_code"):
+            form.fields[name].disabled = True  # the zone is priced, and found from these
     if editable.provider:
         form.fields["provider"].disabled = True
     extras = None

@@ -70,7 +70,7 @@ def _wants_issue(request) -> bool:
     return True
 
 
-def _render(request, *, form, formset, customer, invoice=None, kept=(), status=200):
+def _render(request, *, form, formset, customer, invoice=None, kept=(), coupon_lines=(), status=200):
     picker = None
     if invoice is None:
         picker = CustomerPickForm(partner=request.partner, initial={"customer": customer.pk if customer else None})
@@ -81,6 +81,7 @@ def _render(request, *, form, formset, customer, invoice=None, kept=(), status=2
         "customer": customer,
         "invoice": invoice,
         "kept": kept,
+        "coupon_lines": coupon_lines if invoice is not None and invoice.coupon_id else (),
         "currency": request.partner.currency,
         "can_issue": _may_issue(request),
         "list_url": maybe_reverse("office:ar_invoice_list"),
@@ -111,9 +112,10 @@ def invoice_create(request):
                     notes=data["notes"],
                     user=request.user,
                     issue=issue,
+                    coupon_code=data["coupon"],
                 )
             except BillingError as error:
-                form.add_error(None, error.message)
+                form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
                 if issue:
                     messages.success(request, f"Invoice issued as {invoice.number}.")
@@ -130,13 +132,17 @@ def invoice_create(request):
 @staff_required
 def invoice_edit(request, pk):
     """Edit a draft with the same form, prefilled. Issued invoices are never edited (GET and POST refused)."""
-    invoice = partner_object(request, Invoice.objects.select_related("customer__zone", "partner"), pk=pk)
+    invoice = partner_object(request, Invoice.objects.select_related("customer__zone", "partner", "coupon"), pk=pk)
     refusals = action_refusals("edit", invoice, actor_for(request.user, invoice))
     if refusals:  # invoicing.workflow: a draft typed by hand, never an issued invoice or one made of proformas
         messages.error(request, f"{refusals[0].message} Nothing was changed.")
         return redirect("office:invoice_detail", pk=invoice.pk)
     slips = list(Slip.objects.filter(invoice=invoice).order_by("position", "id"))
-    kept = [slip for slip in slips if slip.slip_type in KEPT_TYPES]
+    # The discount lines of the draft's coupon are recomputed from the lines on save (invoicing.manual); those of a
+    # booking's coupon (an invoice made from its quote) are kept as they are.
+    coupon_lines = [slip for slip in slips if slip.slip_type == Slip.Type.COUPON]
+    kept_types = KEPT_TYPES if invoice.coupon_id else (*KEPT_TYPES, Slip.Type.COUPON)
+    kept = [slip for slip in slips if slip.slip_type in kept_types]
     initial = [
         {
             "description": slip.description,
@@ -146,7 +152,7 @@ def invoice_edit(request, pk):
             "discount": slip.line_discount_units or None,
         }
         for slip in slips
-        if slip.slip_type not in KEPT_TYPES
+        if slip.slip_type not in KEPT_TYPES and slip.slip_type != Slip.Type.COUPON
     ]
     partner = invoice.partner
     LineFormSet = invoice_line_formset(extra=2)
@@ -181,17 +187,34 @@ def invoice_edit(request, pk):
                         due_date=data["due_date"],
                         notes=data["notes"],
                         user=request.user,
+                        coupon_code=data["coupon"],
                     )
                     if issue:
                         invoice = invoice_issue(
                             invoice=invoice, user=request.user, expected_status=Invoice.Status.DRAFT
                         )
             except BillingError as error:
-                form.add_error(None, error.message)
+                form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
                 messages.success(request, f"Issued as {invoice.number}." if issue else "Draft saved.")
                 return redirect("office:invoice_detail", pk=invoice.pk)
-        return _render(request, form=form, formset=formset, customer=invoice.customer, invoice=invoice, kept=kept)
+        return _render(
+            request,
+            form=form,
+            formset=formset,
+            customer=invoice.customer,
+            invoice=invoice,
+            kept=kept,
+            coupon_lines=coupon_lines,
+        )
     form = ManualInvoiceForm(partner=partner, invoice=invoice)
     formset = LineFormSet(prefix=LINES_PREFIX, initial=initial, form_kwargs=line_kwargs)
-    return _render(request, form=form, formset=formset, customer=invoice.customer, invoice=invoice, kept=kept)
+    return _render(
+        request,
+        form=form,
+        formset=formset,
+        customer=invoice.customer,
+        invoice=invoice,
+        kept=kept,
+        coupon_lines=coupon_lines,
+    )

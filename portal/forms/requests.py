@@ -25,6 +25,7 @@ from invoicing.booking import (
     ExtraInput,
     ServiceInput,
 )
+from invoicing.form_fields import country_default, country_field, coupon_field, postal_code_field, region_field
 from invoicing.models import ExtraOffer, ServiceRequest, ServiceType, Zone
 from invoicing.request_codes import request_labels
 from invoicing.templatetags.money import rate
@@ -76,10 +77,15 @@ class BookingForm(CodeFieldsMixin, BootstrapForm):
         help_text="Where the service takes place, or how to join it if it is remote.",
         error_messages={"required": "Enter where the service takes place."},
     )
+    # The tax zone is found from these (invoicing.zones).
+    country = country_field()
+    region = region_field()
+    postal_code = postal_code_field()
     zone = forms.ModelChoiceField(
         label="Area",
         queryset=Zone.objects.none(),
         required=False,
+        help_text="Found from the address unless you choose one.",
         error_messages={"invalid_choice": "Choose one of the areas listed."},
     )
     title = forms.CharField(
@@ -95,6 +101,7 @@ class BookingForm(CodeFieldsMixin, BootstrapForm):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     documents = MultipleFileField(label="Supporting documents", required=False)
+    coupon = coupon_field("A discount code, if you have one.")
 
     def __init__(self, *args, customer, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,6 +112,7 @@ class BookingForm(CodeFieldsMixin, BootstrapForm):
         zone = self.fields["zone"]
         zone.queryset = Zone.objects.filter(partner_id=partner_id).order_by("name")
         zone.empty_label = f"Your usual area ({customer.zone.name})" if customer.zone_id else "Your usual area"
+        country_default(self, customer.partner)
         zone.label_from_instance = lambda z: z.name
         today = timezone.localdate()
         self.earliest = today - datetime.timedelta(days=1)  # a day of slack for time zones; the domain decides
@@ -174,6 +182,9 @@ class BookingForm(CodeFieldsMixin, BootstrapForm):
             starts_at=self._at(data["starts_at"]),
             ends_at=self._at(data["ends_at"]),
             address=data["address"],
+            country=data["country"],
+            region=data["region"],
+            postal_code=data["postal_code"],
             zone=data["zone"],
             notes=data["notes"],
             extras=extras,
@@ -183,6 +194,7 @@ class BookingForm(CodeFieldsMixin, BootstrapForm):
             "services": [service],
             "codes": self.code_pairs(),
             "documents": data["documents"],
+            "coupon_code": data["coupon"],
         }
 
 

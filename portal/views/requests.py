@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -31,6 +32,8 @@ from invoicing.models import (
     ServiceExtra,
     ServiceRequest,
 )
+from invoicing.recurring import recurrence_words
+from invoicing.recurring_forms import RecurrenceForm
 from invoicing.request_codes import codes_can_edit, request_codes_frozen, service_codes_frozen
 from invoicing.views import codes_edit_page
 from octoo_billing.forms import apply_errors
@@ -129,10 +132,13 @@ def request_list(request):
 # --- booking a service --------------------------------------------------------------------------------------
 
 
-def _booking_page(request, form: BookingForm, *, status: int = 200):
+def _booking_page(request, form: BookingForm, recurrence: RecurrenceForm | None = None, *, status: int = 200):
     form.mark_invalid()
+    if recurrence is not None:
+        recurrence.mark_invalid()
     context = {
         "form": form,
+        "recurrence_form": recurrence,  # None unless the customer may book recurring services
         "currency": request.customer.partner.currency,
         "files_dropped": status != 200 and bool(request.FILES),
     }
@@ -142,30 +148,36 @@ def _booking_page(request, form: BookingForm, *, status: int = 200):
 @customer_user_required
 @require_http_methods(["GET", "POST"])
 def request_create(request):
-    """Book a service: an invoice issued at once, or a quote to answer (the customer's flag decides, seed 002)."""
+    """Book a service, once or repeating (seed 002, when the customer allows it): an invoice issued at once, or a
+    quote to answer (the customer's flag decides; a recurring booking always gets a quote)."""
     customer = request.customer
     if request.method != "POST":
-        return _booking_page(request, BookingForm(customer=customer))
+        return _booking_page(request, BookingForm(customer=customer), RecurrenceForm.for_customer(customer))
     form = BookingForm(request.POST, request.FILES, customer=customer)
-    if not form.is_valid():
-        return _booking_page(request, form, status=400)
+    recurrence = RecurrenceForm.for_customer(customer, request.POST)
+    if not all([form.is_valid(), recurrence is None or recurrence.is_valid()]):
+        return _booking_page(request, form, recurrence, status=400)
     try:
         service_request = booking.request_submit(
             customer=customer,  # the signed-in customer's, whatever the POST says
             user=request.user,
             source=ServiceRequest.Source.PORTAL,
             **form.submission(),
+            **(recurrence.recurrence() if recurrence is not None else {}),
         )
     except ValidationError as error:
-        apply_errors(form, error)
-        return _booking_page(request, form, status=400)
+        apply_errors(form, error, *([recurrence] if recurrence is not None else []))
+        return _booking_page(request, form, recurrence, status=400)
     except BillingError as error:  # invoicing it at once was refused (e.g. no billing contact); nothing was saved
         form.add_error(error.field if error.field in form.fields else None, error.message)
-        return _booking_page(request, form, status=400)
+        return _booking_page(request, form, recurrence, status=400)
     quote = getattr(service_request, "quote", None)
     invoice = quote.invoice if quote is not None else None
     if _issued(invoice):
         messages.success(request, f"Booked. Invoice {invoice.number} was issued: you will find it under Invoices.")
+    elif service_request.repeat:
+        count = service_request.services.count()
+        messages.success(request, f"Booked {count} occurrence{pluralize(count)}. Your quote is ready below.")
     else:
         messages.success(request, "Booked. Your quote is ready below.")
     return redirect("portal:request_detail", pk=service_request.pk)
@@ -182,6 +194,7 @@ class ServiceRow:
     extras: list[ServiceExtra]
     codes: list[AppliedExpenseCode]
     frozen_reason: str
+    zone_explanation: str = ""  # which tax zone and why, in words (invoicing.zones)
 
 
 def _request_invoices(service_request: ServiceRequest, quote: Quote | None) -> list[Invoice]:
@@ -207,10 +220,12 @@ def request_detail(request, pk):
     parts = selectors.request_detail_parts(service_request=service_request)
     services = parts.services
     prefetch_related_objects(services, Prefetch("extras", queryset=ServiceExtra.objects.order_by("pk")))
+    zones = selectors.services_zone_explained(services, partner=request.customer.partner)
     quote = parts.quote
     lines = parts.quote_lines
     context = {
         "service_request": service_request,
+        "recurrence": recurrence_words(service_request),  # "" unless it is a recurring booking
         "currency": request.customer.partner.currency,
         "codes": parts.codes,
         "services": [
@@ -219,6 +234,7 @@ def request_detail(request, pk):
                 extras=list(service.extras.all()),
                 codes=list(service.expense_codes.all()),
                 frozen_reason=service_codes_frozen(service),
+                zone_explanation=zones[service.pk].explanation,
             )
             for service in services
         ],

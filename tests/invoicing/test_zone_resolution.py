@@ -89,7 +89,7 @@ def test_a_service_booked_with_an_address_takes_its_zone_and_says_why(zones):
     service = service_update(service=service, given=chosen)
     service.refresh_from_db()
     assert (service.zone, service.zone_source) == (zones["canada"], "chosen")
-    assert service_zone_explain(service).explanation == "Canada: chosen by staff."
+    assert service_zone_explain(service).explanation == "Canada: chosen for this service (not found from the address)."
 
 
 def test_an_invoice_shows_its_tax_per_rate_with_the_taxable_base(zones):
