@@ -3,12 +3,17 @@
 ``bench_pdf(lines)`` is called by ``bench/run.py`` after Django is set up on the bench database; it appends a
 markdown section to ``lines``:
 
-- warm render of a 1-page invoice: p50 and p95 over 20 renders (context queries included, as in the worker);
+- warm render of a 1-page invoice: p50 and p95 over 20 renders (context queries included, as in the worker),
+  interleaved with renders of the same invoice through today's template, stylesheet and engine call (a copy kept
+  in ``bench/pdf_today/``): the figure is their ratio in the same run (issue 15: <= 0.8x);
 - a 50-page invoice (2,500 lines on 500 proformas): time and peak memory, rendered in a forked process so its
   peak resident memory is its own;
 - issue-and-send of 1,000 invoices through the worker: the drafts are issued (each issue queues its delivery
   task in the ORM broker), then a real ``manage.py qcluster`` with 2 workers drains the queue (PDF
-  rendered and stored, e-mail sent to an in-memory backend); invoices/s over the whole run.
+  rendered and stored, e-mail sent to an in-memory backend); invoices/s over the whole run, against the limit
+  rendering sets in the same run: workers / CPU time of one render (issue 15: >= 0.9x).
+
+Each figure is also a line of the run's summary table (``bench.table.record``).
 
 Run it alone with ``BENCH_DATABASE_URL=postgres://.../octoo_pdf_bench .venv/bin/python bench/pdf.py``.
 """
@@ -32,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INVOICES = int(os.environ.get("BENCH_PDF_INVOICES", "1000"))
 BIG_PROFORMAS, BIG_SLIPS_EACH = 500, 5
 WARM_RENDERS = 20
+TODAY_TEMPLATES = ROOT / "bench" / "pdf_today"
 CLUSTER_WORKERS = 2
 CLUSTER_TIMEOUT = float(os.environ.get("BENCH_PDF_TIMEOUT", "1800"))
 
@@ -178,9 +184,74 @@ def _page_count(data: bytes) -> int:
         return 0
 
 
-def bench_renders(partner, lines: list[str]) -> None:
+_today: dict = {}
+
+
+def _today_assets():
+    """Today's template engine, fonts and print stylesheet (``bench/pdf_today/``), built once like the app's."""
+    if not _today:
+        from django.conf import settings
+        from django.template import Context, Engine
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        from invoicing.pdf import engine
+
+        templates = Engine(dirs=[str(TODAY_TEMPLATES)], libraries={"money": "invoicing.templatetags.money"})
+        font_config = FontConfiguration()
+        static = engine._url_prefix(settings.STATIC_URL)
+        font_urls = {k: f"{engine.APP_ORIGIN}{static}{v}" for k, v in engine.FONT_FILES.items()}
+        css_text = templates.get_template("invoicing/pdf/print.css").render(Context({"font_urls": font_urls}))
+        css = CSS(string=css_text, base_url=engine.BASE_URL, url_fetcher=engine.url_fetcher(), font_config=font_config)
+        _today.update(templates=templates, font_config=font_config, css=css)
+    return _today
+
+
+def today_invoice_pdf_bytes(*, invoice) -> bytes:
+    """The invoice rendered as before issue 15: today's template and stylesheet, today's engine call."""
+    from django.template import Context
+    from django.utils import timezone
+    from weasyprint import HTML
+
+    from invoicing.pdf import engine
+    from invoicing.pdf.contents import invoice_pdf_context
+
+    assets = _today_assets()
+    context = invoice_pdf_context(invoice)
+    with timezone.override(context["partner"].tzinfo):
+        html_text = assets["templates"].get_template("invoicing/pdf/invoice.html").render(Context(context))
+    with engine._lock:
+        html = HTML(string=html_text, base_url=engine.BASE_URL, url_fetcher=engine.url_fetcher())
+        engine._neutralise_attachments(html)
+        document = html.render(font_config=assets["font_config"], stylesheets=[assets["css"]])
+        document.metadata.attachments = []
+        for page in document.pages:
+            page.links = [link for link in page.links if link[0] != "attachment"]
+        document.metadata.title = f"{context['title']} {context['number']}"
+        document.metadata.authors = [context["partner"].name]
+        document.metadata.generator = "Octoo Billing"
+        return document.write_pdf()
+
+
+def _text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def _timed(render) -> tuple[float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
+    render()
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def bench_renders(partner, lines: list[str]) -> float:
+    """The 1-page and 50-page figures; returns the CPU time of one 1-page render (the worker's limit)."""
     from django.template.loader import render_to_string
 
+    from bench.table import record
     from customers.models import Provider
     from invoicing.lifecycle import invoice_issue
     from invoicing.pdf.contents import invoice_pdf_context
@@ -189,18 +260,26 @@ def bench_renders(partner, lines: list[str]) -> None:
     provider = Provider.objects.create(partner=partner, name="Bench Provider")
     customer = _customer(partner, "Mercy General Hospital")
 
-    # A 1-page invoice: 2 proformas of 5 lines, issued (no watermark), rendered warm 20 times.
+    # A 1-page invoice: 2 proformas of 5 lines, issued (no watermark), rendered warm 20 times, each render
+    # followed by one through today's template (their order alternates, so neither always runs second).
     small = invoice_issue(invoice=_draft_with_proformas(partner, customer, provider, 2, 5, start=0))
     first_started = time.perf_counter()
     data = invoice_pdf_bytes(invoice=small)  # the first render loads the fonts (once per process)
     first = time.perf_counter() - first_started
-    walls, cpus = [], []
-    for _ in range(WARM_RENDERS):
-        started, cpu = time.perf_counter(), time.process_time()
-        invoice_pdf_bytes(invoice=small)
-        walls.append(time.perf_counter() - started)
-        cpus.append(time.process_time() - cpu)
-    small_pages = _page_count(data)
+    today_data = today_invoice_pdf_bytes(invoice=small)
+    same_text = _text(data) == _text(today_data)
+    walls, cpus, today_walls, today_cpus = [], [], [], []
+    for i in range(WARM_RENDERS):
+        pair = [(walls, cpus, lambda: invoice_pdf_bytes(invoice=small))]
+        pair.append((today_walls, today_cpus, lambda: today_invoice_pdf_bytes(invoice=small)))
+        for wall_list, cpu_list, render in pair if i % 2 else reversed(pair):
+            wall, cpu = _timed(render)
+            wall_list.append(wall)
+            cpu_list.append(cpu)
+    small_pages, today_pages = _page_count(data), _page_count(today_data)
+    cpu_p50, today_cpu_p50 = _percentile(cpus, 0.5), _percentile(today_cpus, 0.5)
+    wall_p50, today_wall_p50 = _percentile(walls, 0.5), _percentile(today_walls, 0.5)
+    ratio = cpu_p50 / today_cpu_p50
 
     # A 50-page invoice: 2,500 lines on 500 proformas.
     big = invoice_issue(
@@ -215,6 +294,7 @@ def bench_renders(partner, lines: list[str]) -> None:
     child.start()
     elapsed, cpu, before, peak, size, big_pages = queue.get()
     child.join()
+    big_s, big_mb = prepare + elapsed, peak * 1024 / 1e6
 
     lines += [
         "### Invoice PDFs (WeasyPrint 70, bundled DejaVu Sans, libharfbuzz-subset)",
@@ -222,19 +302,40 @@ def bench_renders(partner, lines: list[str]) -> None:
         "| document | renders | wall time | CPU time | memory | size |",
         "|---|---|---|---|---|---|",
         f"| 1-page invoice, 10 lines ({small_pages or '?'} page), warm | {WARM_RENDERS} "
-        f"| p50 {_percentile(walls, 0.5) * 1000:.0f} ms, p95 {_percentile(walls, 0.95) * 1000:.0f} ms "
+        f"| p50 {wall_p50 * 1000:.0f} ms, p95 {_percentile(walls, 0.95) * 1000:.0f} ms "
         f"(first, fonts loading: {first * 1000:.0f} ms) "
-        f"| p50 {_percentile(cpus, 0.5) * 1000:.0f} ms | | {len(data) / 1024:.0f} KiB |",
+        f"| p50 {cpu_p50 * 1000:.0f} ms | | {len(data) / 1024:.0f} KiB |",
+        f"| the same invoice through today's template and engine call (bench/pdf_today), in turn with the above "
+        f"({today_pages or '?'} page) | {WARM_RENDERS} "
+        f"| p50 {today_wall_p50 * 1000:.0f} ms, p95 {_percentile(today_walls, 0.95) * 1000:.0f} ms "
+        f"| p50 {today_cpu_p50 * 1000:.0f} ms | | {len(today_data) / 1024:.0f} KiB |",
         f"| {BIG_PROFORMAS * BIG_SLIPS_EACH:,}-line invoice on {BIG_PROFORMAS} proformas "
-        f"({big_pages or '?'} pages) | 1 | {prepare + elapsed:.1f} s "
+        f"({big_pages or '?'} pages) | 1 | {big_s:.1f} s "
         f"(context and template {prepare:.1f} s) | {cpu:.1f} s "
         f"| peak RSS {_mib(peak):.0f} MiB of a fresh worker-like process (+{_mib(peak - before):.0f} MiB over the "
         "warmed-up process) "
         f"| {size / 1024:.0f} KiB |",
         "",
-        "Goals: 1-page p50 <= 200 ms; 50-page <= 20 s and <= 300 MB.",
+        f"1-page ratio to today's render, same run: CPU p50 {ratio:.2f}x, wall p50 {wall_p50 / today_wall_p50:.2f}x; "
+        f"the two PDFs' text is {'the same' if same_text else 'DIFFERENT'}. "
+        "Goals (issue 15): 1-page <= 0.8x today's render time; 50-page <= 10 s and <= 250 MB.",
         "",
     ]
+    record(
+        "PDF, 1-page invoice (CPU p50 per render, context included)",
+        f"{cpu_p50 * 1000:.0f} ms",
+        limit=f"today's template and engine call: {today_cpu_p50 * 1000:.0f} ms",
+        ratio=f"{ratio:.2f}x",
+        goal="<= 0.8x",
+        met=ratio <= 0.8 and same_text and small_pages == 1,
+    )
+    record(
+        f"PDF, {BIG_PROFORMAS * BIG_SLIPS_EACH:,}-line invoice ({big_pages} pages): time, peak RSS",
+        f"{big_s:.1f} s, {big_mb:.0f} MB",
+        goal="<= 10 s, <= 250 MB",
+        met=big_s <= 10 and big_mb <= 250,
+    )
+    return cpu_p50
 
 
 def _cluster_env(media_root: str) -> dict:
@@ -252,10 +353,12 @@ def _cluster_env(media_root: str) -> dict:
     return env
 
 
-def bench_issue_and_send(partner, lines: list[str]) -> None:
+def bench_issue_and_send(partner, lines: list[str], *, render_cpu: float) -> None:
+    """Issue and send through the worker; ``render_cpu``: the CPU seconds of one 1-page render in this run."""
     from django.db import connection
     from django_q.models import OrmQ, Task
 
+    from bench.table import record
     from customers.models import BillingContact, Customer
     from invoicing.lifecycle import invoice_issue
     from invoicing.models import Invoice, Slip
@@ -339,6 +442,21 @@ def bench_issue_and_send(partner, lines: list[str]) -> None:
         "The rendering is CPU-bound: throughput grows with the worker count up to the cores.",
         "",
     ]
+    limit = CLUSTER_WORKERS / render_cpu  # invoices/s if rendering were all the workers did
+    ratio = (sent / total_s) / limit
+    lines += [
+        f"Limit set by rendering in this run: {CLUSTER_WORKERS} workers / {render_cpu * 1000:.0f} ms CPU per 1-page "
+        f"render = {limit:,.1f} invoices/s; issue-and-send reaches {ratio:.2f}x of it (goal >= 0.9x).",
+        "",
+    ]
+    record(
+        f"Issue and send {INVOICES:,} invoices through the worker ({CLUSTER_WORKERS} workers)",
+        f"{sent / total_s:,.1f} invoices/s",
+        limit=f"{CLUSTER_WORKERS} workers / {render_cpu * 1000:.0f} ms per render = {limit:,.1f} invoices/s",
+        ratio=f"{ratio:.2f}x",
+        goal=">= 0.9x",
+        met=ratio >= 0.9 and failed == 0 and sent == INVOICES,
+    )
     if sent != INVOICES or done != INVOICES:
         lines.append(f"WARNING: only {sent:,} of {INVOICES:,} invoices were sent within {CLUSTER_TIMEOUT:.0f} s.")
         lines.append("")
@@ -346,8 +464,8 @@ def bench_issue_and_send(partner, lines: list[str]) -> None:
 
 def bench_pdf(lines: list[str]) -> None:
     partner = _partner()
-    bench_renders(partner, lines)
-    bench_issue_and_send(partner, lines)
+    render_cpu = bench_renders(partner, lines)
+    bench_issue_and_send(partner, lines, render_cpu=render_cpu)
 
 
 if __name__ == "__main__":
@@ -356,6 +474,8 @@ if __name__ == "__main__":
 
     run.recreate_database()
     run.setup_django()
+    from bench import table
+
     out: list[str] = []
     bench_pdf(out)
-    print("\n".join(out))
+    print("\n".join([*table.markdown(), *out]))

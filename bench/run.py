@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import table  # noqa: E402 - the one summary table (bench/table.py), found once ROOT is on the path
+
 BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/octoo_bench")
 os.environ["DATABASE_URL"] = BENCH_URL
 os.environ["DEBUG"] = "0"
@@ -52,14 +54,20 @@ def setup_django():
     call_command("migrate", verbosity=0)
 
 
-def build_world(*, name: str = "Bench Partner", slug: str = "bench"):
-    """1,000 customers x 10 completed services (bulk inserted), with rates, zones, codes and providers."""
+def build_world(
+    *, name: str = "Bench Partner", slug: str = "bench", customers: int | None = None, services: int | None = None
+):
+    """1,000 customers x 10 completed services (bulk inserted; ``customers`` and ``services`` per customer to size
+    it otherwise), with rates, zones, codes and providers; its tables analysed, as after any bulk load."""
+    n_customers = CUSTOMERS if customers is None else customers
+    per_customer = SERVICES_PER_CUSTOMER if services is None else services
     from decimal import Decimal
 
     from django.utils import timezone
 
     from customers.models import BillingContact, Customer, Partner, Provider
     from expense_codes.models import AppliedExpenseCode
+    from invoicing.fast_writes import tables_analyze
     from invoicing.models import Rate, Service, ServiceRequest, ServiceType, Zone
 
     partner = Partner.objects.create(name=name, slug=slug)
@@ -86,7 +94,7 @@ def build_world(*, name: str = "Bench Partner", slug: str = "bench"):
     )
     providers = Provider.objects.bulk_create([Provider(partner=partner, name=f"Provider {i:03d}") for i in range(50)])
     customers = Customer.objects.bulk_create(
-        [Customer(partner=partner, name=f"Customer {i:05d}", zone=zone) for i in range(CUSTOMERS)]
+        [Customer(partner=partner, name=f"Customer {i:05d}", zone=zone) for i in range(n_customers)]
     )
     BillingContact.objects.bulk_create(
         [
@@ -103,7 +111,7 @@ def build_world(*, name: str = "Bench Partner", slug: str = "bench"):
     last_month_end = timezone.localdate().replace(day=1) - datetime.timedelta(days=1)
     services = []
     for idx, request in enumerate(requests):
-        for k in range(SERVICES_PER_CUSTOMER // 2):
+        for k in range(per_customer // 2):
             day = last_month_end.replace(day=1 + (idx + k) % 28)
             start = timezone.make_aware(datetime.datetime.combine(day, datetime.time(8 + k % 10, 0)))
             services.append(
@@ -121,6 +129,8 @@ def build_world(*, name: str = "Bench Partner", slug: str = "bench"):
                 )
             )
     Service.objects.bulk_create(services, batch_size=2000)
+    del services
+    tables_analyze(Customer, BillingContact, ServiceRequest, AppliedExpenseCode, Service)
     return partner
 
 
@@ -259,6 +269,10 @@ def bench_engine(lines: list[str]):
     ]
     if not gapless:
         raise SystemExit("numbering produced gaps or duplicates")
+    # Issue 15: billing end to end (sweep + AR run) at 1k and 10k customers against a plain COPY of the same rows.
+    from bench.billing import bench_billing
+
+    bench_billing(lines)
 
 
 def machine() -> str:
@@ -308,25 +322,80 @@ def bench_imports(lines: list[str]):
     run(lines)
 
 
-BENCHES = [bench_engine, bench_generation, bench_pages, bench_pdf, bench_runs, bench_imports]
+def bench_issuing(lines: list[str]):
+    from bench.issuing import bench_issuing as run
+
+    run(lines)
+
+
+BENCHES = [bench_engine, bench_generation, bench_issuing, bench_pages, bench_pdf, bench_runs, bench_imports]
+
+
+SUMMARY_TITLE = "Summary of this run"
+PREVIOUS_TITLE = "Summary of the previous run"
+
+
+def previous_summary(text: str) -> tuple[str, list[str]] | None:
+    """The previous results file's run line and its summary table (None: it has no summary table)."""
+    lines = text.splitlines()
+    heading = f"### {SUMMARY_TITLE}"
+    if heading not in lines:
+        return None
+    start = lines.index(heading) + 1
+    while start < len(lines) and not lines[start].startswith("|"):
+        start += 1
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    run_line = next((line for line in lines if line.startswith("Run ")), "")
+    return run_line, lines[start:end]
+
+
+def previous_section(text: str) -> tuple[list[str], list[str]]:
+    """What of the previous results file is kept: (below the new summary, at the end of the file).
+
+    With a summary table: that table, right below the new one, so a regression shows. Without one (the runs
+    before the table existed): the previous file's whole text at the end, its headings two levels down."""
+    if not text.strip():
+        return [], []
+    found = previous_summary(text)
+    if found is not None:
+        run_line, table = found
+        when = f" ({run_line.removesuffix('.')})" if run_line else ""
+        return [f"### {PREVIOUS_TITLE}{when}", "", *table, ""], []
+    kept = [f"##{line}" if line.startswith("#") else line for line in text.rstrip().splitlines()]
+    return [], [
+        "## The previous run, as it was written (before the summary table existed)",
+        "",
+        *kept,
+        "",
+    ]
+
+
+def results_text(*, header: list[str], details: list[str], previous: str) -> str:
+    """The results file: this run's summary table, the previous run's below it, then the detailed sections."""
+    below, at_end = previous_section(previous)
+    return "\n".join([*header, *table.markdown(SUMMARY_TITLE), *below, *details, *at_end]) + "\n"
 
 
 def main():
     recreate_database()
     setup_django()
-    lines = [
+    header = [
         "# Benchmark results",
         "",
         f"Run {datetime.datetime.now():%Y-%m-%d %H:%M} on {machine()}.",
         "",
     ]
+    details: list[str] = []
     for bench in BENCHES:
-        bench(lines)
+        bench(details)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    lines.append(f"Peak resident memory of the benchmark process: {rss:.0f} MiB.")
+    details.append(f"Peak resident memory of the benchmark process: {rss:.0f} MiB.")
     out = ROOT / "bench" / "results.md"
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    previous = out.read_text() if out.exists() else ""
+    out.write_text(results_text(header=header, details=details, previous=previous))
+    print("\n".join([*header, *table.markdown(SUMMARY_TITLE), *details]))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Each selected invoice is a ``BillingRunItem`` with its own result: one row refus
 invoice already issued) never stops the others. The rows are worked in chunks; a chunk's results and the run's
 counters are recorded in one short transaction, so the run's page shows the progress as it goes. Issuing and
 resending do their writes in that same transaction (each row in its own savepoint), so a row's result is recorded
-exactly when its change is, and the outbox is nudged once per chunk. The ZIP is written to a temporary file and
+exactly when its change is, and the outbox is nudged once per chunk. Issuing takes a chunk's drafts in one bulk
+issue (``invoicing.bulk_issue``), with each row's own result. The ZIP is written to a temporary file and
 stored with the run (``BillingRun.result_file``) once every row is done.
 
 Started and run by ``invoicing.runs`` (``bulk_start``, ``run_execute``).
@@ -22,6 +23,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .bulk_issue import invoices_issue_bulk
 from .delivery import invoice_resend_queue
 from .errors import BillingError
 from .lifecycle import invoice_issue
@@ -50,9 +52,37 @@ def _issue(invoice: Invoice, user) -> RowResult:
     if invoice.status != Invoice.Status.DRAFT:
         already = f" as {invoice.number}" if invoice.number else ""
         return RowResult(Outcome.REFUSED, f"Not a draft: already {invoice.get_status_display().lower()}{already}.")
-    issued = invoice_issue(invoice=invoice, user=user, expected_status=Invoice.Status.DRAFT)
+    return _issued(invoice_issue(invoice=invoice, user=user, expected_status=Invoice.Status.DRAFT))
+
+
+def _issued(issued: Invoice) -> RowResult:
     due = f", due {issued.due_date:%b %-d, %Y}" if issued.due_date else ""
     return RowResult(Outcome.DONE, f"Issued as {issued.number}{due}.")
+
+
+def _issue_chunk(items: list[BillingRunItem], user) -> None:
+    """A chunk of an issue run: its drafts issued in one bulk issue (``invoicing.bulk_issue``: a few statements
+    for the whole chunk, the same results as one by one), each row's result as ``_issue`` gives it. Should the
+    bulk issue fail on anything but a refusal, the chunk's drafts are issued one by one instead, so that failure
+    stays on its own row."""
+    drafts = [item for item in items if item.invoice is not None and item.invoice.status == Invoice.Status.DRAFT]
+    _work(_issue, [item for item in items if item not in drafts], user)  # refused without writing anything
+    try:
+        with transaction.atomic():
+            done = invoices_issue_bulk(
+                invoice_ids=[item.invoice_id for item in drafts], user=user, expected_status=Invoice.Status.DRAFT
+            )
+    except Exception:  # noqa: BLE001 - logged; each row then gets its own result
+        logger.exception("bulk issue of %s drafts failed; issuing them one by one", len(drafts))
+        _work(_issue, drafts, user)
+        return
+    issued = {invoice.pk: invoice for invoice in done.issued}
+    for item in drafts:
+        if item.invoice_id in issued:
+            result = _issued(issued[item.invoice_id])
+        else:
+            result = RowResult(Outcome.REFUSED, done.refused[item.invoice_id].message)
+        item.outcome, item.message = result.outcome, result.message[:500]
 
 
 def _resend(invoice: Invoice, user) -> RowResult:
@@ -134,7 +164,10 @@ def bulk_items_execute(run: BillingRun) -> None:
                     _record(run, items)
             else:
                 with transaction.atomic():  # the rows' changes and their results commit together
-                    _work(action, items, user)
+                    if run.kind == Kind.ISSUE:
+                        _issue_chunk(items, user)
+                    else:
+                        _work(action, items, user)
                     _record(run, items)
         if zip_file is not None:
             zip_file.store(run)

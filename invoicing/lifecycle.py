@@ -2,8 +2,10 @@
 
 Each action runs through the declared workflow (``invoicing.workflow``): ``action_begin`` re-reads the row under
 ``select_for_update()`` inside ``atomic()`` (in the one lock order of ``invoicing.locking``), refuses a stale page
-and checks role, status and guards; the change follows; ``action_done`` writes the audit row and, for an issue,
-the delivery work to the outbox (``invoicing.outbox``).
+and checks role, status and guards; the change follows; ``action_done`` writes the audit row and the outbox rows
+(``invoicing.outbox``). The issue writes the same in its own order, so the number counter stays locked as briefly as
+possible: its delivery work first, then the number, the invoice's issue columns and its audit row, then COMMIT.
+Many drafts at once: ``invoicing.bulk_issue`` (the same result, a few statements per chunk).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .workflow import (
     action_begin,
     action_check,
     action_done,
+    action_outbox_add,
     settled_status,
     stale_refusal,
 )
@@ -85,12 +88,40 @@ def invoice_issue(
     ``deliver=False`` issues it as already delivered (no PDF, e-mail or charge work): the demo seed's history."""
     invoice = action_begin("issue", invoice.pk, user=user, actor=actor, expected_status=expected_status)
     invoice_totals_refresh(invoice, save=False)
+    issue_fill(
+        invoice,
+        issue_date=issue_date or timezone.localdate(timezone=invoice.partner.tzinfo),  # the partner's today
+        default_contact=lambda: invoice.customer.contacts.filter(is_default=True).first(),
+    )
+    action_outbox_add("issue", invoice, deliver=deliver)  # the delivery work, before the number is taken
+    # The number last: the counter row stays locked from here to COMMIT, so only the invoice's UPDATE (of the
+    # issue's columns only) and its audit row come after it.
+    series = invoice.kind  # "ar" / "ap" are also the counter series
+    on_date = invoice.issue_date
+    [(invoice.sequence, invoice.number)] = number_take(partner=invoice.partner, series=series, on_date=on_date)
+    invoice.save(update_fields=ISSUE_FIELDS)
+    audit_record(
+        target=invoice,
+        action="issue",
+        actor=user,
+        from_status=Status.DRAFT,
+        to_status=invoice.status,
+        data=issue_audit_data(invoice),
+    )
+    return invoice
+
+
+def issue_fill(invoice: Invoice, *, issue_date: datetime.date, default_contact) -> Invoice:
+    """Set what an issue sets on a draft with its totals refreshed, all but the number: the billing-contact
+    snapshot, issue and due dates, ``issued_at`` and the status; refuse a draft that cannot be issued.
+    ``default_contact()`` gives the customer's default billing contact (asked only when the draft names none).
+    The one-by-one issue and the bulk issue (``invoicing.bulk_issue``) both go through here."""
     if not invoice.line_count:
         raise BillingRuleError("An invoice needs at least one line before it can be issued.")
     if invoice.kind == Invoice.Kind.AR:
         if invoice.total_units < 0:
             raise BillingRuleError("An invoice's total cannot be negative; issue a credit note instead.")
-        contact = invoice.billing_contact or invoice.customer.contacts.filter(is_default=True).first()
+        contact = invoice.billing_contact or default_contact()
         if contact is None:
             raise BillingRuleError(f"{invoice.customer} has no default billing contact; add one before issuing.")
         invoice.billing_contact = contact
@@ -103,20 +134,20 @@ def invoice_issue(
         invoice.contact_name = invoice.contact_name or invoice.provider.name
         invoice.contact_email = invoice.contact_email or invoice.provider.email
         invoice.contact_address = invoice.contact_address or invoice.provider.address
-    issue_date = issue_date or timezone.localdate(timezone=invoice.partner.tzinfo)  # the partner's today
-    series = invoice.kind  # "ar" / "ap" are also the counter series
-    [(sequence, number)] = number_take(partner=invoice.partner, series=series, on_date=issue_date)
-    invoice.sequence, invoice.number = sequence, number
     invoice.issue_date = issue_date
     invoice.due_date = due_date_for(invoice, issue_date)
     invoice.issued_at = timezone.now()
-    invoice.status = Status.PENDING
-    if invoice.total_units - invoice.children_units <= 0:
-        invoice.status = Status.PAID  # nothing to pay (a zero invoice, or fully covered by child invoices)
-    invoice.save()
-    data = {"number": number, "total_units": invoice.total_units}
-    action_done("issue", invoice, user=user, from_status=Status.DRAFT, data=data, deliver=deliver)  # + delivery work
+    invoice.status = issued_status(invoice)
     return invoice
+
+
+def issued_status(invoice: Invoice) -> str:
+    """Pending, or Paid when nothing is left to pay (a zero invoice, or fully covered by child invoices)."""
+    return Status.PAID if invoice.total_units - invoice.children_units <= 0 else Status.PENDING
+
+
+def issue_audit_data(invoice: Invoice) -> dict:
+    return {"number": invoice.number, "total_units": invoice.total_units}
 
 
 @transaction.atomic

@@ -90,7 +90,7 @@ def outbox_add(*, invoice: Invoice, kinds: list[str], subject=None) -> list[Outb
         for kind in kinds
     ]
     OutboxJob.objects.bulk_create(jobs, ignore_conflicts=True)
-    _nudge_on_commit()
+    outbox_nudge_on_commit()
     return jobs
 
 
@@ -100,11 +100,11 @@ def customer_job_add(*, customer, kind: str, key: str) -> OutboxJob:
         key=key,
         defaults={"partner_id": customer.partner_id, "customer": customer, "kind": kind, "run_after": timezone.now()},
     )
-    _nudge_on_commit()
+    outbox_nudge_on_commit()
     return job
 
 
-def _nudge_on_commit() -> None:
+def outbox_nudge_on_commit() -> None:
     """Once per transaction, however many invoices it issues: drain the outbox right after the commit."""
     if not getattr(settings, "OUTBOX_NUDGE", True):
         return
@@ -191,7 +191,7 @@ def outbox_jobs_retry(*, invoice: Invoice, user=None) -> int:
     OutboxJob.objects.bulk_update(jobs, ["status", "attempts", "run_after", "updated_at"])
     if jobs:
         audit_record(target=invoice, action="delivery_retry", actor=user, data={"jobs": [j.kind for j in jobs]})
-        _nudge_on_commit()
+        outbox_nudge_on_commit()
     return len(jobs)
 
 

@@ -145,7 +145,15 @@ INVOICE_TOTAL_FIELDS = ["subtotal_units", "discount_total_units", "tax_units", "
 
 def invoice_totals_refresh(invoice: Invoice, *, save: bool = True) -> Invoice:
     """Recompute an invoice's totals from its lines. AR uses the bill side, AP the pay side."""
-    sums = _invoice_sums(invoice)
+    invoice_totals_apply(invoice, _invoice_sums(invoice))
+    if save:
+        invoice.save(update_fields=INVOICE_TOTAL_FIELDS)
+    return invoice
+
+
+def invoice_totals_apply(invoice: Invoice, sums: dict) -> Invoice:
+    """Set an invoice's totals and ``line_count`` from the sums of its lines (``_invoice_sums``' keys; the bulk
+    issue reads them for many invoices in one grouped query). No save."""
     if invoice.kind == Invoice.Kind.AR:
         invoice.subtotal_units = sums["amount"]
         invoice.discount_total_units = sums["line_discount"] + sums["invoice_discount"]
@@ -157,8 +165,6 @@ def invoice_totals_refresh(invoice: Invoice, *, save: bool = True) -> Invoice:
         invoice.tax_units = 0
         invoice.total_units = sums["pay"]
     invoice.line_count = sums["lines"]
-    if save:
-        invoice.save(update_fields=INVOICE_TOTAL_FIELDS)
     return invoice
 
 

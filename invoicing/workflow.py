@@ -741,7 +741,18 @@ def action_done(
         reason=reason,
         data=data,
     )
-    kinds = [effect.kind for effect in INVOICE_ACTIONS[name].effects if effect.applies(invoice)] if deliver else []
+    return action_outbox_add(name, invoice, deliver=deliver, subject=subject)
+
+
+def action_effect_kinds(name: str, invoice: Invoice, *, deliver: bool = True) -> list[str]:
+    """The outbox job kinds action ``name`` leaves for ``invoice`` (its effects that apply), in their order."""
+    return [effect.kind for effect in INVOICE_ACTIONS[name].effects if effect.applies(invoice)] if deliver else []
+
+
+def action_outbox_add(name: str, invoice: Invoice, *, deliver: bool = True, subject=None) -> list[OutboxJob]:
+    """The outbox half of ``action_done``, for an action that writes it before its other changes (the issue
+    adds its delivery work before it takes its number, so the counter stays locked for as little as possible)."""
+    kinds = action_effect_kinds(name, invoice, deliver=deliver)
     return outbox_add(invoice=invoice, kinds=kinds, subject=subject) if kinds else []
 
 

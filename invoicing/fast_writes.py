@@ -1,0 +1,110 @@
+"""Writing many new rows from plain tuples, for the billing engine's chunks (proformas, slips, codes, audit rows,
+invoices and their links): ``COPY ... FROM STDIN`` on PostgreSQL, ``bulk_create`` elsewhere.
+
+``rows_write(model, fields, rows)`` inserts one row per tuple (the values of ``fields``, by attname, in that
+order) and returns the new primary keys in the rows' order when ``returning`` is set. Every concrete field not in
+``fields`` gets what ``bulk_create`` would give it: its default, or the time of the call for ``auto_now`` and
+``auto_now_add`` fields (one timestamp per call, where ``bulk_create`` takes one per object: the same
+transaction, microseconds apart). No model instance is built on PostgreSQL: that, and COPY instead of
+``INSERT ... VALUES`` batches Django compiles field by field, is what makes a chunk cheap (issue 15).
+
+Values go to COPY as they are for plain Python types (str, int, bool, None, Decimal, date, aware datetime); any
+other value (a dict for a JSON field, ...) goes through the field's ``get_db_prep_save`` first, as
+``bulk_create`` does. Runs in the caller's transaction; a constraint violation raises Django's
+``IntegrityError`` (deferred foreign keys are checked at COMMIT, as after ``bulk_create``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from types import NoneType
+
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+
+_AS_THEY_ARE = (str, int, bool, NoneType, Decimal, datetime.date)
+
+# An audit row of a run (no actor, no reason, no from-status: ``audit.recording.audit_fields`` fills them so).
+AUDIT_FIELDS = ("partner_id", "target_type_id", "target_id", "action", "to_status", "data")
+
+
+def _filled(model: type[Model], fields: Sequence[str]) -> tuple[list, list]:
+    """The other concrete fields and the value each gets (its default, or now for auto_now(_add))."""
+    given = set(fields)
+    now = timezone.now()
+    extra_fields, extra_values = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.attname in given or field.generated:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        else:
+            value = field.get_default()
+        extra_fields.append(field)
+        extra_values.append(value)
+    return extra_fields, extra_values
+
+
+def _prepared(fields: list, values: Sequence, conn) -> list:
+    out = []
+    for field, value in zip(fields, values, strict=True):
+        if type(value) in _AS_THEY_ARE:  # exact types: a datetime is prepared by its field
+            out.append(value)
+        else:
+            out.append(field.get_db_prep_save(value, conn))
+    return out
+
+
+def _keys_allocate(model: type[Model], count: int) -> list[int]:
+    """``count`` new primary keys from the table's sequence, ascending, in one query."""
+    opts = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH seq AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS name) "
+            "SELECT nextval(seq.name) FROM seq, generate_series(1, %s)",
+            [connection.ops.quote_name(opts.db_table), opts.pk.column, count],
+        )
+        return sorted(key for (key,) in cursor.fetchall())
+
+
+def rows_write(
+    model: type[Model], fields: Sequence[str], rows: Iterable[tuple], *, returning: bool = False
+) -> list[int]:
+    """Insert ``rows`` (tuples of the values of ``fields``) into ``model``'s table; return the new primary keys,
+    in the rows' order, when ``returning`` (else an empty list)."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return []
+    opts = model._meta
+    by_name = {f.attname: f for f in opts.concrete_fields}
+    given = [by_name[name] for name in fields]
+    extra_fields, extra_values = _filled(model, fields)
+    if connection.vendor != "postgresql":
+        extra = {f.attname: v for f, v in zip(extra_fields, extra_values, strict=True)}
+        objects = [model(**extra, **dict(zip(fields, row, strict=True))) for row in rows]
+        model._default_manager.bulk_create(objects, batch_size=1000)
+        return [obj.pk for obj in objects] if returning else []
+    extra_db = _prepared(extra_fields, extra_values, connection)
+    columns = ([opts.pk] if returning else []) + given + extra_fields
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(f.column) for f in columns)
+    keys = _keys_allocate(model, len(rows)) if returning else []
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.copy(f"COPY {quote(opts.db_table)} ({names}) FROM STDIN") as copy:
+            for i, row in enumerate(rows):
+                values = _prepared(given, row, connection)
+                copy.write_row(([keys[i]] if returning else []) + values + extra_db)
+    return keys
+
+
+def tables_analyze(*models: type[Model]) -> None:
+    """ANALYZE the tables after a bulk load (PostgreSQL), so the planner sees the new rows (issue 15: a sums
+    query seq-scanned every slip of a table that had no statistics)."""
+    if connection.vendor != "postgresql":
+        return
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(quote(m._meta.db_table) for m in models))
