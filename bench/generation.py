@@ -83,8 +83,8 @@ def bench_generation(lines: list[str]) -> None:
         f"{sweep_s:.2f} s",
         limit=f"bulk_create {copy_s:.2f} s",
         ratio=f"{ratio:.2f}x",
-        goal="within 10 % of the ratio before issue 14 (0.74x)",
-        met=ratio <= 0.74 * 1.1,
+        goal="within 10 % of the ratio before issue 14 (0.70x, measured 2026-12-01 on the same machine)",
+        met=ratio <= 0.70 * 1.1,
     )
     lines += [
         f"### Proforma generation against a plain bulk_create ({CUSTOMERS:,} customers x {SERVICES_PER_CUSTOMER} "
