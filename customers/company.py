@@ -1,9 +1,10 @@
 """A partner's company settings, changed by its billing admins: company details, invoice prefixes, how to pay
-(remittance text, bank details), the e-mail sender, the logo and the time zone. The office's settings page sets
-the next invoice numbers with them, in one transaction and one audit row (invoicing.company).
+(remittance text, bank details), the e-mail sender, the logo, the time zone and the locale. The office's settings
+page sets the next invoice numbers with them, in one transaction and one audit row (invoicing.company).
 
 They are printed on PDFs (invoicing.pdf), used by e-mails (invoicing.delivery) and the time zone is the one every
-page of the partner's staff and customers is shown in (customers.middleware).
+page of the partner's staff and customers is shown in (customers.middleware); the locale is how money and dates
+are written on them, on PDFs, e-mails and CSV files (octoo_billing.locale).
 
 ``company_settings_update`` checks everything first and saves nothing when something is wrong: a
 ``ValidationError`` keyed by field. It writes one audit row listing what changed (the bank account number only
@@ -48,7 +49,7 @@ COMPANY_FIELDS = ("name", "legal_name", "address", "tax_id", "phone")
 INVOICE_FIELDS = ("ar_prefix", "ap_prefix", "proforma_prefix", "default_payment_terms_days", "issue_generated_invoices")
 PAYMENT_FIELDS = ("remittance", "bank_name", "bank_account_name", "bank_account_number", "bank_routing")
 EMAIL_FIELDS = ("email", "email_sender_name")
-TIME_FIELDS = ("time_zone",)
+TIME_FIELDS = ("time_zone", "locale")
 # The payment reminder schedule: a sorted list of days from the due date, checked by invoicing.reminders (the
 # office saves it through invoicing.company, which parses what was typed).
 REMINDER_FIELDS = ("reminder_days",)
@@ -57,7 +58,7 @@ SETTINGS = COMPANY_FIELDS + INVOICE_FIELDS + PAYMENT_FIELDS + EMAIL_FIELDS + TIM
 EXTRA_VALUES = ("logo", "logo_remove")
 
 SINGLE_LINE = ("name", "legal_name", "tax_id", "phone", "email", "email_sender_name", "bank_name", "bank_account_name")
-CODES = ("ar_prefix", "ap_prefix", "proforma_prefix", "bank_account_number", "bank_routing", "time_zone")
+CODES = ("ar_prefix", "ap_prefix", "proforma_prefix", "bank_account_number", "bank_routing", "time_zone", "locale")
 SECRET_FIELDS = ("bank_account_number",)  # in the audit trail by their last four characters only
 
 ADMIN_ONLY = "Only a billing admin can change the company settings."

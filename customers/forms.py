@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from octoo_billing.cards import luhn_valid
 from octoo_billing.forms import PercentField
+from octoo_billing.locale import LOCALE_CHOICES
 
 from .billing import BILLING_SETTINGS, MAX_TERMS_DAYS
 from .company import SETTINGS as COMPANY_SETTINGS
@@ -384,6 +385,12 @@ class CompanySettingsForm(forms.Form):
             "invalid_choice": "“%(value)s” is not a time zone name. Choose one from the list, e.g. America/New_York."
         },
     )
+    locale = forms.ChoiceField(
+        label="Language and region",
+        choices=LOCALE_CHOICES,
+        help_text="How money and dates are written on pages, PDFs, e-mails and CSV files.",
+        error_messages={"invalid_choice": "“%(value)s” is not a locale Octoo offers. Choose one from the list."},
+    )
     # Payment reminders (checked by invoicing.company.company_settings_update, with invoicing.reminders)
     reminder_days = forms.CharField(
         label="Reminder days",
@@ -414,7 +421,7 @@ class CompanySettingsForm(forms.Form):
             ("remittance", "bank_name", "bank_account_name", "bank_account_number", "bank_routing"),
         ),
         ("E-mail", ("email_sender_name", "email")),
-        ("Time zone", ("time_zone",)),
+        ("Time zone and formats", ("time_zone", "locale")),
         ("Payment reminders", ("reminder_days",)),
     )
 

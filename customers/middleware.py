@@ -1,4 +1,6 @@
-"""Every page in the partner's time zone: a staff user's partner, or a customer user's customer's partner.
+"""Every page in the partner's time zone and locale: a staff user's partner, or a customer user's customer's partner.
+The locale (octoo_billing.locale) is how money and dates are written; the pay-link page, with nobody signed in,
+takes its invoice's partner's (customers.formats).
 
 Django then shows aware datetimes in that zone (``{{ value|date }}``, forms' initial values), reads typed times
 in it, and ``timezone.localdate()`` is the partner's today (periods, issue dates, "overdue" on office pages).
@@ -7,6 +9,8 @@ The base template's footer names the zone in use.
 """
 
 from django.utils import timezone
+
+from octoo_billing import locale as formats
 
 from .access import customer_membership, staff_membership
 
@@ -37,7 +41,9 @@ class PartnerTimeZoneMiddleware:
             timezone.activate(partner.tzinfo)
         else:
             timezone.deactivate()
+        token = formats.activate(partner.locale if partner is not None else None)
         try:
             return self.get_response(request)
         finally:
+            formats.deactivate(token)
             timezone.deactivate()  # a worker thread serves the next request with nothing left over

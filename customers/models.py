@@ -10,6 +10,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from octoo_billing.locale import DEFAULT_LOCALE, LOCALE_CHOICES, validate_locale
+
 # "No payment" terms (seed 002: nothing is paid when the customer books, so a booking may wait for a quote):
 # invoices have no due date, so they are never overdue, never reminded and never charged to a card on their own;
 # their balance is still owed and shown as such, and the customer may pay it (by card in the portal, or by check)
@@ -101,6 +103,14 @@ class Partner(models.Model):
     bank_account_number = models.CharField("account number / IBAN", max_length=34, blank=True)
     bank_routing = models.CharField("routing number / SWIFT", max_length=40, blank=True)
     time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
+    # How money and dates are written on this partner's pages, PDFs, e-mails and CSV files (octoo_billing.locale).
+    locale = models.CharField(
+        max_length=10,
+        choices=LOCALE_CHOICES,
+        default=DEFAULT_LOCALE,
+        validators=[validate_locale],
+        help_text="How money and dates are written: 1,234.50 or 1.234,50; Nov 24, 2026 or 24 nov. 2026.",
+    )
     # Public holidays (the ``holidays`` package) of this country and region are priced at the holiday rate, with
     # the partner's own holiday dates (invoicing.Holiday).
     country = models.CharField(max_length=2, default="US", help_text="ISO country code, e.g. US: its public holidays.")

@@ -1,8 +1,8 @@
 """A partner's company settings together with its next invoice numbers, as the office's settings page saves them.
 
-The settings themselves (company details, prefixes, how to pay, the e-mail sender, the logo, the time zone) are
-customers.company's; the next AR and AP numbers are the number counters' (invoicing.numbering). Both change in
-one transaction: everything is checked first and nothing is saved when something is wrong (one
+The settings themselves (company details, prefixes, how to pay, the e-mail sender, the logo, the time zone and
+the locale) are customers.company's; the next AR and AP numbers are the number counters' (invoicing.numbering).
+Both change in one transaction: everything is checked first and nothing is saved when something is wrong (one
 ``ValidationError`` keyed by field), and one audit row lists what changed.
 """
 

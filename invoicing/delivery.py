@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit.recording import audit_record
+from customers.formats import partner_formats
 
 from .errors import BillingError
 from .models import Invoice, OutboxJob, SupportingDocument
@@ -77,9 +78,9 @@ def partner_email(
     partner, template: str, context: dict, *, to, cc=(), message_id: str | None = None
 ) -> EmailMultiAlternatives:
     """A partner's e-mail to a customer, from ``emails/<template>_subject.txt``, ``_body.txt`` and ``_body.html``
-    rendered in the partner's time zone (the same in the worker as on a page): from the partner's address and
+    rendered in the partner's time zone and locale (the same in the worker as on a page): from the partner's address and
     sender name, replies to the partner; ``message_id`` the same on every attempt of one job."""
-    with timezone.override(partner.tzinfo):
+    with partner_formats(partner):
         subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
         body = render_to_string(f"emails/{template}_body.txt", context)
         html = render_to_string(f"emails/{template}_body.html", context)

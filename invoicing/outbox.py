@@ -142,7 +142,7 @@ def outbox_claim(*, worker: str, limit: int = 20, now: datetime.datetime | None 
         jobs = list(
             OutboxJob.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(_due(now))
-            .select_related("invoice")
+            .select_related("invoice", "partner")
             .order_by("run_after", "id")[:limit]
         )
         for job in jobs:

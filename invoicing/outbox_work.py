@@ -19,6 +19,8 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
+from customers.formats import partner_formats
+
 from .charging import invoice_auto_charge
 from .credit_note_delivery import credit_note_deliver
 from .credits import refund_through_gateway
@@ -114,9 +116,11 @@ class OutboxReport:
 
 
 def outbox_job_run(job: OutboxJob) -> None:
-    """Run one claimed job and record its outcome."""
+    """Run one claimed job and record its outcome, in its partner's time zone and locale (what it writes, e-mails
+    and PDFs, speaks for that partner)."""
     try:
-        result = HANDLERS[job.kind](job)
+        with partner_formats(job.partner):
+            result = HANDLERS[job.kind](job)
     except JobGiveUp as exc:
         outbox_job_failed(job, error=str(exc), retryable=False)
     except (JobRetry, BillingError) as exc:

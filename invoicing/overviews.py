@@ -1,22 +1,40 @@
-"""What the office's customer and provider pages show besides the party itself: contacts and expense codes, the
-open balance by age, recent invoices and proformas, and the confirmed proformas not yet invoiced (and how much of
-that the next run takes). A fixed number of queries per page; amounts are integer minor units.
+"""What the office's dashboard, customer and provider pages show besides the party itself: on the dashboard what
+needs attention, the figures and the charts' data; on a party's page contacts and expense codes, the open balance by
+age, recent invoices and proformas, and the confirmed proformas not yet invoiced (and how much of that the next run
+takes). A fixed number of queries per page; amounts are integer minor units.
 """
 
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django.db.models import BigIntegerField, Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
+from django_q.models import Schedule
 
 from expense_codes.models import AppliedExpenseCode, ExpenseCodeLabel
 
+from . import tasks
 from .credit_selectors import customer_credit_overview
+from .filters.invoices import DELIVERY_PROBLEMS
+from .filters.work import UNPRICED
 from .invoices_from_proformas import uninvoiced
-from .models import Invoice, Proforma, Quote
-from .reports import customer_aging
+from .models import BillingRun, Invoice, Proforma, Quote, Service
+from .reports import (
+    AgingReport,
+    CashReport,
+    Range,
+    RevenueReport,
+    ar_aging_today,
+    billed_by_month,
+    cash_report,
+    customer_aging,
+    last_months,
+    revenue_report,
+)
 from .schedules import closed_period
+from .selectors import OfficeDashboardFigures, office_dashboard_figures
 
 RECENT = 10
 UNINVOICED_SHOWN = 25
@@ -94,3 +112,90 @@ def provider_overview(*, provider, today: datetime.date | None = None) -> dict:
         "owed": owed,
         "next_run_end": next_run_end,
     }
+
+
+# --- the office dashboard ---------------------------------------------------------------------------------------
+
+# The worker's schedules that start automatic runs (manage.py setup_schedules), and the kind each runs.
+RUN_SCHEDULES = {
+    f"{tasks.__name__}.{tasks.ar_run_task.__name__}": BillingRun.Kind.AR,
+    f"{tasks.__name__}.{tasks.ap_run_task.__name__}": BillingRun.Kind.AP,
+}
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    name: str
+    kind: str
+    next_run: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class Attention:
+    """What someone should look at: each count is what the list it links to shows."""
+
+    pdf_failed: int
+    send_failed: int
+    charge_failed: int
+    unpriced_services: int
+    last_run: BillingRun | None  # the last automatic (scheduled) run of the partner
+    next_runs: list[ScheduledRun]
+
+
+@dataclass
+class OfficeDashboard:
+    figures: OfficeDashboardFigures
+    attention: Attention
+    period: Range  # the twelve months the charts cover
+    billed: dict[datetime.date, int]  # month -> billed, net of credit notes
+    cash: CashReport
+    aging: AgingReport
+    by_provider: RevenueReport
+    by_code: RevenueReport
+
+
+def dashboard_attention(*, partner) -> Attention:
+    """Failed PDFs, e-mails and charges (one query), services without a price (one), the last automatic run (one)
+    and the worker's next runs (one)."""
+    problems = (
+        Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AR)
+        .filter(~Q(pdf_error="") | ~Q(send_error="") | ~Q(charge_error=""))
+        .aggregate(**{key: Count("pk", filter=condition) for key, (_, condition) in DELIVERY_PROBLEMS.items()})
+    )
+    last_run = (
+        BillingRun.objects.filter(partner=partner, kind__in=BillingRun.GENERATION_KINDS)
+        .exclude(schedule_name="")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    next_runs = [
+        ScheduledRun(name=s.name, kind=RUN_SCHEDULES[s.func], next_run=s.next_run)
+        for s in Schedule.objects.filter(func__in=list(RUN_SCHEDULES)).order_by("next_run")
+    ]
+    return Attention(
+        pdf_failed=problems["pdf_failed"],
+        send_failed=problems["send_failed"],
+        charge_failed=problems["charge_failed"],
+        unpriced_services=Service.objects.filter(partner=partner).filter(UNPRICED).count(),
+        last_run=last_run,
+        next_runs=next_runs,
+    )
+
+
+def office_dashboard(*, partner, today: datetime.date | None = None) -> OfficeDashboard:
+    """Everything the office dashboard shows: figures, what needs attention, and the charts of the last twelve
+    months (billed and collected, cash in and out, margin by provider and by expense code) and of what is owed
+    today by age. A fixed number of queries, each an aggregate."""
+    today = today or timezone.localdate()
+    period = last_months(today)
+    span = {"partner": partner, "date_from": period.date_from, "date_to": period.date_to}
+    return OfficeDashboard(
+        figures=office_dashboard_figures(partner=partner),
+        attention=dashboard_attention(partner=partner),
+        period=period,
+        billed=billed_by_month(**span),
+        cash=cash_report(**span),
+        aging=ar_aging_today(partner=partner, today=today),
+        by_provider=revenue_report(**span, by="provider"),
+        by_code=revenue_report(**span, by="expense_code"),
+    )

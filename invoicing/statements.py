@@ -39,6 +39,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Customer
+from octoo_billing.locale import format_date
 from octoo_billing.money import format_units
 
 from .errors import BillingRuleError
@@ -228,7 +229,8 @@ def _aging(customer: Customer, end: datetime.date) -> AgingRow:
 
 
 def _day(value: datetime.date) -> str:
-    return f"{value:%b} {value.day}, {value.year}"
+    """A date in the active locale (octoo_billing.locale): Nov 24, 2026 in en_US."""
+    return format_date(value)
 
 
 def _entries(customer: Customer, start: datetime.date, end: datetime.date, currency: str) -> list[tuple]:

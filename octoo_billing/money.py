@@ -14,6 +14,8 @@ from functools import lru_cache
 from babel import Locale
 from babel.numbers import format_currency, get_currency_precision, get_decimal_symbol, get_group_symbol
 
+from .locale import get_locale
+
 HUNDRED = Decimal(100)
 
 # --- bounds -------------------------------------------------------------------------------------------------------
@@ -114,17 +116,21 @@ def _pattern(currency: str, locale: str) -> _Pattern:
 
 
 def format_units(
-    units: int | Decimal | None, currency: str = "USD", locale: str = "en_US", *, plain: bool = False
+    units: int | Decimal | None, currency: str = "USD", locale: str | None = None, *, plain: bool = False
 ) -> str:
     """The one money formatter: minor units -> text, as babel writes it, in integer arithmetic.
 
     12345 -> '$123.45'; negative amounts keep their sign ('-$5.00'); None -> ''. A ``Decimal`` with a fraction
     of a minor unit (a rate: 65.5 cents) keeps its extra decimals ('$0.655') and is never rounded.
     ``plain=True`` writes what a CSV export holds: no symbol, no grouping ('-1234.50', JPY '1000').
-    The pattern is read from babel once per currency and locale: pages format hundreds of amounts."""
+    The pattern is read from babel once per currency and locale: pages format hundreds of amounts.
+    ``locale`` None: the active one (octoo_billing.locale: the partner's on its pages, PDFs, e-mails and CSV),
+    en_US when none is ('12.345,67 €' for 1234567 EUR cents in de_DE)."""
     if units is None:
         return ""
-    pattern = _pattern(currency, locale)
+    if plain:
+        locale = "en_US"  # machine-read: the same text in every locale
+    pattern = _pattern(currency, locale or get_locale())
     if type(units) is not int:
         units = to_decimal(units)
         if units == units.to_integral_value():
@@ -142,7 +148,9 @@ def format_units(
         text = f"{whole}.{fraction}" if fraction else str(whole)
         return f"-{text}" if negative else text
     if not pattern.grouped_by_three:
-        return format_currency(Decimal(units).scaleb(-pattern.exp), currency, locale=locale, decimal_quantization=False)
+        return format_currency(
+            Decimal(units).scaleb(-pattern.exp), currency, locale=locale or get_locale(), decimal_quantization=False
+        )
     digits = f"{whole:,}"
     if pattern.group:
         digits = digits.replace(",", pattern.group)

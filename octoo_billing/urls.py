@@ -4,6 +4,11 @@ from django.urls import include, path
 from customers import views as customer_views
 from octoo_billing import security
 
+# Django admin (platform admins) under the product's name, not "Django administration".
+admin.site.site_header = "Octoo Billing administration"
+admin.site.site_title = "Octoo Billing admin"
+admin.site.index_title = "Platform administration"
+
 urlpatterns = [
     path("", customer_views.home, name="home"),
     # Ahead of customers.urls, which routes these two addresses to Django's stock views: the reset e-mail is

@@ -5,12 +5,19 @@ come, so exporting 100k invoices needs neither the whole result in memory nor a 
 Money is written as a plain decimal string in major units ("1234.50"): exact, never a float, and read as a
 number by spreadsheets. Text that a spreadsheet would take for a formula ("=", "+", "-", "@") is prefixed
 with an apostrophe.
+
+Every file starts with the UTF-8 byte-order mark (``CSV_BOM``), so Excel reads it as UTF-8 ("1–30 days",
+"Café Noir") instead of the PC's code page; Python reads it with ``encoding="utf-8-sig"``. The rows are
+written in the partner's time zone and locale that were active when the export was asked for (the response
+streams after the request's middleware has finished).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +25,11 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from octoo_billing import locale as formats
 from octoo_billing.money import format_units
 
 CHUNK_SIZE = 2000
+CSV_BOM = codecs.BOM_UTF8.decode("utf-8")  # "\ufeff": the first character of every CSV file we write
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -58,12 +67,24 @@ class _Echo:
         return value
 
 
+def _cells(row, columns: list[Column], currency: str) -> list[str]:
+    row_currency = getattr(row, "currency", None) or currency
+    return [money_cell(c.get(row), row_currency) if c.money else cell(c.get(row)) for c in columns]
+
+
 def csv_rows(rows: Iterable, columns: list[Column], *, currency: str) -> Iterator[str]:
+    """The byte-order mark and header, then the rows a chunk at a time, each chunk written in the time zone and
+    locale active when this was called (a streamed response runs after the middleware has reset them)."""
+    zone, locale = timezone.get_current_timezone(), formats.get_locale()
     writer = csv.writer(_Echo())
-    yield writer.writerow([c.header for c in columns])
-    for row in rows:
-        row_currency = getattr(row, "currency", None) or currency
-        yield writer.writerow([money_cell(c.get(row), row_currency) if c.money else cell(c.get(row)) for c in columns])
+    yield CSV_BOM + writer.writerow([c.header for c in columns])
+    rows = iter(rows)
+    while True:
+        with timezone.override(zone), formats.override(locale):
+            chunk = [writer.writerow(_cells(row, columns, currency)) for row in itertools.islice(rows, CHUNK_SIZE)]
+        if not chunk:
+            return
+        yield "".join(chunk)
 
 
 def stream_csv(queryset, columns: list[Column], *, filename: str, currency: str) -> StreamingHttpResponse:

@@ -2,12 +2,12 @@
 
 from django.urls import path
 
-from .views import credit_note_pdf, invoices, requests, settings, statements
+from .views import credit_note_pdf, dashboard, invoices, requests, settings, statements
 
 app_name = "portal"
 
 urlpatterns = [
-    path("", invoices.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
     # invoices
     path("invoices/", invoices.invoice_list, name="invoice_list"),
     path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice_detail"),

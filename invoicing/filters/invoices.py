@@ -30,6 +30,14 @@ INVOICE_STATUS_CHOICES = [
     *Invoice.Status.choices,
 ]
 
+# Invoices whose after-issue work failed and needs someone: the dashboard counts these and links to the list
+# filtered by them (``?problem=pdf_failed``). A void invoice needs nothing; a failed charge only while it is owed.
+DELIVERY_PROBLEMS = {
+    "pdf_failed": ("PDF failed", ~Q(pdf_error="") & ~Q(status=Invoice.Status.VOID)),
+    "send_failed": ("E-mail failed", ~Q(send_error="") & ~Q(status=Invoice.Status.VOID)),
+    "charge_failed": ("Card charge failed", ~Q(charge_error="") & Q(status__in=Invoice.OPEN_STATUSES)),
+}
+
 
 class InvoiceFilterSet(PartnerFilterSet):
     """AR or AP invoices. The party filter is ``customer`` on AR and ``provider`` on AP (see ``for_kind``)."""
@@ -45,6 +53,13 @@ class InvoiceFilterSet(PartnerFilterSet):
     code = code_filter()
     total_min = amount_filter("total_units", "gte", "Total from")
     total_max = amount_filter("total_units", "lte", "Total to")
+    problem = django_filters.ChoiceFilter(
+        choices=[(key, label) for key, (label, _) in DELIVERY_PROBLEMS.items()],
+        method="filter_problem",
+        label="Delivery",
+        empty_label="Any",
+        widget=CompactSelect,
+    )
 
     class Meta:
         model = Invoice
@@ -61,6 +76,9 @@ class InvoiceFilterSet(PartnerFilterSet):
         if value == PAST_DUE:
             return queryset.filter(status__in=Invoice.OPEN_STATUSES, due_date__lt=timezone.localdate())
         return queryset.filter(status=value)
+
+    def filter_problem(self, queryset, name, value):
+        return queryset.filter(DELIVERY_PROBLEMS[value][1])
 
     def filter_search(self, queryset, name, value):
         """A full number ("INV-2026-00142", any case), its counter ("00142", "142"), a draft's id ("#77"),

@@ -21,6 +21,8 @@ from .base import (
 )
 
 INVOICED_CHOICES = [("yes", "On an AR invoice"), ("no", "Not invoiced yet")]
+# A service whose proforma could not be priced (no rate, no zone, ...), not cancelled: it waits for a price.
+UNPRICED = ~Q(pricing_error="") & ~Q(status=Service.Status.CANCELLED)
 
 
 class ProformaFilterSet(PartnerFilterSet):
@@ -108,6 +110,13 @@ class ServiceFilterSet(PartnerFilterSet):
     date_from = date_filter("starts_at__date", "gte", "Service from")
     date_to = date_filter("starts_at__date", "lte", "Service to")
     code = code_filter()
+    pricing = django_filters.ChoiceFilter(
+        choices=[("failed", "Could not be priced")],
+        method="filter_pricing",
+        label="Price",
+        empty_label="Any",
+        widget=CompactSelect,
+    )
 
     CUSTOMER_FILTERS = ("customer",)
     PROVIDER_FILTERS = ("provider",)
@@ -120,6 +129,9 @@ class ServiceFilterSet(PartnerFilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.filters["customer"].field_name = "request__customer"
+
+    def filter_pricing(self, queryset, name, value):
+        return queryset.filter(UNPRICED)
 
     def filter_expense_code(self, queryset, name, value):
         """A service's own codes, or its request's (which a service carries unless it has its own)."""

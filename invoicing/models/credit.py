@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from octoo_billing.money import format_units
+
 # What an issued credit note may still change: how its credit is used, and its delivery. The database refuses
 # any other change, and its deletion (these triggers on PostgreSQL; migration 0012 on SQLite).
 CREDIT_NOTE_WRITABLE_FIELDS = ("applied_units", "refunded_units", "pdf", "sent_at", "created_by")
@@ -153,7 +155,8 @@ class Refund(models.Model):
         indexes = [models.Index(fields=["partner", "-refunded_on"])]
 
     def __str__(self):
-        return f"Refund of {self.amount_units} on {self.invoice}"
+        invoice = self.invoice
+        return f"Refund of {format_units(self.amount_units, invoice.currency)} on {invoice}"
 
 
 class InvoiceReminder(models.Model):

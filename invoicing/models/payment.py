@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from octoo_billing.money import format_units
+
 
 class Payment(models.Model):
     """Money received against an AR invoice (or paid out on an AP one). Partial payments are allowed."""
@@ -42,4 +44,5 @@ class Payment(models.Model):
         indexes = [models.Index(fields=["partner", "-received_on"])]
 
     def __str__(self):
-        return f"{self.get_method_display()} {self.amount_units} on {self.invoice}"
+        invoice = self.invoice
+        return f"{self.get_method_display()} {format_units(self.amount_units, invoice.currency)} on {invoice}"

@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit.recording import audit_record
+from customers.formats import partner_formats
 
 from ..models import CreditNote, Refund
 from ..templatetags.money import money
@@ -76,8 +77,8 @@ def credit_note_pdf_context(credit_note: CreditNote) -> dict:
 
 def credit_note_pdf_bytes(*, credit_note: CreditNote) -> bytes:
     """Render a credit note to PDF bytes now."""
-    context = credit_note_pdf_context(credit_note)
-    with timezone.override(context["partner"].tzinfo):  # the same in the worker as on a page
+    with partner_formats(credit_note.partner):  # its zone and locale, the same in the worker as on a page
+        context = credit_note_pdf_context(credit_note)
         html = render_to_string("invoicing/pdf/credit_note.html", context)
     return html_to_pdf(html, title=f"Credit note {context['number']}", author=context["partner"].name)
 

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit.recording import audit_record
+from customers.formats import partner_formats
 
 from ..models import Invoice, Proforma
 from .contents import invoice_pdf_context, proforma_pdf_context
@@ -28,15 +29,15 @@ class PdfRenderError(Exception):
 
 def invoice_pdf_bytes(*, invoice: Invoice) -> bytes:
     """Render an invoice (any status) to PDF bytes now. Drafts carry a DRAFT watermark."""
-    context = invoice_pdf_context(invoice)
-    with timezone.override(context["partner"].tzinfo):  # the same in the worker as on a page
+    with partner_formats(invoice.partner):  # its zone and locale, the same in the worker as on a page
+        context = invoice_pdf_context(invoice)
         html = render_to_string("invoicing/pdf/invoice.html", context)
     return html_to_pdf(html, title=f"{context['title']} {context['number']}", author=context["partner"].name)
 
 
 def proforma_pdf_bytes(*, proforma: Proforma, side: str = "bill") -> bytes:
-    context = proforma_pdf_context(proforma, side=side)
-    with timezone.override(context["partner"].tzinfo):
+    with partner_formats(proforma.partner):
+        context = proforma_pdf_context(proforma, side=side)
         html = render_to_string("invoicing/pdf/proforma.html", context)
     return html_to_pdf(html, title=f"Proforma {context['number']}", author=context["partner"].name)
 

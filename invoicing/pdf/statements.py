@@ -12,6 +12,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
+from customers.formats import partner_formats
+
 from ..statements import Statement
 from .contents import logo_url
 from .engine import html_to_pdf
@@ -49,8 +51,8 @@ def statement_pdf_context(statement: Statement) -> dict:
 
 
 def statement_pdf_bytes(statement: Statement) -> bytes:
-    context = statement_pdf_context(statement)
-    with timezone.override(context["partner"].tzinfo):  # the same in the worker as on a page
+    with partner_formats(statement.customer.partner):  # its zone and locale, the same in the worker as on a page
+        context = statement_pdf_context(statement)
         html = render_to_string("invoicing/pdf/statement.html", context)
     return html_to_pdf(html, title=f"Statement {context['number']}", author=context["partner"].name)
 

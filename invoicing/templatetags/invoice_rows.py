@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from django import template
 from django.urls import reverse
-from django.utils import dateformat
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from invoicing.models import Invoice
+from octoo_billing import locale as formats
 
 from .money import money, status_badge
 
@@ -29,9 +29,9 @@ DASH = '<span class="text-body-secondary">—</span>'
 PARTY_LINK = "link-body-emphasis link-underline-opacity-0 link-underline-opacity-75-hover"
 
 
-def _date(value, fmt: str = "M j, Y") -> str:
-    """The ``date`` filter: "" for no date."""
-    return dateformat.format(value, fmt) if value else ""
+def _date(value) -> str:
+    """The ``localdate`` filter: "Nov 24, 2026" in en_US, in the active locale; "" for no date."""
+    return formats.format_date(value) if value else ""
 
 
 class _PortalUrls:
@@ -112,7 +112,7 @@ def invoice_row(
         cells.append(f'<td class="nowrap{" text-danger fw-semibold" if past_due else ""}"> {due} </td>')
     if "period" in shown:
         if invoice.period_end:
-            period = f"{_date(invoice.period_start, 'M j')} – {_date(invoice.period_end)}"
+            period = f"{formats.format_day_month(invoice.period_start)} – {_date(invoice.period_end)}"
         else:
             period = DASH
         cells.append(f'<td class="nowrap small">{period}</td>')

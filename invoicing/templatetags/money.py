@@ -5,6 +5,13 @@
 {{ slip.bill_rate_units|rate:invoice.currency }}      -> $0.655   (Decimal minor units, kept exact)
 {% status_badge invoice %}                            -> <span class="badge text-bg-success">Paid</span>
 {% status_badge "overdue" %}                          -> works with a bare status value too
+
+Dates in the active locale and time zone (octoo_billing.locale; the partner's on its pages, PDFs and e-mails):
+{{ invoice.due_date|localdate }}                      -> Nov 24, 2026 (en_US), 24 nov. 2026 (fr_FR)
+{{ invoice.period_start|localdaymonth }}              -> Nov 1 (en_US), 1 nov. (fr_FR)
+{{ month|localmonth }}                                -> November 2026
+{{ event.at|localdatetime }}                          -> Nov 24, 2026, 09:30 EST (labelled with its zone)
+{{ start|localdatetime:"nozone" }}–{{ end|localclock }} -> Nov 24, 2026, 09:30–11:00 EST (a range: one label)
 """
 
 from decimal import Decimal, InvalidOperation
@@ -13,6 +20,7 @@ from django import template
 from django.utils.html import format_html
 
 from invoicing.models import Invoice
+from octoo_billing import locale as formats
 from octoo_billing.money import format_units, safe_decimal
 
 register = template.Library()
@@ -69,6 +77,46 @@ def rate(units, currency=DEFAULT_CURRENCY):
     The same text as ``money``, which also keeps a fraction of a minor unit; the name says what a template
     shows."""
     return money(units, currency)
+
+
+def _safe(formatter, value) -> str:
+    """A date filter never raises on odd input (a string, a number): it shows nothing, as ``date`` does."""
+    try:
+        return formatter(value)
+    except (TypeError, AttributeError, ValueError):
+        return ""
+
+
+@register.filter
+def localdate(value):
+    """A date (or an aware datetime's day) in the active locale: 'Nov 24, 2026'; empty for None."""
+    return _safe(formats.format_date, value)
+
+
+@register.filter
+def localdaymonth(value):
+    """Day and month without the year: 'Nov 24'."""
+    return _safe(formats.format_day_month, value)
+
+
+@register.filter
+def localmonth(value):
+    """A month and year: 'November 2026'."""
+    return _safe(formats.format_month, value)
+
+
+@register.filter
+def localdatetime(value, option=""):
+    """A moment in the active time zone and locale, labelled with the zone: 'Nov 24, 2026, 09:30 EST';
+    ``"nozone"``: without the label, for the start of a range whose end carries it."""
+    zone = option != "nozone"
+    return _safe(lambda moment: formats.format_datetime(moment, zone=zone), value)
+
+
+@register.filter
+def localclock(value):
+    """The time of a moment in the active zone, 24 hours, labelled with the zone: '11:00 EST'."""
+    return _safe(formats.format_time, value)
 
 
 def _status_label(status: str) -> str:

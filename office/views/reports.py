@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from dataclasses import dataclass
 
 from django import forms
 from django.http import HttpResponse
@@ -17,8 +18,9 @@ from django.utils import timezone
 
 from customers.access import staff_required
 from invoicing import reports
-from office.exports import cell, money_cell
+from office.exports import CSV_BOM, cell, money_cell
 
+from . import charts
 from .customers import optional_url
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -48,17 +50,13 @@ class AgingForm(forms.Form):
     as_of = ReportDateField(label="As of")
 
 
-class RevenueForm(forms.Form):
+class PeriodForm(forms.Form):
+    """A range of dates (inclusive); the view fills in the range a report opens on when none is given."""
+
     MAX_DAYS = 3660  # ten years: wider ranges are a data export, not a report
 
-    date_from = ReportDateField(label="Issued from", required=False)
-    date_to = ReportDateField(label="Issued to", required=False)
-    by = forms.ChoiceField(
-        label="Group by",
-        choices=reports.REVENUE_GROUPINGS,
-        required=False,
-        error_messages={"invalid_choice": "Group by month, customer, provider or expense code."},
-    )
+    date_from = ReportDateField(label="From", required=False)
+    date_to = ReportDateField(label="To", required=False)
 
     def clean(self):
         cleaned = super().clean()
@@ -71,18 +69,95 @@ class RevenueForm(forms.Form):
             elif (date_to - date_from).days > self.MAX_DAYS:
                 self.add_error("date_from", "Choose a range of at most ten years.")
         cleaned["date_from"], cleaned["date_to"] = date_from, date_to
+        return cleaned
+
+
+class RevenueForm(PeriodForm):
+    date_from = ReportDateField(label="Issued from", required=False)
+    date_to = ReportDateField(label="Issued to", required=False)
+    by = forms.ChoiceField(
+        label="Group by",
+        choices=reports.REVENUE_GROUPINGS,
+        required=False,
+        error_messages={"invalid_choice": "Group by month, customer, provider or expense code."},
+    )
+
+    def clean(self):
+        cleaned = super().clean()
         cleaned["by"] = cleaned.get("by") or "month"
+        return cleaned
+
+
+class TaxForm(PeriodForm):
+    date_from = ReportDateField(label="Issued from", required=False)
+    date_to = ReportDateField(label="Issued to", required=False)
+    per = forms.ChoiceField(
+        label="Per",
+        choices=reports.TAX_PERIODS,
+        required=False,
+        error_messages={"invalid_choice": "Choose month or quarter."},
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["per"] = cleaned.get("per") or "month"
         return cleaned
 
 
 def default_revenue_start(date_to: datetime.date) -> datetime.date:
     """The first day of the month eleven months before ``date_to``: twelve calendar months."""
-    month_index = date_to.year * 12 + date_to.month - 1 - 11
-    return datetime.date(month_index // 12, month_index % 12 + 1, 1)
+    return reports.month_add(date_to, -11)
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    url: str
+    active: bool
+
+
+def period_presets(request, data: reports.Range, current: tuple) -> list[Preset]:
+    """Links to common ranges (the months with data first), keeping the report's other choices."""
+    today = timezone.localdate()
+    quarter = datetime.date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+    last_quarter = reports.month_add(quarter, -3)
+    ranges = [
+        ("Months with data", data.date_from, data.date_to),
+        ("Last 12 months", reports.month_add(today, -11), today),
+        ("This quarter", quarter, today),
+        ("Last quarter", last_quarter, quarter - datetime.timedelta(days=1)),
+        ("This year", datetime.date(today.year, 1, 1), today),
+        ("Last year", datetime.date(today.year - 1, 1, 1), datetime.date(today.year - 1, 12, 31)),
+    ]
+    presets = []
+    for label, date_from, date_to in ranges:
+        params = request.GET.copy()
+        for name in ("format", "date_from", "date_to"):
+            params.pop(name, None)
+        params["date_from"], params["date_to"] = date_from.isoformat(), date_to.isoformat()
+        presets.append(Preset(label, f"?{params.urlencode()}", current == (date_from, date_to)))
+    return presets
+
+
+def _with_default_range(request, data: reports.Range):
+    """The request's parameters with the report's opening range filled in where no date was given (the dates in
+    effect are shown in the form)."""
+    params = request.GET.copy()
+    if not params.get("date_from") and not params.get("date_to"):
+        params["date_from"], params["date_to"] = data.date_from.isoformat(), data.date_to.isoformat()
+    if not params.get("date_to"):
+        params["date_to"] = timezone.localdate().isoformat()
+    if not params.get("date_from"):
+        try:
+            params["date_from"] = default_revenue_start(datetime.date.fromisoformat(params["date_to"])).isoformat()
+        except ValueError:
+            pass  # the form says what is wrong with the end date
+    return params
 
 
 def csv_response(rows: list[list[str]], filename: str) -> HttpResponse:
     buffer = io.StringIO()
+    buffer.write(CSV_BOM)  # Excel reads the file as UTF-8 ("1–30 days") only with the byte-order mark
     csv.writer(buffer).writerows(rows)
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
@@ -137,34 +212,50 @@ def aging_csv(report: reports.AgingReport, currency: str) -> HttpResponse:
     return csv_response(rows, f"ar-aging-{report.as_of.isoformat()}")
 
 
+def _data_range(first_last) -> reports.Range:
+    first, last = first_last
+    return reports.data_range(first, last, timezone.localdate())
+
+
+def _revenue_chart_link(row) -> str:
+    if row.customer_id:
+        return optional_url("office:customer_detail", row.customer_id)
+    if row.provider_id:
+        return optional_url("office:provider_detail", row.provider_id)
+    return ""
+
+
 @staff_required
 def report_revenue(request):
-    params = request.GET.copy()  # the dates in effect are shown in the form
-    today = timezone.localdate()
-    if not params.get("date_to"):
-        params["date_to"] = today.isoformat()
-    if not params.get("date_from"):
-        params["date_from"] = default_revenue_start(today).isoformat()
-    form = RevenueForm(params)
-    report = None
+    data_range = _data_range(reports.revenue_dates(partner=request.partner))
+    form = RevenueForm(_with_default_range(request, data_range))
+    report = chart = None
+    presets = period_presets(request, data_range, ())
     if form.is_valid():
         data = form.cleaned_data
         report = reports.revenue_report(
             partner=request.partner, date_from=data["date_from"], date_to=data["date_to"], by=data["by"]
         )
         for row in report.rows:
-            if row.customer_id:
-                row.detail_url = optional_url("office:customer_detail", row.customer_id)
-            elif row.provider_id:
-                row.detail_url = optional_url("office:provider_detail", row.provider_id)
+            row.detail_url = _revenue_chart_link(row)
         if _wants_csv(request):
             return revenue_csv(report, request.partner.currency)
+        presets = period_presets(request, data_range, (report.date_from, report.date_to))
+        chart = charts.margin_chart(
+            report=report,
+            currency=request.partner.currency,
+            chart_id="revenue",
+            title=f"Revenue, provider cost and margin by {report.by_label.lower()}",
+            link=_revenue_chart_link,
+        )
     return render(
         request,
         "office/reports/revenue.html",
         {
             "form": form,
             "report": report,
+            "chart": chart,
+            "presets": presets,
             "currency": request.partner.currency,
             "groupings": reports.REVENUE_GROUPINGS,
             "by": form.cleaned_data.get("by", "month") if form.is_valid() else request.GET.get("by", "month"),
@@ -209,3 +300,90 @@ def revenue_csv(report: reports.RevenueReport, currency: str) -> HttpResponse:
     rows.append(line(report.totals, "Total"))
     name = f"revenue-by-{report.by.replace('_', '-')}-{report.date_from.isoformat()}-to-{report.date_to.isoformat()}"
     return csv_response(rows, name)
+
+
+@staff_required
+def report_cash(request):
+    data_range = _data_range(reports.cash_dates(partner=request.partner))
+    form = PeriodForm(_with_default_range(request, data_range))
+    report = chart = None
+    presets = period_presets(request, data_range, ())
+    if form.is_valid():
+        data = form.cleaned_data
+        report = reports.cash_report(partner=request.partner, date_from=data["date_from"], date_to=data["date_to"])
+        if _wants_csv(request):
+            return cash_csv(report, request.partner.currency)
+        presets = period_presets(request, data_range, (report.date_from, report.date_to))
+        chart = charts.cash_chart(cash=report, currency=request.partner.currency)
+    return render(
+        request,
+        "office/reports/cash.html",
+        {
+            "form": form,
+            "report": report,
+            "chart": chart,
+            "presets": presets,
+            "currency": request.partner.currency,
+            "query": _without_format(request),
+        },
+    )
+
+
+def cash_csv(report: reports.CashReport, currency: str) -> HttpResponse:
+    def line(row: reports.CashRow, label: str) -> list[str]:
+        return [
+            label,
+            money_cell(row.received_units, currency),
+            money_cell(row.paid_out_units, currency),
+            money_cell(row.refunded_units, currency),
+            money_cell(row.money_out_units, currency),
+            money_cell(row.net_units, currency),
+        ]
+
+    header = ["Month", "Received from customers", "Paid to providers", "Refunded to customers", "Money out", "Net"]
+    rows = [header, *(line(row, row.month.strftime("%Y-%m")) for row in report.rows), line(report.totals, "Total")]
+    return csv_response(rows, f"cash-{report.date_from.isoformat()}-to-{report.date_to.isoformat()}")
+
+
+@staff_required
+def report_tax(request):
+    data_range = _data_range(reports.revenue_dates(partner=request.partner))
+    form = TaxForm(_with_default_range(request, data_range))
+    report = chart = None
+    presets = period_presets(request, data_range, ())
+    if form.is_valid():
+        data = form.cleaned_data
+        report = reports.tax_report(
+            partner=request.partner, date_from=data["date_from"], date_to=data["date_to"], per=data["per"]
+        )
+        if _wants_csv(request):
+            return tax_csv(report, request.partner.currency)
+        presets = period_presets(request, data_range, (report.date_from, report.date_to))
+        chart = charts.tax_chart(report=report, currency=request.partner.currency)
+    return render(
+        request,
+        "office/reports/tax.html",
+        {
+            "form": form,
+            "report": report,
+            "chart": chart,
+            "presets": presets,
+            "currency": request.partner.currency,
+            "query": _without_format(request),
+        },
+    )
+
+
+def tax_csv(report: reports.TaxReport, currency: str) -> HttpResponse:
+    header = ["Period", "Tax rate %", "Zone", "Taxable base", "Tax"]
+    rows = [header]
+    for row in report.rows:
+        period = row.period.strftime("%Y-%m") if report.per == "month" else row.period_label
+        rate = "" if row.rate is None else f"{row.rate:f}"
+        rows.append(
+            [period, rate, cell(row.zone), money_cell(row.base_units, currency), money_cell(row.tax_units, currency)]
+        )
+    rows.append(
+        ["Total", "", "", money_cell(report.totals.base_units, currency), money_cell(report.totals.tax_units, currency)]
+    )
+    return csv_response(rows, f"tax-by-{report.per}-{report.date_from.isoformat()}-to-{report.date_to.isoformat()}")

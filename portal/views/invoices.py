@@ -1,7 +1,9 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import customer_user_required
@@ -19,17 +21,24 @@ from portal.forms.pay import CardPaymentForm, PayKeyForm, new_pay_key
 
 STATUS_FILTERS = {
     "open": ("Open", list(Invoice.OPEN_STATUSES)),
-    "overdue": ("Overdue", [Invoice.Status.OVERDUE]),
+    "due": ("Due", list(Invoice.OPEN_STATUSES)),
+    "overdue": ("Overdue", list(Invoice.OPEN_STATUSES)),
     "paid": ("Paid", [Invoice.Status.PAID]),
     "credited": ("Credited", [Invoice.Status.CREDITED]),
     "void": ("Void", [Invoice.Status.VOID]),
 }
 
 
-@customer_user_required
-def dashboard(request):
-    figures = selectors.portal_dashboard_figures(customer=request.customer)
-    return render(request, "portal/dashboard.html", {"figures": figures})
+def _status_filter(invoices, status: str, today):
+    """The due and overdue filters split the open invoices as the dashboard counts them (invoicing.portal_dashboard):
+    an open invoice past its due date is overdue before the nightly job marks it."""
+    invoices = invoices.filter(status__in=STATUS_FILTERS[status][1])
+    past_due = Q(status=Invoice.Status.OVERDUE) | Q(due_date__lt=today)
+    if status == "due":
+        return invoices.exclude(past_due)
+    if status == "overdue":
+        return invoices.filter(past_due)
+    return invoices
 
 
 def _customer_invoice(request, pk) -> Invoice:
@@ -43,16 +52,24 @@ def _customer_invoice(request, pk) -> Invoice:
 @require_GET
 def invoice_list(request):
     invoices = selectors.customer_invoices(customer=request.customer)
+    today = timezone.localdate(timezone=request.customer.partner.tzinfo)
     status = request.GET.get("status", "")
     if status in STATUS_FILTERS:
-        invoices = invoices.filter(status__in=STATUS_FILTERS[status][1])
+        invoices = _status_filter(invoices, status, today)
     else:
         status = ""
+    paid_in = request.GET.get("paid_in", "")
+    if paid_in.isdigit() and len(paid_in) == 4:
+        # the invoices a payment of that year was received on (the dashboard's "Paid this year")
+        invoices = invoices.filter(payments__received_on__year=int(paid_in)).distinct()
+    else:
+        paid_in = ""
     page = Paginator(invoices, 25).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "invoices": page.object_list,
         "status": status,
+        "paid_in": paid_in,
         "filters": [(key, label) for key, (label, _statuses) in STATUS_FILTERS.items()],
         "figures": selectors.portal_dashboard_figures(customer=request.customer),
     }

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from customers.formats import partner_formats
 from customers.models import Partner
 from invoicing import paylinks
 from invoicing.charging import invoice_pay_by_card, invoice_payable_by_card
@@ -136,7 +137,8 @@ def pay_link_page(invoice: Invoice, *, card_form: PayLinkCardForm | None = None)
 def _render_page(request, token: str, invoice: Invoice, *, card_form=None, status=200):
     page = pay_link_page(invoice, card_form=card_form)
     context = {"page": page, "invoice": invoice, "partner": page.partner, "currency": invoice.currency, "token": token}
-    return render(request, "paylink/invoice.html", context, status=status)
+    with partner_formats(invoice.partner):  # nobody is signed in: the invoice's partner's zone and locale
+        return render(request, "paylink/invoice.html", context, status=status)
 
 
 def _expired_link_partner(token: str) -> Partner | None:
@@ -193,7 +195,8 @@ def invoice_page(request, token):
         form.add_error("number", exc.message)
         return _render_page(request, token, invoice, card_form=form, status=400)
     if outcome.succeeded:
-        amount = format_units(outcome.payment.amount_units, invoice.currency)
+        with partner_formats(invoice.partner):
+            amount = format_units(outcome.payment.amount_units, invoice.currency)
         messages.success(request, f"Thank you: {amount} was paid on {invoice.number} by card.")
     else:
         messages.error(request, outcome.message or "The card was not charged.")

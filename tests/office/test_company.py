@@ -57,6 +57,7 @@ def form_data(partner, **overrides) -> dict:
         "email": partner.email,
         "email_sender_name": partner.email_sender_name,
         "time_zone": partner.time_zone,
+        "locale": partner.locale,
         "reminder_days": ", ".join(str(day) for day in partner.reminder_days),
     }
     if partner.issue_generated_invoices:
@@ -172,7 +173,7 @@ def test_office_pages_show_times_in_the_partners_zone_and_say_which(client, part
     service = winter_service(partner)
     client.force_login(staff_user)
     html = client.get(reverse("office:request_detail", args=[service.request_id])).content.decode()
-    assert "Jan 14, 2026 09:00–11:00" in html
+    assert "Jan 14, 2026, 09:00–11:00 PST" in html
     assert "17:00" not in html
     assert "Times in America/Los_Angeles (P" in html  # PST or PDT, depending on today
 
@@ -183,7 +184,7 @@ def test_the_same_service_shows_in_another_partners_zone(client, partner, staff_
     service = winter_service(partner)
     client.force_login(staff_user)
     html = client.get(reverse("office:request_detail", args=[service.request_id])).content.decode()
-    assert "Jan 14, 2026 12:00–14:00" in html
+    assert "Jan 14, 2026, 12:00–14:00 EST" in html
 
 
 def test_portal_pages_show_times_in_the_customers_partners_zone(client, partner, customer):

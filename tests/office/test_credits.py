@@ -456,7 +456,7 @@ def test_the_credit_note_list_filters_totals_and_exports(client, staff_user, par
     day = early.issue_date.isoformat()
     assert early.pk in [row.pk for row in client.get(url, {"issued_from": day, "issued_to": day}).context["rows"]]
     export = client.get(reverse("office:credit_note_export"), {"customer": late_customer.pk})
-    lines = export.getvalue().decode().splitlines()
+    lines = export.getvalue().decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Number,Issue date,Invoice,Customer,Reason")
     assert len(lines) == 2 and late.number in lines[1] and lines[1].endswith(f",200.00,0.00,0.00,200.00,{late.pk}")
 
@@ -474,7 +474,7 @@ def test_the_refund_list_shows_money_out_apart(client, staff_user, customer):
     assert [row.status for row in client.get(reverse("office:refund_list"), {"status": "pending"}).context["rows"]] == [
         Refund.Status.PENDING
     ]
-    lines = client.get(reverse("office:refund_export")).getvalue().decode().splitlines()
+    lines = client.get(reverse("office:refund_export")).getvalue().decode("utf-8-sig").splitlines()
     assert "Paid out" in lines[0] and len(lines) == 3
 
 

@@ -45,7 +45,7 @@ def export(client, user, name="office:ar_invoice_export", **params):
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith("attachment; filename=")
-    text = b"".join(response.streaming_content).decode()
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -54,7 +54,7 @@ def test_each_export_streams_a_csv_with_a_header(client, staff_user, name):
     client.force_login(staff_user)
     response = client.get(reverse(name))
     assert response.status_code == 200 and response.streaming
-    header = next(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    header = next(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert len(header) >= 5
 
 

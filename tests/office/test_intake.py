@@ -617,7 +617,7 @@ def test_the_request_list_finds_a_code_of_one_of_its_services_and_its_export_fol
     assert [row.pk for row in response.context["rows"]] == [service.request_id]
 
     export = client.get(reverse("office:request_export"), {"code": "task-8"})
-    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
     assert [row["Request"] for row in rows] == [f"R-{service.request_id}"]
 
 

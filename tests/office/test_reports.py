@@ -37,7 +37,7 @@ def url(name):
 
 def read_csv(response) -> list[list[str]]:
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 def due_in_the_past(customer, units, *, days_past_due, as_of, **kwargs):

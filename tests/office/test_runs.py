@@ -197,7 +197,7 @@ def test_the_runs_list_shows_every_run_and_the_next_scheduled_ones(office, partn
 
     page = office.get(url("run_list")).content.decode()
 
-    assert re.search(r"AR invoice run</span>:\s+May 6, 2031 07:00", page)
+    assert re.search(r"AR invoice run</span>:\s+May 6, 2031, 07:00 UTC", page)
     assert "AP invoice run</span>:" in page
     automatic, manual = BillingRun.objects.order_by("pk")
     assert f'href="{url("run_detail", automatic.pk)}">AR invoice run #{automatic.pk}</a>' in page

@@ -1,0 +1,105 @@
+"""Cash basis: the money that came in and went out, by month, whatever was billed.
+
+Money in is what customers paid on AR invoices (by the day it was received). Money out is what was paid to
+providers on AP invoices (by the day it was paid) and what was refunded to customers (by the day the refund was
+made; pending and failed refunds moved no money). Net is in - out. Partner-scoped, two queries.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Count, DateField, F, Max, Min, Q, Sum
+from django.db.models.functions import TruncMonth
+
+from ..models import Invoice, Payment, Refund
+from .periods import months
+
+
+@dataclass
+class CashRow:
+    month: datetime.date | None = None
+    received_units: int = 0  # AR payments received
+    refunded_units: int = 0  # refunds made to customers
+    paid_out_units: int = 0  # AP payments to providers
+    payments: int = 0  # AR and AP payments counted
+    refunds: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.month.strftime("%b %Y") if self.month else "Total"
+
+    @property
+    def money_in_units(self) -> int:
+        return self.received_units
+
+    @property
+    def money_out_units(self) -> int:
+        return self.paid_out_units + self.refunded_units
+
+    @property
+    def net_units(self) -> int:
+        return self.money_in_units - self.money_out_units
+
+    @property
+    def collected_units(self) -> int:
+        """What customers paid and kept: received less refunded."""
+        return self.received_units - self.refunded_units
+
+
+@dataclass
+class CashReport:
+    date_from: datetime.date
+    date_to: datetime.date
+    rows: list[CashRow]
+    totals: CashRow = field(default_factory=CashRow)
+
+
+def cash_report(*, partner, date_from: datetime.date, date_to: datetime.date) -> CashReport:
+    """Money in and out of every month from ``date_from`` to ``date_to`` (inclusive). Two queries."""
+    rows = {month: CashRow(month=month) for month in months(date_from, date_to)}
+    payments = (
+        Payment.objects.filter(partner=partner, received_on__gte=date_from, received_on__lte=date_to)
+        .order_by()
+        .values(month=TruncMonth("received_on", output_field=DateField()), kind=F("invoice__kind"))
+        .annotate(units=Sum("amount_units"), n=Count("pk"))
+    )
+    for item in payments:
+        row = rows[item["month"]]
+        if item["kind"] == Invoice.Kind.AR:
+            row.received_units += item["units"] or 0
+        else:
+            row.paid_out_units += item["units"] or 0
+        row.payments += item["n"]
+    refunds = (
+        Refund.objects.filter(
+            partner=partner, status=Refund.Status.SUCCEEDED, refunded_on__gte=date_from, refunded_on__lte=date_to
+        )
+        .order_by()
+        .values(month=TruncMonth("refunded_on", output_field=DateField()))
+        .annotate(units=Sum("amount_units"), n=Count("pk"))
+    )
+    for item in refunds:
+        row = rows[item["month"]]
+        row.refunded_units += item["units"] or 0
+        row.refunds += item["n"]
+    totals = CashRow()
+    for row in rows.values():
+        totals.received_units += row.received_units
+        totals.refunded_units += row.refunded_units
+        totals.paid_out_units += row.paid_out_units
+        totals.payments += row.payments
+        totals.refunds += row.refunds
+    return CashReport(date_from=date_from, date_to=date_to, rows=list(rows.values()), totals=totals)
+
+
+def cash_dates(*, partner) -> tuple[datetime.date | None, datetime.date | None]:
+    """The first and last days money moved (a payment or a refund made). One query."""
+    dates = Payment.objects.filter(partner=partner).aggregate(
+        first=Min("received_on"),
+        last=Max("received_on"),
+        last_refund=Max("refunds__refunded_on", filter=Q(refunds__status=Refund.Status.SUCCEEDED)),
+    )
+    last = max((d for d in (dates["last"], dates["last_refund"]) if d), default=None)
+    return dates["first"], last
