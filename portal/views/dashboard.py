@@ -1,6 +1,6 @@
 """The portal's home: what is due, overdue and paid this year (each a link to the invoices it counts), the next
 invoices due, and the customer's spend by month and by expense code (invoicing.portal_dashboard), as charts with
-the same figures as tables: the office's charts (office.views.charts, templates/office/reports/_chart.html and
+the same figures as tables: the office's charts (octoo_billing.charts, templates/includes/_chart.html and
 static/js/charts.js), so both sides draw and describe a chart one way."""
 
 from django.shortcuts import render
@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from customers.access import customer_user_required
 from invoicing.portal_dashboard import PortalDashboard, portal_dashboard
-from office.views.charts import Chart, Series
+from octoo_billing.charts import Chart, Series
 
 
 def spend_charts(board: PortalDashboard) -> list[Chart]:
