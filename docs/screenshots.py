@@ -35,6 +35,8 @@ STAFF_PAGES = [
     ("new-invoice", "NEW_INVOICE"),
     ("customer-detail", "CUSTOMER"),
     ("aging-report", "/office/reports/aging/"),
+    ("revenue-report", "/office/reports/revenue/"),
+    ("tax-report", "/office/reports/tax/"),
     ("new-request", "NEW_REQUEST"),
     ("service-import", "/office/services/import/"),
     ("runs", "/office/runs/"),
