@@ -19,28 +19,10 @@ from customers.models import Customer, Partner, Provider
 
 from .coupons import coupon_for_code
 from .errors import PricingError
-from .models import Coupon, Rate, Service, ServiceExtra, ServiceRequest, ServiceType, Slip, TimePolicy, Zone
+from .models import Coupon, Rate, Service, ServiceRequest, ServiceType, Slip, TimePolicy, Zone
 from .ratecard_selectors import Side
 from .rates import RateBook, SlipSource, service_slips
 from .zones import ZoneResolution, service_zone_explain, zone_resolve
-
-
-class _UnsavedService:
-    """A service built in memory, as the pricing engine reads it: every field of ``service``, and no extras.
-
-    A service that was never saved has no extras, yet Django refuses to query the reverse relation of an unsaved
-    row (``service.extras.all()`` raises). Saving it to price it would write; this stand-in answers with an empty
-    queryset instead, which runs no query."""
-
-    def __init__(self, service: Service):
-        self._service = service
-
-    def __getattr__(self, name):
-        return getattr(self._service, name)
-
-    @property
-    def extras(self):
-        return ServiceExtra.objects.none()
 
 
 @dataclass(frozen=True)
@@ -181,7 +163,7 @@ def _price(
 ) -> PricePreview:
     book = RateBook(partner)
     try:
-        slips = service_slips(_UnsavedService(service) if unsaved else service, book, explain=True)
+        slips = service_slips(service, book, explain=True, extras=[] if unsaved else None)
     except PricingError as error:
         return PricePreview(service, zone, [], None, error=error.message, coupon=coupon)
     provider = service.provider if service.provider_id else None

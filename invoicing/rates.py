@@ -156,13 +156,14 @@ class SlipSource:
     note: str = ""
 
 
-def service_slips(service: Service, book: RateBook, *, explain: bool = False) -> list[Slip]:
+def service_slips(service: Service, book: RateBook, *, explain: bool = False, extras=None) -> list[Slip]:
     """Price a service into slips (not saved). Raises PricingError when a needed rate is missing.
 
     Seed 001's order: the lines from the service and its cart, the zone's price rule (multiplier on the service
     rate, surcharge line), discounts (the customer's subscription discount on each line, then the coupon's own
     line), and tax from the zone of the service address on what is left. Each time side follows its own policy.
-    With ``explain`` each slip carries ``source`` (a ``SlipSource``)."""
+    With ``explain`` each slip carries ``source`` (a ``SlipSource``). ``extras`` replaces the service's own (a
+    service built in memory for a preview has none to query)."""
     customer = service.request.customer
     zone = service.zone or customer.zone
     tax_rate = zone.tax_rate if zone else Decimal(0)
@@ -270,7 +271,7 @@ def service_slips(service: Service, book: RateBook, *, explain: bool = False) ->
     if zone is not None and zone.surcharge_units:
         surcharge = Decimal(zone.surcharge_units)
         add(Slip.Type.GENERAL, f"Zone surcharge ({zone.name})", Decimal(1), surcharge, Decimal(0), coupon_key=None)
-    for extra in service.extras.all():
+    for extra in service.extras.all() if extras is None else extras:
         slip_type = Slip.Type.REIMBURSEMENT if extra.kind == "reimbursement" else Slip.Type.GENERAL
         add(
             slip_type,

@@ -37,7 +37,6 @@ from .models import (
 )
 from .models.invoice import list_balance_expression
 from .workflow import proforma_adjust_refusal
-from .zones import ZoneResolution, services_zone_explain
 
 
 class PageParts:
@@ -398,11 +397,6 @@ def request_detail_parts(*, service_request) -> RequestDetailParts:
         quote=quote,
         quote_lines=list(quote.lines.order_by("id")) if quote else [],
     )
-
-
-def services_zone_explained(services, *, partner) -> dict[int, ZoneResolution]:
-    """How each service's zone was found, keyed by service id (``zones.services_zone_explain``)."""
-    return services_zone_explain(services, partner=partner)
 
 
 def service_detail_queryset(*, partner):

@@ -36,6 +36,7 @@ from invoicing.recurring import recurrence_words
 from invoicing.recurring_forms import RecurrenceForm
 from invoicing.request_codes import codes_can_edit, request_codes_frozen, service_codes_frozen
 from invoicing.views import codes_edit_page
+from invoicing.zones import services_zone_explain
 from octoo_billing.forms import apply_errors
 from portal.forms.requests import BookingForm, CodesForm, QuoteDeclineForm, RequestFilterForm
 
@@ -220,7 +221,7 @@ def request_detail(request, pk):
     parts = selectors.request_detail_parts(service_request=service_request)
     services = parts.services
     prefetch_related_objects(services, Prefetch("extras", queryset=ServiceExtra.objects.order_by("pk")))
-    zones = selectors.services_zone_explained(services, partner=request.customer.partner)
+    zones = services_zone_explain(services, partner=request.customer.partner)
     quote = parts.quote
     lines = parts.quote_lines
     context = {

@@ -1,4 +1,4 @@
-"""The zone of each service in words for a list of services (selectors.services_zone_explained): the same as
+"""The zone of each service in words for a list of services (zones.services_zone_explain): the same as
 zones.service_zone_explain says for each, in one query however many services there are."""
 
 from decimal import Decimal
@@ -6,8 +6,7 @@ from decimal import Decimal
 import pytest
 
 from invoicing.models import Service
-from invoicing.selectors import services_zone_explained
-from invoicing.zones import service_zone_explain
+from invoicing.zones import service_zone_explain, services_zone_explain
 from tests.factories import CustomerFactory, ServiceFactory, ServiceRequestFactory, ZoneAreaFactory, ZoneFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +37,7 @@ def test_the_list_says_what_each_service_page_says(partner, django_assert_num_qu
     gone.delete()  # its area removed since: no longer explained by the address
     services = list(Service.objects.filter(pk__in=[s.pk for s in services]).select_related("zone").order_by("pk"))
     with django_assert_num_queries(1):
-        explained = services_zone_explained(services, partner=partner)
+        explained = services_zone_explain(services, partner=partner)
     expected = [service_zone_explain(service).explanation for service in services]
     assert [explained[service.pk].explanation for service in services] == expected
     assert expected[1] == "Manhattan: the address matches its area US NY 100*."
