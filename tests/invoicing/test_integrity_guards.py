@@ -426,3 +426,37 @@ def test_deleting_a_user_in_the_admin_keeps_their_audit_rows_and_name(client, pa
     client.force_login(staff)
     page = client.get(reverse("office:invoice_detail", args=[invoice.pk])).content.decode()
     assert re.search(r"· jdoe</span>", page)
+
+
+# --- the guards' ignore check (octoo_billing.triggers.FAST_IGNORE_CHECK) -----------------------------------------
+
+
+@pytest.mark.postgres
+def test_the_guards_ignore_check_opens_no_subtransaction_per_row():
+    """pgtrigger's own check caught an exception per row (a subtransaction whose end walks every deferred
+    foreign-key event: quadratic bulk writes); after migrate ours is installed instead."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = '_pgtrigger_should_ignore'")
+        (source,) = cursor.fetchone()
+    assert "CURRENT_SETTING('pgtrigger.ignore', TRUE)" in source
+    assert "EXCEPTION" not in source.upper()
+
+
+@pytest.mark.postgres
+def test_the_guards_still_refuse_and_pgtrigger_ignore_still_lifts_them(invoice):
+    import pgtrigger
+
+    slip = invoice.direct_slips.first()
+    with connection.cursor() as cursor:  # the setting defined and then emptied, as pgtrigger leaves it
+        cursor.execute("SET LOCAL pgtrigger.ignore = '{}'")
+        cursor.execute("RESET pgtrigger.ignore")
+    refused(lambda: Slip.objects.filter(pk=slip.pk).update(description="Changed"), LINES)
+    with pgtrigger.ignore("invoicing.Slip:issued_invoice_lines_frozen"):
+        Slip.objects.filter(pk=slip.pk).update(description="Changed")
+        refused(  # only the trigger named is lifted
+            lambda: Invoice.objects.filter(pk=invoice.pk).update(total_units=F("total_units") + 1),
+            "issued invoice cannot be changed",
+        )
+    refused(lambda: Slip.objects.filter(pk=slip.pk).update(description="Again"), LINES)
+    slip.refresh_from_db()
+    assert slip.description == "Changed"
