@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.recording import audit_record
-from customers.models import Partner
+from customers.models import Customer, Partner, Provider
 from expense_codes.models import AppliedExpenseCode, codes_key
 
 from .errors import InvalidTransition, PricingError
 from .fast_writes import AUDIT_FIELDS, rows_write
-from .models import Proforma, Service, Slip
+from .models import Proforma, Service, ServiceExtra, ServiceType, Slip, Zone
 from .numbering import Series, number_take
 from .rates import RateBook, service_slips
 
@@ -113,19 +113,42 @@ PROFORMA_FIELDS = (
 CODE_FIELDS = ("label_id", "label_name", "value", "proforma_id")
 
 
+def _related_share(services: list[Service]) -> dict[int, list[ServiceExtra]]:
+    """Gives a chunk's services their customers (with their zones), zones, service types and providers, each read
+    once and shared: a chunk has a few of each, and joining them per service built ~7 model instances a service
+    (the sweep's largest cost after pricing, bench/NOTES.md). Returns each service's extras."""
+    customers = Customer.objects.in_bulk({service.request.customer_id for service in services})
+    zones = Zone.objects.in_bulk(
+        {service.zone_id for service in services} | {customer.zone_id for customer in customers.values()} - {None}
+    )
+    types = ServiceType.objects.in_bulk({service.service_type_id for service in services})
+    providers = Provider.objects.in_bulk({service.provider_id for service in services} - {None})
+    extras = defaultdict(list)  # one query, no related manager per service (a prefetch built one each)
+    for extra in ServiceExtra.objects.filter(service_id__in=[service.pk for service in services]).order_by("pk"):
+        extras[extra.service_id].append(extra)
+    for customer in customers.values():
+        customer.zone = zones.get(customer.zone_id)
+    for service in services:
+        service.request.customer = customers[service.request.customer_id]
+        service.zone = zones.get(service.zone_id)
+        service.service_type = types[service.service_type_id]
+        service.provider = providers.get(service.provider_id)
+    return extras
+
+
 def _proformas_create_chunk(chunk, partner, book: RateBook, run: ProformaRun) -> None:
     """One chunk in one transaction: lock and read the services, price them, then write the proformas, slips,
     codes and audit rows as plain rows (``fast_writes``: COPY on PostgreSQL), a fixed number of queries."""
     services = list(
         _billable_services(Service.objects.filter(pk__in=chunk, partner=partner))
         .select_for_update(skip_locked=True, of=("self",))
-        .select_related("request__customer__zone", "zone", "service_type", "provider")
-        .prefetch_related("extras")
+        .select_related("request")
         .order_by("pk")
     )
     run.skipped += len(chunk) - len(services)
     if not services:
         return
+    extras = _related_share(services)
     codes_by_request: dict[int, list] = defaultdict(list)
     codes_by_service: dict[int, list] = defaultdict(list)
     for request_id, service_id, label_id, label_name, value in AppliedExpenseCode.objects.filter(
@@ -137,7 +160,7 @@ def _proformas_create_chunk(chunk, partner, book: RateBook, run: ProformaRun) ->
     errors_cleared = []
     for service in services:
         try:
-            slips = service_slips(service, book)
+            slips = service_slips(service, book, extras=extras[service.pk])
         except PricingError as error:
             run.errors[service.pk] = error.message
             if service.pricing_error != error.message:
