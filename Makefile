@@ -8,13 +8,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEV_ENV := DEBUG=1
 
-.PHONY: run test install system-deps browser-deps migrate seed web worker bench lint format ci clean screenshots
+.PHONY: run test install system-deps browser-deps migrate seed web worker bench lint format ci clean screenshots topology loadtest
 
-$(STAMP): pyproject.toml requirements.lock
+# requirements.lock: the runtime pins (all a production install needs); requirements-dev.lock adds the test tools.
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q -r requirements-dev.lock
 	touch $(STAMP)
 
 install: $(STAMP) system-deps
@@ -63,6 +64,16 @@ test: install browser-deps
 
 bench: install
 	$(PY) bench/run.py
+
+# The production topology on this machine, loopback only (docs/deploy.md): PostgreSQL (database octoo_topology),
+# Redis, nginx on http://127.0.0.1:8080 in front of two gunicorn nodes, two qcluster workers. Ctrl-C stops it all.
+topology: install
+	$(PY) deploy/topology.py
+
+# Load that topology for LOADTEST_SECONDS (default 180; LOADTEST_SHORT=1: 75), killing a web node and a worker
+# mid-run, then check the invariants; results in bench/results.md. Starts (and stops) the topology if none runs.
+loadtest: install
+	$(PY) bench/loadtest.py
 
 lint: install
 	$(VENV)/bin/ruff check .

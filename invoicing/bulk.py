@@ -23,6 +23,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from octoo_billing import locale as formats
+
 from .bulk_issue import invoices_issue_bulk
 from .delivery import invoice_resend_queue
 from .errors import BillingError
@@ -56,7 +58,7 @@ def _issue(invoice: Invoice, user) -> RowResult:
 
 
 def _issued(issued: Invoice) -> RowResult:
-    due = f", due {issued.due_date:%b %-d, %Y}" if issued.due_date else ""
+    due = f", due {formats.format_date(issued.due_date)}" if issued.due_date else ""
     return RowResult(Outcome.DONE, f"Issued as {issued.number}{due}.")
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 
+from octoo_billing import locale as formats
 from octoo_billing.money import allocate, format_units, percent_of
 
 from .errors import BillingRuleError
@@ -55,9 +56,9 @@ def coupon_for_code(
     if coupon is None or not coupon.is_active:
         _refuse(f"There is no coupon “{code}”. Check the code and try again.")
     if coupon.valid_from and on_date < coupon.valid_from:
-        _refuse(f"Coupon {coupon.code} can be used from {coupon.valid_from:%b %-d, %Y}.")
+        _refuse(f"Coupon {coupon.code} can be used from {formats.format_date(coupon.valid_from)}.")
     if coupon.valid_until and on_date > coupon.valid_until:
-        _refuse(f"Coupon {coupon.code} expired on {coupon.valid_until:%b %-d, %Y}.")
+        _refuse(f"Coupon {coupon.code} expired on {formats.format_date(coupon.valid_until)}.")
     _limits_check(coupon, customer)
     scope = coupon_scope(coupon)
     if not scope.is_open:

@@ -15,6 +15,8 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from octoo_billing import locale as formats
+
 from .models import Invoice, InvoiceProforma, Payment
 from .selectors import PageParts
 
@@ -105,7 +107,9 @@ def portal_dashboard(*, customer, today: datetime.date | None = None) -> PortalD
         .order_by("month")
     }
     months = [_month_start(today, back) for back in range(SPEND_MONTHS - 1, -1, -1)]
-    spend_by_month = [SpendBar(label=m.strftime("%b %Y"), units=_month_units(by_month, m), month=m) for m in months]
+    spend_by_month = [
+        SpendBar(label=formats.format_short_month(m), units=_month_units(by_month, m), month=m) for m in months
+    ]
     return PortalDashboard(
         currency=partner.currency,
         today=today,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from customers.models import NO_PAYMENT_TERMS
+from octoo_billing import locale as formats
 
 from .lifecycle import due_date_for
 from .models import Invoice, NumberCounter
@@ -33,7 +34,7 @@ class IssuePreview:
     @property
     def steps(self) -> list[str]:
         """What issuing does, one sentence each, in the order it happens."""
-        dated = f"{self.issue_date:%b %-d, %Y}"
+        dated = formats.format_date(self.issue_date)
         steps = [f"Numbers it {self.number} (the next in the {self.series} series) and dates it {dated}."]
         steps.append(f"Sets it {self.due}.")
         steps.append("Stores its PDF: the document the customer gets never changes after that.")
@@ -69,7 +70,7 @@ def invoice_issue_preview(invoice: Invoice, *, on_date: datetime.date | None = N
     if invoice.no_payment:
         due = f"with no due date: {NO_PAYMENT_TERMS.lower()}"
     else:
-        due = f"due {due_date:%b %-d, %Y}" if due_date else "with no due date"
+        due = f"due {formats.format_date(due_date)}" if due_date else "with no due date"
     email_to, email_cc, email_off, charge, charge_missing = [], [], "", "", ""
     if invoice.kind == Invoice.Kind.AR:
         customer = invoice.customer

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from octoo_billing import locale as formats
+
 from .models import ServiceRequest
 
 if TYPE_CHECKING:  # booking imports this module: only the type, no import at run time
@@ -57,7 +59,8 @@ class Recurrence:
 
 
 def _day(date: datetime.date) -> str:
-    return f"{date:%b} {date.day}, {date.year}"
+    """A date in a message, as the partner's locale writes it: "Nov 3, 2026" (en_US), "3 nov. 2026" (fr_FR)."""
+    return formats.format_date(date)
 
 
 def recurrence_read(

@@ -23,9 +23,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from customers.models import Partner
+from octoo_billing import locale as formats
 
 from .bulk import BULK_MAX, INLINE_MAX, bulk_items_execute, invoice_label
 from .errors import BillingRuleError, RunAlreadyOpen
@@ -70,7 +70,7 @@ def _already_open(partner, kind: str) -> RunAlreadyOpen | None:
     if run is None:
         return None
     who = f" by {run.started_by_label}" if run.started_by_label != "—" else ""
-    since = date_format(timezone.localtime(run.created_at), "M j, H:i")
+    since = f"{formats.format_day_month(run.created_at)}, {formats.format_time(run.created_at, zone=False)}"
     return RunAlreadyOpen(
         f"An {run.get_kind_display()} is already {run.get_status_display().lower()} (started{who} at {since}); "
         "nothing new was started. Its progress is below.",

@@ -151,6 +151,14 @@ def format_month(value: datetime.date | None, locale: str | None = None) -> str:
     return babel_format_date(_as_date(value), "LLLL y", locale=locale or get_locale())
 
 
+def format_short_month(value: datetime.date | None, locale: str | None = None) -> str:
+    """A month abbreviated, as a chart's axis shows it: "Nov 2026" (en_US), "nov. 2026" (fr_FR), "Nov. 2026"
+    (de_DE); "" for None."""
+    if value is None or value == "":
+        return ""
+    return babel_format_skeleton("yMMM", _as_date(value), locale=locale or get_locale())
+
+
 def format_time(value: datetime.datetime | None, locale: str | None = None, *, zone: bool = True) -> str:
     """The time of an aware datetime in the active time zone, 24 hours, with its zone: "09:30 EST"."""
     if value is None or value == "":
@@ -174,3 +182,32 @@ def format_datetime(value: datetime.datetime | None, locale: str | None = None, 
         value = timezone.localtime(value)
     date_text = _medium_date(value.date(), locale)
     return _datetime_pattern(locale).replace("{1}", date_text).replace("{0}", format_time(value, locale, zone=zone))
+
+
+def format_weekday(
+    value: datetime.date | datetime.datetime | None, locale: str | None = None, *, year: bool = True
+) -> str:
+    """A date with its weekday, as the locale writes it: "Mon, Nov 2, 2026" (en_US), "Mon, 2 Nov 2026" (en_GB),
+    "Mo., 2. Nov. 2026" (de_DE), "lun. 2 nov. 2026" (fr_FR); ``year=False``: "Mon, Nov 2", "Mo., 2. Nov.",
+    "lun. 2 nov."; "" for None. An aware datetime is taken on its day in the active time zone."""
+    if value is None or value == "":
+        return ""
+    return _weekday_date(_as_date(value), locale or get_locale(), "yMMMEd" if year else "MMMEd")
+
+
+@functools.lru_cache(maxsize=4096)
+def _weekday_date(value: datetime.date, locale: str, skeleton: str) -> str:
+    return babel_format_skeleton(skeleton, value, locale=locale)
+
+
+def format_time_of_day(value: datetime.datetime | datetime.time | None, locale: str | None = None) -> str:
+    """A time of day as the locale's readers write it (babel's short time): "2:30 PM" (en_US), "14:30" (en_GB,
+    de_DE, fr_FR); an aware datetime is taken in the active time zone, with no zone label (for a range whose
+    date or zone is written beside it); "" for None."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime.datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        value = value.time()
+    return babel_format_time(value.replace(tzinfo=None), "short", locale=locale or get_locale())

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import environ
 
+from octoo_billing.logs import logging_config
+from octoo_billing.storage import media_storage_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -48,9 +51,16 @@ INSTALLED_APPS = [
     "office",
     "portal",
     "demo",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # First: every request, its log lines and its response carry a request id (X-Request-ID).
+    "octoo_billing.request_id.RequestIdMiddleware",
+    # /healthz, /readyz, /metrics answered here, before the HTTPS redirect and the allowed-hosts check (ops).
+    "ops.middleware.ProbeMiddleware",
+    # Request counts and latencies for /metrics (ops.metrics).
+    "ops.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "octoo_billing.security.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -143,7 +153,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Stored files (PDFs, documents, uploads, logos) go through the storage API only: MEDIA_STORAGE=local (the
+    # default, MEDIA_ROOT) or s3 (MEDIA_S3_*: any S3-compatible store), see octoo_billing.storage.
+    "default": media_storage_config(env),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -176,9 +188,14 @@ BILLING_RUNS_QUEUE = env.bool("BILLING_RUNS_QUEUE", default=True)
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# The django-q2 worker. Q_BROKER picks its broker: "orm" (the default: the task queue is a table in this
+# database) or a Redis URL (redis://host:6379/0, rediss://..., unix://...) shared by workers on several machines.
+# Either way the scheduler enqueues each due schedule once (it locks the schedule rows in PostgreSQL) and every
+# after-commit job goes through the outbox, claimed once (invoicing.outbox). Q_NAME: the queue's name and the
+# salt tasks are signed with; every web node and worker of one site uses the same, sites sharing a Redis differ.
+Q_BROKER = env.str("Q_BROKER", default="orm")
 Q_CLUSTER = {
-    "name": "octoo",
-    "orm": "default",
+    "name": env.str("Q_NAME", default="octoo"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": 300,
     "retry": 360,
@@ -188,6 +205,12 @@ Q_CLUSTER = {
     "catch_up": False,
     "sync": env.bool("Q_SYNC", default=False),
 }
+if Q_BROKER == "orm":
+    Q_CLUSTER["orm"] = "default"
+elif Q_BROKER.startswith(("redis://", "rediss://", "unix://")):
+    Q_CLUSTER["redis"] = Q_BROKER  # django-q2 passes a URL to redis.from_url
+else:
+    raise environ.ImproperlyConfigured(f"Q_BROKER must be 'orm' or a redis:// URL, not {Q_BROKER!r}")
 
 # Security: on unless DEBUG; `manage.py check --deploy` passes with the production variables.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -199,6 +222,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Load balancers probe each node over plain HTTP (ops.middleware.ProbeMiddleware answers them first anyway).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# Health checks and metrics (ops): /readyz fails when no worker heartbeat is newer than this (0: check off);
+# /metrics answers only "Authorization: Bearer <METRICS_TOKEN>", and is a 404 while it is unset.
+READYZ_HEARTBEAT_MINUTES = env.int("READYZ_HEARTBEAT_MINUTES", default=5)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # The client's address, for the sign-in lockout and the password-reset limit (octoo_billing.security.client_ip):
 # REMOTE_ADDR by default. Behind N reverse proxies that each append to X-Forwarded-For (nginx's
@@ -252,10 +282,6 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# LOG_FORMAT=json: one JSON object a line (time, level, logger, message, request_id, the worker's task, exception);
+# else plain text. See octoo_billing.logs.
+LOGGING = logging_config(env.str("LOG_FORMAT", default="text"), env.str("LOG_LEVEL", default="INFO"))

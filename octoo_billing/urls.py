@@ -24,4 +24,6 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("pay/", include("portal.urls_paylink")),  # "View and pay" links: no sign-in
     path("admin/", admin.site.urls),
+    # /healthz, /readyz, /metrics (ops.middleware.ProbeMiddleware answers them first; these are the fallback).
+    path("", include("ops.urls")),
 ]

@@ -5,24 +5,32 @@ import datetime
 import zoneinfo
 
 import pytest
+from babel.dates import format_date as babel_format_date
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
 from customers.company import company_settings_update
 from customers.formats import partner_formats
+from customers.forms import RunPeriodForm
 from customers.models import Partner
 from invoicing.delivery import invoice_send
+from invoicing.models import Holiday
 from invoicing.paylinks import pay_link_url
 from invoicing.pdf.documents import invoice_pdf_bytes
+from invoicing.pdf.statements import period_label as statement_period_label
+from invoicing.ratecards import holiday_dates
 from octoo_billing import locale as formats
 from octoo_billing.money import format_units
+from office.views.customers import run_period
 from tests.factories import (
     CustomerFactory,
     CustomerMembershipFactory,
     PartnerFactory,
     StaffMembershipFactory,
+    draft_invoice,
     issued_invoice,
 )
 from tests.invoicing.test_pdf import pdf_text
@@ -247,3 +255,104 @@ def test_partner_formats_sets_zone_and_locale_together(french):
         assert formats.get_locale() == "fr_FR"
         assert timezone.get_current_timezone_name() == "Europe/Paris"
     assert formats.get_locale() == "en_US"
+
+
+# --- weekdays and times of day, and dates written in Python ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "with_year", "without_year"),
+    [
+        ("en_US", "Mon, Nov 2, 2026", "Mon, Nov 2"),
+        ("en_GB", "Mon, 2 Nov 2026", "Mon 2 Nov"),
+        ("fr_FR", "lun. 2 nov. 2026", "lun. 2 nov."),
+        ("de_DE", "Mo., 2. Nov. 2026", "Mo., 2. Nov."),
+    ],
+)
+def test_a_weekday_is_written_the_way_the_locale_writes_it(locale, with_year, without_year):
+    monday = datetime.date(2026, 11, 2)
+    with formats.override(locale):
+        assert formats.format_weekday(monday) == with_year
+        assert formats.format_weekday(monday, year=False) == without_year
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("en_US", f"9:30{NNBSP}AM"), ("en_GB", "09:30"), ("fr_FR", "09:30"), ("de_DE", "09:30")],
+)
+def test_a_time_of_day_is_written_the_way_the_locale_writes_it_in_the_active_zone(locale, expected):
+    with timezone.override(zoneinfo.ZoneInfo("America/New_York")), formats.override(locale):
+        assert formats.format_time_of_day(MOMENT) == expected  # 14:30 UTC is 09:30 in New York
+        assert formats.format_time_of_day(datetime.time(21, 5)) == {"en_US": f"9:05{NNBSP}PM"}.get(locale, "21:05")
+
+
+def test_a_weekday_and_time_of_day_in_the_active_zone_on_a_page():
+    """The filters the service, shift and booking pages use: the weekday of the day in the partner's zone, the
+    app's 24-hour clock with no zone label (the page's footer names the zone); ``localtimeofday`` is the locale's
+    own clock."""
+    late = datetime.datetime(2026, 11, 3, 2, 0, tzinfo=datetime.UTC)  # Mon Nov 2, 18:00 in Los Angeles
+    page = Template('{% load money %}{{ moment|localweekday }}, {{ moment|localclock:"nozone" }}')
+    short = Template('{% load money %}{{ moment|localweekday:"noyear" }} {{ moment|localtimeofday }}')
+    with timezone.override(zoneinfo.ZoneInfo("America/Los_Angeles")):
+        with formats.override("en_US"):
+            assert page.render(Context({"moment": late})) == "Mon, Nov 2, 2026, 18:00"
+            assert short.render(Context({"moment": late})) == f"Mon, Nov 2 6:00{NNBSP}PM"
+        with formats.override("fr_FR"):
+            assert page.render(Context({"moment": late})) == "lun. 2 nov. 2026, 18:00"
+            assert short.render(Context({"moment": late})) == "lun. 2 nov. 18:00"
+    assert Template("{% load money %}[{{ none|localweekday }}{{ none|localtimeofday }}]").render(Context()) == "[]"
+
+
+@pytest.mark.parametrize(
+    ("locale", "month", "latest"),
+    [
+        ("en_US", "February 2026", "Nov 1 – Nov 30, 2026 (and anything earlier not yet invoiced)"),
+        ("fr_FR", "février 2026", "1 nov. – 30 nov. 2026 (and anything earlier not yet invoiced)"),
+    ],
+)
+def test_the_run_now_period_is_named_in_the_partners_locale(locale, month, latest):
+    chosen = RunPeriodForm({"period": RunPeriodForm.MONTH, "month": "2026-02"})
+    closed = RunPeriodForm({"period": RunPeriodForm.LATEST})
+    assert chosen.is_valid() and closed.is_valid()
+    with formats.override(locale):
+        assert run_period(chosen, "monthly", datetime.date(2026, 12, 3))[3] == month
+        assert run_period(closed, "monthly", datetime.date(2026, 12, 3))[3] == latest
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en_US", "There is already a holiday on Dec 25, 2026: Christmas. One a day."),
+        ("de_DE", "There is already a holiday on 25.12.2026: Christmas. One a day."),
+    ],
+)
+def test_a_form_error_dates_its_day_in_the_partners_locale(locale, expected):
+    with formats.override(locale):
+        refusal = holiday_dates._holiday_taken(datetime.date(2026, 12, 25), Holiday(name="Christmas"))
+    assert refusal == {"date": expected}
+
+
+def test_the_issued_message_dates_the_due_date_in_the_partners_locale(db, client):
+    partner = PartnerFactory(locale="fr_FR", time_zone="Europe/Paris")
+    draft = draft_invoice(CustomerFactory(partner=partner))
+    client.force_login(StaffMembershipFactory(partner=partner).user)
+    response = client.post(reverse("office:invoice_issue", args=[draft.pk]), {"expected_status": "draft"}, follow=True)
+    draft.refresh_from_db()
+    french_due = babel_format_date(draft.due_date, "medium", locale="fr_FR")  # e.g. "31 déc. 2026"
+    shown = " ".join(str(message) for message in response.context["messages"])
+    assert f"Issued as {draft.number}, due {french_due}." in shown
+    assert f"{draft.due_date:%b} {draft.due_date.day}," not in shown
+
+
+@pytest.mark.parametrize(
+    ("locale", "short_month", "period", "across_years"),
+    [
+        ("en_US", "Nov 2026", "Mar 1 – Mar 31, 2026", "Dec 1, 2025 – Jan 31, 2026"),
+        ("fr_FR", "nov. 2026", "1 mars – 31 mars 2026", "1 déc. 2025 – 31 janv. 2026"),
+    ],
+)
+def test_chart_months_and_statement_periods_are_written_in_the_locale(locale, short_month, period, across_years):
+    with formats.override(locale):
+        assert formats.format_short_month(ISSUED) == short_month
+        assert statement_period_label(datetime.date(2026, 3, 1), datetime.date(2026, 3, 31)) == period
+        assert statement_period_label(datetime.date(2025, 12, 1), datetime.date(2026, 1, 31)) == across_years

@@ -246,7 +246,7 @@ def _instructions(invoice: Invoice) -> dict:
 
 
 def logo_url(partner) -> str:
-    """The partner's logo as the media URL the fetcher reads from MEDIA_ROOT ("" without a logo). The file was
+    """The partner's logo as the media URL the fetcher reads from the default storage ("" without a logo). The file was
     checked when it was uploaded (customers.company.logo_check): a plain PNG, or an SVG that loads nothing."""
     if not partner.logo:
         return ""

@@ -4,7 +4,8 @@ Safe:
 - every text goes through Django's autoescape (the templates never use ``|safe``), so a description such as
   ``<img src="http://...">`` is printed, not parsed;
 - the only URL fetcher serves the app's own static and media files (``AppFilesFetcher``): no http(s) to
-  anywhere, no ``file://`` outside those folders, no ``data:``, so no redirects either;
+  anywhere, no ``file://`` outside those folders, no ``data:``, so no redirects either; media files (the
+  partner's logo) are read through the default storage, so they load the same from an S3-compatible store;
 - ``<link rel=attachment>`` / ``<a rel=attachment>`` never embed anything: such elements are removed before
   layout and any attachment left on the rendered document is dropped before the PDF is written.
 
@@ -25,12 +26,14 @@ from urllib.parse import quote, unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
 
 # Documents are rendered with this base URL. The ".invalid" top-level domain never resolves (RFC 2606), and
-# the fetcher below never opens a network connection anyway: it maps these URLs to files on disk.
+# the fetcher below never opens a network connection anyway: it maps these URLs to static files on disk and to
+# media files in the default storage.
 APP_ORIGIN = "https://octoo-billing.invalid"
 BASE_URL = f"{APP_ORIGIN}/"
 FONT_FILES = {"normal": "fonts/DejaVuSans.ttf", "bold": "fonts/DejaVuSans-Bold.ttf"}
@@ -56,6 +59,15 @@ def _inside(path: Path, roots: list[Path]) -> bool:
     return any(path == root or path.is_relative_to(root) for root in roots)
 
 
+def _stored_name(name: str) -> str:
+    """A media URL's file name in the default storage, refused unless it is a plain relative name (no "..",
+    no leading "/", no backslash): the storage would refuse most of those too, the check keeps it obvious."""
+    parts = name.split("/")
+    if not name or "\\" in name or "\x00" in name or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"not a media file name: {name[:200]}")
+    return name
+
+
 def _weasyprint():
     import weasyprint  # imported lazily: loading Pango costs ~0.5 s, which pages that never print should not pay
 
@@ -71,17 +83,19 @@ def _fetcher_class():
     class AppFilesFetcher(URLFetcher):
         """Serves only the app's static files and media files; refuses every other URL.
 
-        ``https://octoo-billing.invalid/static/...`` and ``.../media/...`` (what the templates' relative URLs
-        resolve to) are read from disk; ``file://`` URLs only inside the static or media folders. Nothing
-        ever goes to the network, so there is nothing to redirect either. Refused URLs are logged and kept in
-        ``refused`` (WeasyPrint then renders without the resource).
+        ``https://octoo-billing.invalid/static/...`` (what the templates' relative URLs resolve to) is read
+        from disk, ``.../media/NAME`` from the default storage (``default_storage.open(NAME)``: the local
+        folder or an S3-compatible store alike); ``file://`` URLs only inside the static or media folders.
+        Nothing ever goes to the network but the storage's own, so there is nothing to redirect either.
+        Refused URLs are logged and kept in ``refused`` (WeasyPrint then renders without the resource).
         """
 
         def __init__(self):
             super().__init__(timeout=1, allowed_protocols=("https", "file"), allow_redirects=False)
             self.refused: list[str] = []
 
-        def local_path(self, url: str) -> Path:
+        def local_path(self, url: str) -> Path | str:
+            """A static file's path on disk, or a media file's name in the default storage (a ``str``)."""
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
             path = unquote(parts.path)
@@ -94,7 +108,7 @@ def _fetcher_class():
                     if getattr(settings, "STATIC_ROOT", None):
                         return self._checked(Path(settings.STATIC_ROOT) / path[len(static) :])
                 elif path.startswith(media):
-                    return self._checked(Path(settings.MEDIA_ROOT) / path[len(media) :])
+                    return _stored_name(path[len(media) :])
             elif scheme == "file" and parts.netloc in ("", "localhost"):
                 return self._checked(Path(path))
             raise ValueError(f"only the app's own static and media files may be loaded, not {url[:200]}")
@@ -112,8 +126,19 @@ def _fetcher_class():
                 self.refused.append(url)
                 logger.warning("PDF rendering refused to load %s", url[:200])
                 raise
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": mime}, status=200)
+            if isinstance(path, str):  # a media file: through the storage API, never a path on this machine
+                try:
+                    with default_storage.open(path, "rb") as handle:
+                        body = handle.read()
+                except Exception:  # noqa: BLE001 - missing or unreadable in the store: refused like the rest
+                    self.refused.append(url)
+                    logger.warning("PDF rendering could not load %s from the media storage", url[:200])
+                    raise
+                mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
+            else:
+                body = path.read_bytes()
+                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(url, body=body, headers={"Content-Type": mime}, status=200)
 
         def open(self, url, data=None, timeout=None):  # never urllib: every URL goes through fetch()
             return self.fetch(getattr(url, "full_url", url))
@@ -127,7 +152,7 @@ def url_fetcher():
 
 
 def media_url(name: str) -> str:
-    """The URL a template uses for a file in MEDIA_ROOT: the fetcher reads it from disk."""
+    """The URL a template uses for a stored (media) file: the fetcher reads it from the default storage."""
     return f"{APP_ORIGIN}{_url_prefix(settings.MEDIA_URL)}{quote(name)}"
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from customers.formats import partner_formats
+from octoo_billing import locale as formats
 
 from ..statements import Statement
 from .contents import logo_url
@@ -20,10 +21,11 @@ from .engine import html_to_pdf
 
 
 def period_label(start: datetime.date, end: datetime.date) -> str:
-    """ "Mar 1 – Mar 31, 2026" (both years when they differ)."""
+    """ "Mar 1 – Mar 31, 2026" (both years when they differ), in the active locale: "1 mars – 31 mars 2026"
+    (fr_FR)."""
     if start.year != end.year:
-        return f"{start:%b} {start.day}, {start.year} – {end:%b} {end.day}, {end.year}"
-    return f"{start:%b} {start.day} – {end:%b} {end.day}, {end.year}"
+        return f"{formats.format_date(start)} – {formats.format_date(end)}"
+    return f"{formats.format_day_month(start)} – {formats.format_date(end)}"
 
 
 def statement_pdf_context(statement: Statement) -> dict:

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from customers.models import Partner
+from octoo_billing import locale as formats
 
 from ..models import Holiday
 from ..rates import public_holidays_supported
@@ -28,7 +29,9 @@ HOLIDAY_SETTINGS = ("country", "region", "public_holidays")
 
 def _holiday_taken(day: datetime.date, other: Holiday | None) -> dict:
     name = other.name if other is not None else ""
-    return {"date": f"There is already a holiday on {day:%b %-d, %Y}{f': {name}' if name else ''}. One a day."}
+    return {
+        "date": f"There is already a holiday on {formats.format_date(day)}{f': {name}' if name else ''}. One a day."
+    }
 
 
 @transaction.atomic

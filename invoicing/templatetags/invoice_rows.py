@@ -61,6 +61,7 @@ def invoice_row(
     contacts: bool,
     short_drafts: bool,
     urls: _PortalUrls,
+    balance_label: str = "Outstanding",
 ) -> str:
     """One ``<tr>`` of the invoice table, the same markup as the template it replaced."""
     e = conditional_escape
@@ -101,7 +102,8 @@ def invoice_row(
             contact = f' <span class="list-sub">{e(invoice.contact_name)}</span>'
         cells.append(f'<td class="list-party"> {shown_name}{contact} </td>')
     if "issued" in shown:
-        cells.append(f'<td class="nowrap">{_date(invoice.issue_date) if invoice.issue_date else DASH}</td>')
+        issued = _date(invoice.issue_date) if invoice.issue_date else DASH
+        cells.append(f'<td class="nowrap" data-label="Issued">{issued}</td>')
     if "due" in shown:
         if invoice.due_date:
             due = _date(invoice.due_date)
@@ -109,18 +111,21 @@ def invoice_row(
             due = '<span class="text-body-secondary">No due date</span>'
         else:
             due = DASH
-        cells.append(f'<td class="nowrap{" text-danger fw-semibold" if past_due else ""}"> {due} </td>')
+        cells.append(
+            f'<td class="nowrap{" text-danger fw-semibold" if past_due else ""}" data-label="Due"> {due} </td>'
+        )
     if "period" in shown:
         if invoice.period_end:
-            period = f"{formats.format_day_month(invoice.period_start)} – {_date(invoice.period_end)}"
+            start, end = formats.format_day_month(invoice.period_start), _date(invoice.period_end)
+            period = f'<span class="nowrap">{start} –</span> <span class="nowrap">{end}</span>'
         else:
             period = DASH
-        cells.append(f'<td class="nowrap small">{period}</td>')
+        cells.append(f'<td class="small" data-label="Period">{period}</td>')
     if "status" in shown:
         flag = ' <span class="badge text-bg-danger">Past due</span>' if past_due and status != "overdue" else ""
-        cells.append(f'<td class="nowrap">{status_badge(invoice)}{flag}</td>')
+        cells.append(f'<td class="nowrap list-status">{status_badge(invoice)}{flag}</td>')
     if "total" in shown:
-        cells.append(f'<td class="num">{e(money(invoice.total_units, currency))}</td>')
+        cells.append(f'<td class="num" data-label="Total">{e(money(invoice.total_units, currency))}</td>')
     if "balance" in shown:
         danger = " text-danger fw-semibold" if past_due or status == "overdue" else ""
         if status == Invoice.Status.DRAFT:
@@ -133,7 +138,7 @@ def invoice_row(
                 f'<div class="small fw-normal text-body-secondary">{e(money(invoice.credited_units, currency))} '
                 "credited</div>"
             )
-        cells.append(f'<td class="num{danger}">{owed}{credited}</td>')
+        cells.append(f'<td class="num{danger}" data-label="{e(balance_label)}">{owed}{credited}</td>')
     if "pdf" in shown:
         cells.append(
             f'<td class="text-end"><a class="btn btn-outline-secondary btn-sm py-0" '
@@ -144,8 +149,20 @@ def invoice_row(
 
 
 @register.simple_tag
-def invoice_rows(invoices, columns, *, party="customer", portal=False, codes=False, contacts=False, short_drafts=False):
-    """Every ``<tr>`` of the table's body (see the module's docstring and the partial's comment)."""
+def invoice_rows(
+    invoices,
+    columns,
+    *,
+    party="customer",
+    portal=False,
+    codes=False,
+    contacts=False,
+    short_drafts=False,
+    balance_label="",
+):
+    """Every ``<tr>`` of the table's body (see the module's docstring and the partial's comment). The date and
+    amount cells carry their column's name in ``data-label``, which a phone shows on each card (static/css/app.css,
+    .table-cards); ``balance_label`` is the balance column's (``Outstanding`` unless the page names it)."""
     shown = frozenset(name for name in COLUMNS if name in (columns or ""))
     urls = _PortalUrls()
     flags = {
@@ -153,6 +170,7 @@ def invoice_rows(invoices, columns, *, party="customer", portal=False, codes=Fal
         "codes": bool(codes),
         "contacts": bool(contacts),
         "short_drafts": bool(short_drafts),
+        "balance_label": str(balance_label or "Outstanding"),
     }
     return mark_safe(
         "\n".join(invoice_row(invoice, shown, party=party or "customer", urls=urls, **flags) for invoice in invoices)

@@ -114,9 +114,26 @@ def localdatetime(value, option=""):
 
 
 @register.filter
-def localclock(value):
-    """The time of a moment in the active zone, 24 hours, labelled with the zone: '11:00 EST'."""
-    return _safe(formats.format_time, value)
+def localclock(value, option=""):
+    """The time of a moment in the active zone, 24 hours, labelled with the zone: '11:00 EST'; ``"nozone"``:
+    without the label ('11:00'), where the page says the zone once (the footer's "Times in ...")."""
+    zone = option != "nozone"
+    return _safe(lambda moment: formats.format_time(moment, zone=zone), value)
+
+
+@register.filter
+def localweekday(value, option=""):
+    """A date with its weekday in the active locale: 'Mon, Nov 2, 2026' (en_US), 'Mo., 2. Nov. 2026' (de_DE);
+    ``"noyear"``: 'Mon, Nov 2'."""
+    return _safe(lambda day: formats.format_weekday(day, year=option != "noyear"), value)
+
+
+@register.filter
+def localtimeofday(value):
+    """The time of a moment in the active zone as the locale's readers write it, no zone label: '2:30 PM' (en_US),
+    '14:30' (de_DE, fr_FR). Pages keep the app's 24-hour clock (``localclock``) for now; this is for a page that
+    wants the locale's own clock."""
+    return _safe(formats.format_time_of_day, value)
 
 
 def _status_label(status: str) -> str:

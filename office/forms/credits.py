@@ -14,6 +14,7 @@ from django.db import models
 
 from invoicing.forms import InvoiceActionForm
 from invoicing.models import CreditNote, Invoice, Payment, Slip
+from octoo_billing import locale as formats
 from octoo_billing.forms import AmountField
 from octoo_billing.money import MAX_AMOUNT_UNITS, format_units
 
@@ -298,7 +299,7 @@ class CreditNoteApplyForm(SeenUnitsMixin, forms.Form):
 
 
 def _invoice_label(invoice: Invoice, currency: str) -> str:
-    due = f" · due {invoice.due_date:%b %-d, %Y}" if invoice.due_date else ""
+    due = f" · due {formats.format_date(invoice.due_date)}" if invoice.due_date else ""
     return f"{invoice.number}{due} · {_money(invoice.balance_units, currency)} to pay"
 
 
@@ -355,4 +356,4 @@ def _payment_label(payment: Payment, currency: str, ending: str) -> str:
     if payment.method == Payment.Method.CARD:
         method = f"Card ending {ending}" if ending else "Card"
     amount, left = _money(payment.amount_units, currency), _money(payment.refundable_units, currency)
-    return f"{method} · {amount} on {payment.received_on:%b %-d, %Y} · {left} refundable"
+    return f"{method} · {amount} on {formats.format_date(payment.received_on)} · {left} refundable"

@@ -38,6 +38,7 @@ from invoicing.models import Invoice, Proforma, Quote, Service, ServiceRequest
 from invoicing.payments import payment_record
 from invoicing.proformas import service_publish_outcome
 from invoicing.workflow import INVOICE_ACTIONS, action_forbidden, actor_for, refusals_of
+from octoo_billing import locale as formats
 from octoo_billing.money import format_units
 from office.scoping import partner_object
 
@@ -128,7 +129,7 @@ def invoice_issue(request, pk):
             messages.info(request, f"This invoice was already issued as {invoice.number}; nothing was changed.")
             return _to_invoice(invoice)
         return _refused(request, invoice, error)
-    due = f", due {invoice.due_date:%b %-d, %Y}" if invoice.due_date else ""
+    due = f", due {formats.format_date(invoice.due_date)}" if invoice.due_date else ""
     messages.success(request, f"Issued as {invoice.number}{due}.")
     return _to_invoice(invoice)
 

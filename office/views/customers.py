@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
@@ -37,6 +36,7 @@ from invoicing.errors import BillingError
 from invoicing.gateways import payment_gateway
 from invoicing.invoices_from_proformas import ar_invoices_generate
 from invoicing.schedules import closed_period, month_period
+from octoo_billing import locale as formats
 from octoo_billing.forms import apply_errors
 from octoo_billing.money import format_units
 from office.scoping import partner_object
@@ -331,12 +331,12 @@ def run_period(form: RunPeriodForm, schedule: str, today):
     if form.cleaned_data["period"] == RunPeriodForm.MONTH:
         month = form.cleaned_data["month"]
         start, end = month_period(month.year, month.month)
-        return start, end, False, date_format(month, "F Y")
+        return start, end, False, formats.format_month(month)
     start, end = closed_period(schedule, today)
     if start is None:  # after each service: everything up to today, one invoice per proforma
-        return start, end, False, f"everything up to {date_format(end, 'M j, Y')}"
+        return start, end, False, f"everything up to {formats.format_date(end)}"
     period = (
-        date_format(end, "M j, Y") if start == end else f"{date_format(start, 'M j')} – {date_format(end, 'M j, Y')}"
+        formats.format_date(end) if start == end else f"{formats.format_day_month(start)} – {formats.format_date(end)}"
     )
     return start, end, True, f"{period} (and anything earlier not yet invoiced)"
 

@@ -47,7 +47,8 @@ _DASH = '<span class="text-body-secondary">—</span>'
 
 
 def line_rows_html(slips, *, currency: str, ar: bool):
-    """The <tr> of each line: the bill side (rate, discount, tax, total) for AR, the pay side for AP.
+    """The <tr> of each line: the bill side (rate, discount, tax, total) for AR, the pay side for AP. Each figure
+    carries its column's name (``data-label``) for the phone, where the lines are cards (``.table-cards``).
 
     Plain f-strings with every text escaped (``html.escape``): ``format_html`` per cell costs as much as
     the rest of a 500-line page."""
@@ -59,19 +60,21 @@ def line_rows_html(slips, *, currency: str, ar: bool):
             f"{escape(TYPE_LABELS.get(slip.slip_type, slip.slip_type))}"
             f'<span class="d-md-none">{" · " + schedule if schedule else ""}</span></span></td>'
             f'<td class="d-none d-md-table-cell">{schedule or "—"}</td>'
-            f'<td class="num">{slip.qty_display if ar else slip.pay_qty_display}</td>'
+            f'<td class="num" data-label="Qty">{slip.qty_display if ar else slip.pay_qty_display}</td>'
         )
         if ar:
             discount = f"−{escape(slip.m_discount)}" if slip.m_discount else _DASH
             tail = (
-                f'<td class="num">{escape(slip.m_rate)}</td><td class="num">{discount}</td>'
-                f'<td class="num">{escape(slip.m_tax)}<span class="line-sub">{slip.tax_display}%</span></td>'
-                f'<td class="num fw-semibold">{escape(slip.m_total)}</td></tr>'
+                f'<td class="num" data-label="Rate">{escape(slip.m_rate)}</td>'
+                f'<td class="num" data-label="Discount">{discount}</td>'
+                f'<td class="num" data-label="Tax">{escape(slip.m_tax)}'
+                f'<span class="line-sub">{slip.tax_display}%</span></td>'
+                f'<td class="num fw-semibold" data-label="Total">{escape(slip.m_total)}</td></tr>'
             )
         else:
             tail = (
-                f'<td class="num">{escape(slip.m_pay_rate)}</td>'
-                f'<td class="num fw-semibold">{escape(slip.m_pay_total)}</td></tr>'
+                f'<td class="num" data-label="Pay rate">{escape(slip.m_pay_rate)}</td>'
+                f'<td class="num fw-semibold" data-label="Total">{escape(slip.m_pay_total)}</td></tr>'
             )
         rows.append(head + tail)
     return mark_safe("".join(rows))  # noqa: S308 (every text in it is escaped above)

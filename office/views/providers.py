@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.views.decorators.http import require_POST
 
 from customers import providers
@@ -18,6 +17,7 @@ from invoicing import overviews
 from invoicing.errors import BillingError
 from invoicing.invoices_from_proformas import ap_invoices_generate
 from invoicing.schedules import closed_period, month_period
+from octoo_billing import locale as formats
 from office.scoping import partner_object
 
 from .customers import apply_errors, invoice_links, optional_url, proforma_links, run_message
@@ -104,10 +104,10 @@ def provider_run_ap(request, pk):
     if form.cleaned_data["period"] == RunPeriodForm.MONTH:
         month = form.cleaned_data["month"]
         (start, end), catch_up = month_period(month.year, month.month), False
-        label = date_format(month, "F Y")
+        label = formats.format_month(month)
     else:
         (start, end), catch_up = closed_period("monthly", timezone.localdate()), True
-        label = f"{date_format(start, 'F Y')} (and anything earlier not yet billed)"
+        label = f"{formats.format_month(start)} (and anything earlier not yet billed)"
     issue = None if request.membership.is_billing_admin else False
     try:
         invoices = ap_invoices_generate(

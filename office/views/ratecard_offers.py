@@ -22,6 +22,7 @@ from invoicing.ratecard_selectors import (
     public_holidays_ahead,
 )
 from invoicing.ratecards import ExtraRemoval
+from octoo_billing import locale as formats
 from office.forms.ratecard_offers import CouponForm, ExtraForm
 from office.forms.ratecards import HolidayForm, HolidaySettingsForm
 from office.scoping import partner_object
@@ -60,7 +61,7 @@ def holiday_create(request):
         request,
         form,
         lambda values: ratecards.holiday_save(partner=request.partner, user=request.user, **values),
-        lambda holiday: f"{holiday.name} on {holiday.date:%b %-d, %Y} was added.",
+        lambda holiday: f"{holiday.name} on {formats.format_date(holiday.date)} was added.",
     )
     if saved is not None:
         return redirect("office:ratecard_holidays")
@@ -76,7 +77,7 @@ def holiday_edit(request, pk):
         request,
         form,
         lambda values: ratecards.holiday_save(partner=request.partner, user=request.user, holiday=holiday, **values),
-        lambda saved: f"{saved.name} on {saved.date:%b %-d, %Y} was saved.",
+        lambda saved: f"{saved.name} on {formats.format_date(saved.date)} was saved.",
     )
     if saved is not None:
         return redirect(back)
@@ -98,7 +99,7 @@ def holiday_delete(request, pk):
     return delete_submit(
         request,
         lambda: ratecards.holiday_delete(holiday=holiday, user=request.user),
-        f"{holiday.name} on {holiday.date:%b %-d, %Y} was deleted.",
+        f"{holiday.name} on {formats.format_date(holiday.date)} was deleted.",
         reverse("office:ratecard_holidays"),
     )
 

@@ -30,6 +30,7 @@ from invoicing.models import ExtraOffer, ServiceRequest, ServiceType, Zone
 from invoicing.request_codes import request_labels
 from invoicing.templatetags.money import rate
 from invoicing.uploads import max_upload_bytes
+from octoo_billing import locale as formats
 from octoo_billing.forms import BootstrapForm, MultipleFileField
 
 SEARCH_MAX = 100
@@ -220,7 +221,8 @@ STATUS_FILTERS = [
 
 
 def _day(date: datetime.date) -> str:
-    return f"{date:%b} {date.day}, {date.year}"
+    """A date in a message, as the partner's locale writes it: "Nov 3, 2026" (en_US), "3 nov. 2026" (fr_FR)."""
+    return formats.format_date(date)
 
 
 class RequestFilterForm(BootstrapForm):

@@ -1,9 +1,12 @@
 """Every main page fits the screen, in a real browser (Debian's Chromium) on the demo data: at 1366 px nothing
 scrolls sideways, not even a table inside its .table-responsive box; on a 390 px phone the page itself never
-scrolls sideways (a wide table may scroll inside its .table-responsive box), and list rows are cards.
+scrolls sideways (a wide table may scroll inside its .table-responsive box), list rows are cards and each card
+names its figures (the cells' `data-label`, shown by static/css/app.css under 576 px), while at 1366 px the same
+table is a table with no labels in its cells.
 
-One test per role signs in once, visits each page at both widths and reports every page that overflows, with
-its width and the elements that stick out, in a single failure."""
+The demo is seeded once; each role signs in once and visits every page at both widths (the viewport is resized in
+the same browser context). Every page that overflows or shows an unlabelled card is reported, with its width and
+the elements at fault, in a single failure per role."""
 
 import os
 import re
@@ -12,9 +15,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from customers.models import Customer
+from customers.models import Customer, Provider
 from demo.people import DEMO_PASSWORD
-from invoicing.models import Invoice, Proforma, Service, ServiceRequest
+from invoicing.models import BillingRun, CreditNote, Invoice, Proforma, Service, ServiceRequest
 from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,92 +69,203 @@ OVERFLOW_JS = """
 }
 """
 
+# The first row of each card table (table.table-cards) on the page: whether the table is still a table, and each
+# visible labelled cell's label as the page shows it (the ::before content, "" when none is shown), with its box.
+CARDS_JS = """
+() => [...document.querySelectorAll('table.table-cards')].map((table) => {
+  // the first row with the most labelled cells among the first few (a group's header row has fewer)
+  const rows = [...table.querySelectorAll(':scope > tbody > tr')].slice(0, 6);
+  const count = (r) => r.querySelectorAll(':scope > td[data-label]').length;
+  const row = rows.reduce((best, r) => (best === null || count(r) > count(best) ? r : best), null);
+  const cells = row ? [...row.querySelectorAll(':scope > td[data-label]')] : [];
+  const shown = cells.filter((cell) => getComputedStyle(cell).display !== 'none');
+  return {
+    display: getComputedStyle(table).display,
+    rowWidth: row ? row.getBoundingClientRect().width : 0,
+    labels: shown.map((cell) => {
+      const before = getComputedStyle(cell, '::before');
+      const content = before.display === 'none' ? 'none' : before.content;
+      const box = cell.getBoundingClientRect();
+      return {
+        label: cell.dataset.label,
+        shown: content === 'none' || content === 'normal' ? '' : JSON.parse(content),
+        left: box.left,
+        right: box.right,
+      };
+    }),
+  };
+})
+"""
+
+
+def page_url(name, *args):
+    return reverse(name, args=args)
+
 
 @pytest.fixture
 def demo():
+    """The demo seeded once, and the pages to visit: (name, url, the labels a phone card must show on that page's
+    first card table, or None for a page whose tables need not be cards)."""
     call_command("seed_demo", "--quiet", verbosity=0)
-    northwind = Customer.objects.get(name="Harborview Medical Center")
-    partner = northwind.partner
-    invoice = (
-        Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AR, customer=northwind)
-        .exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
-        .order_by("-total_units")
-        .first()
+    harborview = Customer.objects.get(name="Harborview Medical Center")
+    partner = harborview.partner
+    ar = Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AR, customer=harborview)
+    invoice = ar.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID]).order_by("-total_units").first()
+    ap_invoice = (
+        Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AP).exclude(status=Invoice.Status.DRAFT).first()
     )
     proforma = Proforma.objects.filter(partner=partner).order_by("-bill_total_units").first()
     service = Service.objects.filter(request__partner=partner).order_by("-id").first()
     office_request = (
         ServiceRequest.objects.filter(partner=partner, services__isnull=False).order_by("-id").distinct().first()
     )
-    portal_request = ServiceRequest.objects.filter(customer=northwind, services__isnull=False).order_by("-id").first()
-    return {
-        "office": [
-            ("office dashboard", reverse("office:dashboard")),
-            ("AR invoice list", reverse("office:ar_invoice_list")),
-            ("AP invoice list", reverse("office:ap_invoice_list")),
-            (f"invoice {invoice.number}", reverse("office:invoice_detail", args=[invoice.pk])),
-            (f"proforma {proforma.pk}", reverse("office:proforma_detail", args=[proforma.pk])),
-            ("customer list", reverse("office:customer_list")),
-            (f"customer {northwind.name}", reverse("office:customer_detail", args=[northwind.pk])),
-            ("request list", reverse("office:request_list")),
-            (f"request {office_request.pk}", reverse("office:request_detail", args=[office_request.pk])),
-            (f"service {service.pk}", reverse("office:service_detail", args=[service.pk])),
-            ("aging report", reverse("office:report_aging")),
-            ("revenue report", reverse("office:report_revenue")),
-            ("rate cards", reverse("office:ratecard_rates")),
-            ("company settings", reverse("office:company_settings")),
-        ],
-        "portal": [
-            ("portal dashboard", reverse("portal:dashboard")),
-            ("portal invoices", reverse("portal:invoice_list")),
-            (f"portal invoice {invoice.number}", reverse("portal:invoice_detail", args=[invoice.pk])),
-            ("portal requests", reverse("portal:request_list")),
-            ("portal booking form", reverse("portal:request_create")),
-            (f"portal request {portal_request.pk}", reverse("portal:request_detail", args=[portal_request.pk])),
-        ],
-    }
+    portal_request = ServiceRequest.objects.filter(customer=harborview, services__isnull=False).order_by("-id").first()
+    provider = Provider.objects.filter(partner=partner).order_by("id").first()
+    credit_note = CreditNote.objects.filter(invoice__partner=partner).order_by("-id").first()
+    run = BillingRun.objects.filter(partner=partner).order_by("-id").first()
+    office = [
+        ("office dashboard", page_url("office:dashboard"), None),
+        ("AR invoice list", page_url("office:ar_invoice_list"), ["Issued", "Due", "Total", "Outstanding"]),
+        ("AP invoice list", page_url("office:ap_invoice_list"), ["Issued", "Due", "Total", "Outstanding"]),
+        (f"invoice {invoice.number}", page_url("office:invoice_detail", invoice.pk), ["Qty", "Rate", "Tax", "Total"]),
+        (f"AP invoice {ap_invoice}", page_url("office:invoice_detail", ap_invoice.pk), ["Qty", "Pay rate", "Total"]),
+        ("proforma list", page_url("office:proforma_list"), ["Service date", "Billed", "Provider pay"]),
+        (f"proforma {proforma.pk}", page_url("office:proforma_detail", proforma.pk), ["Qty", "Bill total"]),
+        ("service list", page_url("office:service_list"), ["When", "Hours"]),
+        (f"service {service.pk}", page_url("office:service_detail", service.pk), None),
+        ("request list", page_url("office:request_list"), ["Created", "Services"]),
+        (f"request {office_request.pk}", page_url("office:request_detail", office_request.pk), ["When"]),
+        ("customer list", page_url("office:customer_list"), ["Terms", "Open balance"]),
+        (f"customer {harborview.name}", page_url("office:customer_detail", harborview.pk), ["Total", "Balance"]),
+        (
+            f"statement of {harborview.name}",
+            page_url("office:customer_statement", harborview.pk),
+            ["Balance"],
+        ),
+        ("provider list", page_url("office:provider_list"), ["Terms", "Owed on open AP"]),
+        (f"provider {provider.name}", page_url("office:provider_detail", provider.pk), ["Total", "Balance"]),
+        ("payment list", page_url("office:payment_list"), ["Received on", "Method"]),
+        ("refund list", page_url("office:refund_list"), None),
+        ("credit note list", page_url("office:credit_note_list"), None),
+        ("run list", page_url("office:run_list"), None),
+        ("shift list", page_url("office:shift_list"), None),
+        ("aging report", page_url("office:report_aging"), None),
+        ("revenue report", page_url("office:report_revenue"), None),
+        ("rate cards", page_url("office:ratecard_rates"), None),
+        ("company settings", page_url("office:company_settings"), None),
+    ]
+    if credit_note is not None:
+        office.append(
+            (f"credit note {credit_note.number}", page_url("office:credit_note_detail", credit_note.pk), None)
+        )
+    if run is not None:
+        office.append((f"run {run.pk}", page_url("office:run_detail", run.pk), None))
+    portal = [
+        ("portal dashboard", page_url("portal:dashboard"), ["Issued", "Due", "Total", "To pay"]),
+        ("portal invoices", page_url("portal:invoice_list"), ["Issued", "Due", "Total", "To pay"]),
+        (
+            f"portal invoice {invoice.number}",
+            page_url("portal:invoice_detail", invoice.pk),
+            ["Qty × unit price", "Line total"],
+        ),
+        ("portal requests", page_url("portal:request_list"), ["Service date", "Total"]),
+        ("portal booking form", page_url("portal:request_create"), None),
+        (f"portal request {portal_request.pk}", page_url("portal:request_detail", portal_request.pk), None),
+        ("portal statement", page_url("portal:statement"), ["Balance"]),
+        ("portal settings", page_url("portal:settings"), None),
+    ]
+    return {"office": office, "portal": portal}
 
 
-def overflowing_pages(browser, live_server, username: str, pages: list[tuple[str, str]]) -> list[str]:
+def card_problems(page, viewport, expected: list[str] | None) -> list[str]:
+    """At 390 px: the first card table's first row is a card inside the screen whose labelled cells show their
+    labels, among them every one `expected`; at 1366 px every card table is still a table with no label shown."""
+    tables = page.evaluate(CARDS_JS)
+    problems = []
+    if viewport is DESKTOP:
+        for table in tables:
+            if table["display"] != "table":
+                problems.append(f"a list is shown as {table['display']!r}, not as a table")
+            problems += [
+                f"the label {cell['label']!r} shows in a table cell" for cell in table["labels"] if cell["shown"]
+            ]
+        return problems
+    if expected is None:
+        return problems
+    rows = [table for table in tables if table["labels"]]
+    if not rows:
+        return ["no list of cards with labelled cells"]
+    first = rows[0]
+    if first["display"] == "table" or first["rowWidth"] > viewport["width"]:
+        problems.append(f"the first list is not cards ({first['display']}, a row {first['rowWidth']:.0f} px wide)")
+    shown = {cell["shown"] for cell in first["labels"]}
+    problems += [
+        f"the card does not show the label {label!r} (shows {sorted(shown)})"
+        for label in expected
+        if label not in shown
+    ]
+    for cell in first["labels"]:
+        if cell["shown"] != cell["label"] and cell["shown"]:
+            problems.append(f"the cell labelled {cell['label']!r} shows {cell['shown']!r}")
+        if cell["left"] < 0 or cell["right"] > viewport["width"] + 1:
+            problems.append(
+                f"the cell {cell['label']!r} sticks out of the card ({cell['left']:.0f}–{cell['right']:.0f})"
+            )
+    return problems
+
+
+def layout_problems(browser, live_server, username: str, pages, on_phone_list=None) -> list[str]:
+    """Sign in once, visit every page at 1366 px then at 390 px; ``on_phone_list(page)``, if given, looks further
+    at the first page at 390 px (a list) and returns its problems."""
     failures = []
+    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    sign_in(page, username, DEMO_PASSWORD)
     for viewport in (DESKTOP, PHONE):
-        context = browser.new_context(base_url=live_server.url, viewport=viewport)
-        page = context.new_page()
-        page.set_default_timeout(20000)
-        sign_in(page, username, DEMO_PASSWORD)
-        for name, url in pages:
+        page.set_viewport_size(viewport)
+        for name, url, labels in pages:
             response = page.goto(url)
             page.wait_for_load_state("load")
             assert response.status == 200, f"{name} ({url}) answered {response.status}"
-            problems = page.evaluate(OVERFLOW_JS, viewport is PHONE)
+            problems = page.evaluate(OVERFLOW_JS, viewport is PHONE) + card_problems(page, viewport, labels)
+            if on_phone_list is not None and viewport is PHONE and labels:
+                problems += on_phone_list(page)
+                on_phone_list = None
             if os.environ.get("LAYOUT_SCREENSHOTS"):  # a folder: each page at each width, to look at
                 shot = f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}-{viewport['width']}.png"
                 page.screenshot(path=os.path.join(os.environ["LAYOUT_SCREENSHOTS"], shot), full_page=True)
             if problems:
                 failures.append(f"{name} at {viewport['width']} px ({url}):\n    " + "\n    ".join(problems))
-        context.close()
+    context.close()
     return failures
 
 
-def test_office_pages_fit_1366_and_390_px(browser, live_server, demo):
-    failures = overflowing_pages(browser, live_server, "northwind.admin", demo["office"])
-    assert not failures, "Pages overflow horizontally:\n" + "\n".join(failures)
-
-
-def test_portal_pages_fit_1366_and_390_px(browser, live_server, demo):
-    failures = overflowing_pages(browser, live_server, "harborview.ap", demo["portal"])
-    assert not failures, "Pages overflow horizontally:\n" + "\n".join(failures)
-
-
-def test_phone_lists_are_cards_with_number_customer_status_and_amount(browser, live_server, demo):
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
-    page = context.new_page()
-    sign_in(page, "northwind.admin", DEMO_PASSWORD)
-    page.goto(reverse("office:ar_invoice_list"))
+def invoice_card_problems(page) -> list[str]:
+    """An AR invoice list row at 390 px as a reader sees it: the number and the status on one line, the customer
+    under them, "Total" beside a figure, all inside the screen."""
     row = page.locator("table.table-cards tbody tr").first
-    card = row.bounding_box()
-    assert card["width"] <= PHONE["width"]
-    for cell in ("td.fw-semibold", "td.list-party", "td .status-badge, td .badge", "td.num"):
+    boxes = {}
+    for cell in ("td.fw-semibold", "td.list-status", "td.list-party", "td.num[data-label=Total]"):
         box = row.locator(cell).first.bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], cell
-    context.close()
+        if box is None or box["x"] < 0 or box["x"] + box["width"] > PHONE["width"]:
+            return [f"the invoice card's {cell} is missing or outside the screen ({box})"]
+        boxes[cell] = box
+    number, status, party = boxes["td.fw-semibold"], boxes["td.list-status"], boxes["td.list-party"]
+    problems = []
+    if abs(number["y"] - status["y"]) >= number["height"]:
+        problems.append("the invoice card's status is not on the number's line")
+    if party["y"] < number["y"] + number["height"] - 1:
+        problems.append("the invoice card's customer is not under its number")
+    total = row.locator("td.num[data-label=Total]")
+    if total.evaluate("(cell) => getComputedStyle(cell, '::before').content") != '"Total"' or not re.search(
+        r"\d", total.inner_text()
+    ):
+        problems.append("the invoice card's total is not labelled Total beside a figure")
+    return problems
+
+
+def test_every_main_page_fits_1366_and_390_px_and_phone_lists_are_labelled_cards(browser, live_server, demo):
+    failures = layout_problems(browser, live_server, "northwind.admin", demo["office"], invoice_card_problems)
+    failures += layout_problems(browser, live_server, "harborview.ap", demo["portal"])
+    assert not failures, "Pages overflow or show unlabelled cards:\n" + "\n".join(failures)
