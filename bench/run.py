@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import table  # noqa: E402 - the one summary table (bench/table.py), found once ROOT is on the path
+from bench.loadtest import section_split  # noqa: E402 - the load test's section of results.md, kept across runs
 
 BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/octoo_bench")
 os.environ["DATABASE_URL"] = BENCH_URL
@@ -373,9 +374,12 @@ def previous_section(text: str) -> tuple[list[str], list[str]]:
 
 
 def results_text(*, header: list[str], details: list[str], previous: str) -> str:
-    """The results file: this run's summary table, the previous run's below it, then the detailed sections."""
+    """The results file: this run's summary table, the previous run's below it, then the detailed sections; the
+    last load test's section (`make loadtest`, bench/loadtest.py) is carried over at the end."""
+    previous, loadtest = section_split(previous)
     below, at_end = previous_section(previous)
-    return "\n".join([*header, *table.markdown(SUMMARY_TITLE), *below, *details, *at_end]) + "\n"
+    kept = ["", *loadtest] if loadtest else []
+    return "\n".join([*header, *table.markdown(SUMMARY_TITLE), *below, *details, *at_end, *kept]) + "\n"
 
 
 def main():
