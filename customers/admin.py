@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from expense_codes.admin import DefaultExpenseCodeInline, ExpenseCodeLabelInline
+from octoo_billing.admin_files import stored_file_column
 
 from .contacts import CONTACT_FIELDS, contact_create, contact_delete, contact_set_default, contact_update
 from .models import BillingContact, Customer, CustomerMembership, Partner, Provider, StaffMembership
@@ -61,11 +62,12 @@ class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "currency", "ar_prefix", "ap_prefix", "proforma_prefix", "created_at"]
     search_fields = ["name", "slug", "legal_name", "email"]
     prepopulated_fields = {"slug": ["name"]}
+    stored_logo = stored_file_column("logo", "Logo")  # through the app, not the storage's URL
     readonly_fields = [
         "created_at",
         # Changed by the partner's billing admins on the office's company settings page (customers.company), which
         # checks the logo's content and the time zone and writes the audit row; shown here for support.
-        "logo",
+        "stored_logo",
         "remittance",
         "bank_name",
         "bank_account_name",
@@ -80,7 +82,7 @@ class PartnerAdmin(admin.ModelAdmin):
             "Company settings (changed in the office: Settings)",
             {
                 "fields": [
-                    "logo",
+                    "stored_logo",
                     "remittance",
                     "bank_name",
                     "bank_account_name",

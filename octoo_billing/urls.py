@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from customers import views as customer_views
-from octoo_billing import security
+from octoo_billing import admin_files, security
 
 # Django admin (platform admins) under the product's name, not "Django administration".
 admin.site.site_header = "Octoo Billing administration"
@@ -23,6 +23,12 @@ urlpatterns = [
     path("office/", include("office.urls")),
     path("portal/", include("portal.urls")),
     path("pay/", include("portal.urls_paylink")),  # "View and pay" links: no sign-in
+    # Stored files shown in admin, streamed from the storage (octoo_billing.admin_files), ahead of admin's own URLs.
+    path(
+        "admin/stored-file/<str:app_label>/<str:model_name>/<int:pk>/",
+        admin_files.stored_file,
+        name="admin_stored_file",
+    ),
     path("admin/", admin.site.urls),
     # /healthz, /readyz, /metrics (ops.middleware.ProbeMiddleware answers them first; these are the fallback).
     path("", include("ops.urls")),

@@ -32,6 +32,7 @@ from invoicing.models import (
 )
 from invoicing.numbering import counters_ensure
 from invoicing.payments import payment_record
+from ops.models import WorkerHeartbeat
 from tests import factories
 
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label)
@@ -124,6 +125,7 @@ def _django_q_rows():
             success=success,
         )
     Schedule.objects.create(name="mark overdue", func="invoicing.lifecycle.invoices_mark_overdue")
+    WorkerHeartbeat.objects.create(name="worker-1", seen_at=now)
     task = {"id": uuid.uuid4().hex, "name": "queued", "func": "invoicing.tasks.outbox_task", "args": ()}
     OrmQ.objects.create(key="octoo", payload=SignedPackage.dumps(task))
 

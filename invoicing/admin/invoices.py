@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 
 from audit.recording import audit_record
 from customers.models import Partner
+from octoo_billing.admin_files import stored_file_column
 from octoo_billing.money import format_units
 
 from ..errors import BillingError
@@ -159,7 +160,7 @@ class InvoiceAdmin(OwnedRowsDeleteMixin, SlipSavingMixin, admin.ModelAdmin):
         "voided_at",
         "sent_at",
         "send_error",
-        "pdf",
+        "stored_pdf",
         "pdf_error",
         "created_by",
         "created_at",
@@ -207,7 +208,7 @@ class InvoiceAdmin(OwnedRowsDeleteMixin, SlipSavingMixin, admin.ModelAdmin):
                     "voided_at",
                     "sent_at",
                     "send_error",
-                    "pdf",
+                    "stored_pdf",
                     "pdf_error",
                     "created_by",
                     "created_at",
@@ -219,6 +220,7 @@ class InvoiceAdmin(OwnedRowsDeleteMixin, SlipSavingMixin, admin.ModelAdmin):
     ]
 
     discount = money_column("discount_units", "Invoice discount")
+    stored_pdf = stored_file_column("pdf", "PDF")  # through the app, not the storage's URL
     subtotal = money_column("subtotal_units", "Subtotal")
     discount_total = money_column("discount_total_units", "Discounts")
     tax = money_column("tax_units", "Tax")

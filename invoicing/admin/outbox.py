@@ -3,6 +3,8 @@ billing runs and bulk actions the office and the worker start (read-only)."""
 
 from django.contrib import admin, messages
 
+from octoo_billing.admin_files import stored_file_column
+
 from ..models import BillingRun, BillingRunItem, Invoice, OutboxJob
 from ..outbox import outbox_jobs_retry
 from .common import ReadOnlyAdmin
@@ -70,8 +72,12 @@ class BillingRunAdmin(ReadOnlyAdmin):
     list_select_related = ["partner"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    readonly_fields = [f.name for f in BillingRun._meta.concrete_fields]
+    # The result file through the app (octoo_billing.admin_files), not as a link to the storage's URL.
+    fields = readonly_fields = [
+        "stored_result_file" if f.name == "result_file" else f.name for f in BillingRun._meta.concrete_fields
+    ]
     inlines = [BillingRunItemInline]
+    stored_result_file = stored_file_column("result_file", "Result file")
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from expense_codes.applying import codes_pairs
+from octoo_billing.admin_files import stored_file_column
 from octoo_billing.forms import PercentField, QuantityField
 
 from ..booking import request_submit
@@ -43,9 +44,10 @@ class SupportingDocumentInline(ReadOnlyInline):
     """Uploaded in the portal, where the file type and size are checked; listed here."""
 
     model = SupportingDocument
-    fields = ["name", "file", "content_type", "size", "uploaded_at"]
+    fields = ["name", "stored_file", "content_type", "size", "uploaded_at"]
     readonly_fields = fields
     show_change_link = False
+    stored_file = stored_file_column("file", "File")  # through the app, not the storage's URL
 
 
 class CodesFormSet(BaseInlineFormSet):
@@ -318,7 +320,8 @@ class SupportingDocumentAdmin(admin.ModelAdmin):
     search_fields = ["name", "request__title"]
     date_hierarchy = "uploaded_at"
     list_select_related = ["request"]
-    readonly_fields = ["request", "file", "name", "content_type", "size", "uploaded_at"]
+    fields = readonly_fields = ["request", "stored_file", "name", "content_type", "size", "uploaded_at"]
+    stored_file = stored_file_column("file", "File")  # through the app, not the storage's URL
 
     def has_add_permission(self, request):
         return False
