@@ -5,9 +5,13 @@ Called by bench/run.py after the engine bench (PostgreSQL, Django set up, DEBUG 
     from bench.pages import bench_pages
     bench_pages(lines)
 
-It inserts its own partner (100k issued AR invoices over 500 customers, bulk inserted), then renders pages
-through django.test.Client as a signed-in billing admin: the whole request (middleware, session, the view,
-the templates), but no network. Each page is requested twice to warm up, then timed 20 times.
+It inserts its own partners (100k and 1M issued AR invoices over 500 customers each, with a payment for what is
+paid, written with COPY), then renders pages through django.test.Client as a signed-in billing admin: the whole
+request (middleware, session, the view, the templates), but no network. Each page is requested twice to warm up,
+then timed 20 times. The AR list pages, the dashboard and the reports (aging, revenue, margin) at both sizes.
+
+Profiling: ``BENCH_PAGE_REUSE=1 python bench/pages.py`` measures the partners an earlier run left in the bench
+database instead of building them again (its first run builds them), e.g. after a migration that adds an index.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ DETAIL_LINES = 500
 RUNS = int(os.environ.get("BENCH_PAGE_RUNS", "20"))
 WARMUP = 2
 BATCH = 5000
+# Set to 1 to measure the worlds a previous run of this module left in the bench database instead of building them
+# again (``python bench/pages.py`` then keeps the database; setup of the 1M world is minutes). Only for profiling:
+# ``make bench`` always starts from an empty database.
+REUSE = os.environ.get("BENCH_PAGE_REUSE") == "1"
 
 
 class _QueryCounter:
@@ -66,7 +74,20 @@ def _invoice_rows(partner, customers, today, count):
         if status == Invoice.Status.OVERDUE and rng.random() < 0.3:
             paid = total // 3
         customer = customers[seq % len(customers)]
+        # A few invoices whose after-issue work failed (the dashboard's "needs attention" counts).
+        failures = {
+            "pdf_error": "render failed" if seq % 2_000 == 0 else "",
+            "send_error": "mailbox full" if seq % 3_001 == 0 else "",
+            "charge_error": "card declined" if seq % 5_003 == 0 and status in Invoice.OPEN_STATUSES else "",
+        }
+        voided_at = (
+            datetime.datetime.combine(issue_date + datetime.timedelta(days=3), datetime.time(12), datetime.UTC)
+            if status == Invoice.Status.VOID
+            else None
+        )
         yield {
+            **failures,
+            "voided_at": voided_at,
             "status": status,
             "customer_id": customer.pk,
             "number": f"{partner.ar_prefix}-{issue_date.year}-{seq:05d}",
@@ -126,6 +147,39 @@ def _insert_invoices(partner, customers, today, count):
                 copy.write_row([row[name] for name in attnames])
 
 
+def _insert_payments(partner, today):
+    """One payment per invoice with something paid, received between its issue date and today (as ``paid_units``
+    says: the aging report as of a past date reads them)."""
+    from django.db import connection
+
+    from invoicing.models import Invoice, Payment
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO invoicing_payment (partner_id, invoice_id, amount_units, refunded_units, method, "
+                "reference, received_on, created_at) "
+                "SELECT partner_id, id, paid_units, 0, 'transfer', '', LEAST(issue_date + (id %% 45)::int, %s), now() "
+                "FROM invoicing_invoice WHERE partner_id = %s AND paid_units > 0",
+                [today, partner.pk],
+            )
+        return
+    rows = Invoice.objects.filter(partner=partner, paid_units__gt=0).values_list("id", "paid_units", "issue_date")
+    Payment.objects.bulk_create(
+        [
+            Payment(
+                partner=partner,
+                invoice_id=pk,
+                amount_units=paid,
+                method=Payment.Method.TRANSFER,
+                received_on=min(issued + datetime.timedelta(days=pk % 45), today),
+            )
+            for pk, paid, issued in rows
+        ],
+        batch_size=BATCH,
+    )
+
+
 def build_page_world(*, invoices: int = INVOICES, slug: str = "bench-pages", username: str = "bench.pages"):
     """A partner with ``CUSTOMERS`` customers, ``invoices`` AR invoices and a billing admin."""
     from django.contrib.auth import get_user_model
@@ -145,11 +199,13 @@ def build_page_world(*, invoices: int = INVOICES, slug: str = "bench-pages", use
         ]
     )
     _insert_invoices(partner, customers, today, invoices)
+    _insert_payments(partner, today)
     user = get_user_model().objects.create_user(username, password=None)
     StaffMembership.objects.create(user=user, partner=partner, role=StaffMembership.Role.BILLING_ADMIN)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # what autovacuum would have done by the time anyone looks
             cursor.execute("VACUUM ANALYZE invoicing_invoice")
+            cursor.execute("VACUUM ANALYZE invoicing_payment")
             cursor.execute("VACUUM ANALYZE customers_customer")
     return partner, user, customers
 
@@ -224,7 +280,7 @@ def _page_urls(partner, customers, invoices) -> list[tuple[str, str]]:
     busy = customers[7]
     middle_number = Invoice.objects.filter(partner=partner, sequence=invoices // 2).values_list("number", flat=True)[0]
     return [
-        ("AR list, first page", ar_list),
+        (FIRST_PAGE, ar_list),
         (
             "AR list, middle page (keyset cursor at the middle row)",
             f"{ar_list}?after={_middle_cursor(partner, invoices)}",
@@ -237,13 +293,21 @@ def _page_urls(partner, customers, invoices) -> list[tuple[str, str]]:
         ("AR list sorted by outstanding", f"{ar_list}?sort=-outstanding"),
         ("AR list sorted by customer name", f"{ar_list}?sort=customer"),
         ("AR list sorted by total, last page", f"{ar_list}?sort=-total&last=1"),
-        ("dashboard", reverse("office:dashboard")),
-        ("AR aging report", reverse("office:report_aging")),
-        ("revenue and margin report (12 months)", reverse("office:report_revenue")),
+        (DASHBOARD, reverse("office:dashboard")),
+        (AGING, reverse("office:report_aging")),
+        (REVENUE, reverse("office:report_revenue")),
+        (MARGIN, reverse("office:report_revenue") + "?by=provider"),
     ]
 
 
+FIRST_PAGE = "AR list, first page"
+DASHBOARD = "dashboard"
+AGING = "AR aging report"
+REVENUE = "revenue and margin report (12 months)"
+MARGIN = "margin by provider (12 months)"
 LIST_GOAL_MS = 30.0
+# issue 16: the dashboard's server time at most that of an invoice list page (its first page), in the same run
+DASHBOARD_RATIO_GOAL = 1.0
 REPORT_GOAL_MS = 100.0
 RATIO_GOAL = 1.3
 
@@ -261,11 +325,25 @@ def bench_pages(lines: list[str]) -> None:
         _bench_pages(lines)
 
 
+def _existing_world(slug, username):
+    """(partner, user, customers) of a world built earlier with ``slug``, or None."""
+    from django.contrib.auth import get_user_model
+
+    from customers.models import Customer, Partner
+
+    partner = Partner.objects.filter(slug=slug).first()
+    if partner is None:
+        return None
+    customers = list(Customer.objects.filter(partner=partner).order_by("pk"))
+    return partner, get_user_model().objects.get(username=username), customers
+
+
 def _measure(size, slug, username):
     from django.test import Client
 
     t0 = time.perf_counter()
-    partner, user, customers = build_page_world(invoices=size, slug=slug, username=username)
+    world = _existing_world(slug, username) if REUSE else None
+    partner, user, customers = world or build_page_world(invoices=size, slug=slug, username=username)
     setup_s = time.perf_counter() - t0
     client = Client()
     client.force_login(user)
@@ -300,7 +378,7 @@ def _bench_pages(lines):
         except Exception as exc:  # a page still being built must not sink the rest of the bench
             detail_note = f"Invoice detail page: not measured ({type(exc).__name__}: {exc})."
 
-    worst_list, worst_ratio, worst_report = 0.0, 0.0, 0.0
+    worst_list, worst_ratio = 0.0, 0.0
     table = []
     for label, (p50, p95, queries) in results.items():
         small_p50 = small_results.get(label, (None,))[0]
@@ -310,8 +388,6 @@ def _bench_pages(lines):
             worst_list = max(worst_list, p95)
             if ratio is not None:
                 worst_ratio = max(worst_ratio, ratio)
-        else:
-            worst_report = max(worst_report, p95)
         small_cells = (
             f"{small_results[label][0]:.1f} ms | {small_results[label][1]:.1f} ms | {small_results[label][2]} | "
             if label in small_results
@@ -351,7 +427,8 @@ def _bench_pages(lines):
     lines += [
         f"Goals (issue 15): every list page <= {LIST_GOAL_MS:.0f} ms p95 at {large:,}, p50 ratio "
         f"{large // 1000:,}k/{INVOICES // 1000:,}k <= {RATIO_GOAL}, the dashboard and reports <= "
-        f"{REPORT_GOAL_MS:.0f} ms p95, query counts independent of the number of rows.",
+        f"{REPORT_GOAL_MS:.0f} ms p95, query counts independent of the number of rows. Issue 16: the dashboard "
+        f"at {INVOICES:,} at most the AR list's first page (p50 ratio <= {DASHBOARD_RATIO_GOAL}).",
         "",
     ]
     record(
@@ -370,12 +447,24 @@ def _bench_pages(lines):
             goal=f"<= {RATIO_GOAL}x",
             met=worst_ratio <= RATIO_GOAL,
         )
-    record(
-        f"dashboard and reports (aging, revenue and margin) at {large:,} invoices, slowest",
-        f"{worst_report:.1f} ms p95",
-        goal=f"<= {REPORT_GOAL_MS:.0f} ms p95",
-        met=worst_report <= REPORT_GOAL_MS,
-    )
+    if small_results:
+        dashboard, first_page = small_results[DASHBOARD][0], small_results[FIRST_PAGE][0]
+        record(
+            f"dashboard at {INVOICES:,} invoices (p50)",
+            f"{dashboard:.1f} ms",
+            limit=f"AR list first page at {INVOICES:,}: {first_page:.1f} ms",
+            ratio=f"{dashboard / first_page:.2f}x",
+            goal=f"<= {DASHBOARD_RATIO_GOAL}x",
+            met=dashboard / first_page <= DASHBOARD_RATIO_GOAL,
+        )
+    for label in (DASHBOARD, REVENUE, AGING, MARGIN):
+        p95 = results[label][1]
+        record(
+            f"{label} at {large:,} invoices",
+            f"{p95:.1f} ms p95",
+            goal=f"<= {REPORT_GOAL_MS:.0f} ms p95",
+            met=p95 <= REPORT_GOAL_MS,
+        )
 
 
 if __name__ == "__main__":
@@ -385,7 +474,8 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from bench import run, table
 
-    run.recreate_database()
+    if not REUSE:
+        run.recreate_database()
     run.setup_django()
     out: list[str] = []
     bench_pages(out)

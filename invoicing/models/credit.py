@@ -110,6 +110,8 @@ class CreditApplication(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(amount_units__gt=0), name="credit_application_positive")]
+        # What was applied after a date (AR aging as of that date).
+        indexes = [models.Index(fields=["applied_on", "invoice"], name="credit_application_date_idx")]
 
 
 class Refund(models.Model):

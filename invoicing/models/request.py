@@ -149,6 +149,8 @@ class Service(models.Model):
         indexes = [
             models.Index(fields=["partner", "status", "ends_at"]),
             models.Index(fields=["partner", "-starts_at"]),
+            # The few services whose pricing failed (the dashboard's "services without a price").
+            models.Index(fields=["partner"], condition=~Q(pricing_error=""), name="service_unpriced_idx"),
         ]
 
     def __str__(self):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -18,8 +19,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from ..models import CreditApplication, Invoice, Payment, Refund
+from customers.models import Customer
+
+from ..models import CreditApplication, CreditNote, Invoice, Payment, Refund
 
 AGING_BUCKETS = (
     ("current", "Current"),
@@ -129,44 +133,140 @@ def aging_sums(as_of: datetime.date) -> dict:
 
 
 def ar_aging(*, partner, as_of: datetime.date) -> AgingReport:
-    """What each customer owes as of ``as_of``, by how long it is past due. One query."""
-    rows = [
-        AgingRow(
-            customer_id=row.pop("customer_id"), name=row.pop("customer__name"), **{k: v or 0 for k, v in row.items()}
-        )
-        for row in aging_invoices(partner=partner, as_of=as_of)
-        .order_by()
-        .values("customer_id", "customer__name")
-        .annotate(**aging_sums(as_of))
-    ]
+    """What each customer owes as of ``as_of``, by how long it is past due. One query (``_owed_by_customer``)."""
+    rows = _owed_by_customer(partner_id=_pk(partner), as_of=as_of)
     return _aging_report(as_of, rows)
 
 
 def customer_aging(*, customer, as_of: datetime.date) -> AgingRow:
     """One customer's open balance by bucket (its office page). One query."""
-    sums = aging_invoices(partner=customer.partner_id, as_of=as_of, customer=customer).aggregate(**aging_sums(as_of))
-    return AgingRow(customer_id=customer.pk, name=customer.name, **{k: v or 0 for k, v in sums.items()})
+    rows = _owed_by_customer(partner_id=customer.partner_id, as_of=as_of, customer_id=customer.pk)
+    row = rows[0] if rows else AgingRow()
+    row.customer_id, row.name = customer.pk, customer.name
+    return row
 
 
 def ar_aging_today(*, partner, today: datetime.date) -> AgingReport:
-    """``ar_aging`` as of today, read from the invoices' own balances (``Invoice.outstanding_units``) instead of
-    their payment history: the open invoices only, through the status index (the dashboard, at any size). One
-    query; the same rows as ``ar_aging(as_of=today)``."""
-    outstanding = F("total_units") - F("paid_units") - F("children_units") - F("credited_units")
-    rows = [
-        AgingRow(
-            customer_id=row.pop("customer_id"), name=row.pop("customer__name"), **{k: v or 0 for k, v in row.items()}
-        )
-        for row in Invoice.objects.filter(
-            partner=partner, kind=Invoice.Kind.AR, status__in=Invoice.OPEN_STATUSES, issue_date__lte=today
-        )
-        .annotate(outstanding_units=outstanding)
-        .filter(outstanding_units__gt=0)
-        .order_by()
-        .values("customer_id", "customer__name")
-        .annotate(**aging_sums(today))
-    ]
-    return _aging_report(today, rows)
+    """``ar_aging`` as of today (the dashboard): as cheap as a read of the open invoices alone, since nothing has
+    moved after today. One query."""
+    return ar_aging(partner=partner, as_of=today)
+
+
+def _pk(obj_or_pk) -> int:
+    return getattr(obj_or_pk, "pk", obj_or_pk)
+
+
+def _statuses(statuses) -> str:
+    """An SQL list of our own status values (constants, not input), written into the SQL so that PostgreSQL can
+    match the partial indexes' conditions."""
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
+def _owed_by_customer(*, partner_id: int, as_of: datetime.date, customer_id: int | None = None) -> list[AgingRow]:
+    """``aging_invoices`` grouped by customer and bucket, without reading every invoice's payment history.
+
+    An invoice's balance as of the date is today's balance (``total - paid - children - credited``, which the
+    payment, refund and credit functions keep equal to the sums of its rows) with what moved after the date
+    taken back out: payments received after it added back, refunds made after it (those that reopened the
+    invoice) taken off, credit applied after it added back. So only two kinds of invoices are read:
+
+    - every invoice open today, as owing then what it owes today (the open invoices' index holds every column
+      needed: an index-only scan of the open rows alone);
+    - anything that moved after the date, or was voided after it: today's balance plus what moved since, in
+      place of what the first part counted for it (a lookup by id of each; next to none as of today).
+
+    Every other invoice is settled today with nothing moved since the date, so it was settled then too and is
+    not owed. Child invoices count as attached now, as in ``aging_invoices``. One query."""
+    ops = connection.ops
+    day = ops.adapt_datefield_value
+    params = {
+        "partner": partner_id,
+        "customer": customer_id,
+        "as_of": day(as_of),
+        # voided after the as-of date: on a later day in the active time zone, as ``voided_at__date__gt`` reads it
+        "voided_from": ops.adapt_datetimefield_value(
+            timezone.make_aware(datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time.min))
+        ),
+        "succeeded": Refund.Status.SUCCEEDED.value,
+        **{f"ago_{n}": day(as_of - datetime.timedelta(days=n)) for n in (30, 60, 90)},
+    }
+    ar, void, draft = Invoice.Kind.AR.value, Invoice.Status.VOID.value, Invoice.Status.DRAFT.value
+    t = {
+        model.__name__: ops.quote_name(model._meta.db_table)
+        for model in (Invoice, Payment, Refund, CreditApplication, CreditNote, Customer)
+    }
+    # What moved after the date, per invoice (an invoice voided after it moves by nothing but is read too).
+    events = f"""
+        SELECT invoice_id, amount_units AS units FROM {t["Payment"]}
+            WHERE partner_id = %(partner)s AND received_on > %(as_of)s
+        UNION ALL
+        SELECT invoice_id, -amount_units FROM {t["Refund"]}
+            WHERE partner_id = %(partner)s AND status = %(succeeded)s AND credit_note_id IS NULL
+                AND refunded_on > %(as_of)s
+        UNION ALL
+        SELECT a.invoice_id, a.amount_units FROM {t["CreditApplication"]} a
+            JOIN {t["CreditNote"]} n ON n.id = a.credit_note_id
+            WHERE n.partner_id = %(partner)s AND a.applied_on > %(as_of)s
+        UNION ALL
+        SELECT id, 0 FROM {t["Invoice"]}
+            WHERE partner_id = %(partner)s AND kind = '{ar}' AND status = '{void}' AND voided_at >= %(voided_from)s
+    """  # noqa: S608 (table names and our own constants only; values are parameters)
+    balance = "i.total_units - i.paid_units - i.children_units - i.credited_units"
+    one_customer = "AND i.customer_id = %(customer)s" if customer_id is not None else ""
+    open_statuses = _statuses(Invoice.OPEN_STATUSES)
+    # Every invoice open today, as owed then what it owes today (1 invoice, its balance)...
+    open_now = f"""
+        SELECT i.customer_id, i.due_date, {balance} AS units, 1 AS n FROM {t["Invoice"]} i
+        WHERE i.partner_id = %(partner)s AND i.kind = '{ar}' AND i.status IN ({open_statuses})
+            AND i.issue_date <= %(as_of)s {one_customer} AND {balance} > 0
+    """  # noqa: S608
+    # ...and for each one that moved after the date (or was voided after it): what it owed then, less what the
+    # first part counted for it (nothing unless it is open today). The first part reads no moved set, so the
+    # open rows are a plain (parallel) scan of their index.
+    then = f"{balance} + m.units"
+    counted_now = f"i.status IN ({open_statuses}) AND {balance} > 0"
+    moved_since = f"""
+        SELECT i.customer_id, i.due_date,
+            CASE WHEN {then} > 0 THEN {then} ELSE 0 END - CASE WHEN {counted_now} THEN {balance} ELSE 0 END AS units,
+            CASE WHEN {then} > 0 THEN 1 ELSE 0 END - CASE WHEN {counted_now} THEN 1 ELSE 0 END AS n
+        FROM (SELECT invoice_id, CAST(SUM(units) AS BIGINT) AS units FROM ({events}) e GROUP BY invoice_id) m
+        JOIN {t["Invoice"]} i ON i.id = m.invoice_id
+        WHERE i.partner_id = %(partner)s AND i.kind = '{ar}' AND i.status <> '{draft}'
+            AND i.issue_date <= %(as_of)s {one_customer}
+            AND (i.status <> '{void}' OR i.voided_at >= %(voided_from)s)
+    """  # noqa: S608
+    # the buckets of ``_bucket_conditions``
+    buckets = {
+        "current": "due_date IS NULL OR due_date >= %(as_of)s",
+        "days_1_30": "due_date < %(as_of)s AND due_date >= %(ago_30)s",
+        "days_31_60": "due_date < %(ago_30)s AND due_date >= %(ago_60)s",
+        "days_61_90": "due_date < %(ago_60)s AND due_date >= %(ago_90)s",
+        "days_over_90": "due_date < %(ago_90)s",
+    }
+    keys = ["invoices", *buckets]
+    bucket_sums = ", ".join(f"SUM(CASE WHEN {when} THEN units ELSE 0 END) AS {key}" for key, when in buckets.items())
+
+    def by_customer(rows: str) -> str:  # each part grouped on its own, so the large one can run in parallel
+        return f"SELECT customer_id, SUM(n) AS invoices, {bucket_sums} FROM ({rows}) r GROUP BY customer_id"
+
+    sql = f"""
+        SELECT c.id, c.name, {", ".join(f"s.{key}" for key in keys)} FROM (
+            SELECT customer_id, {", ".join(f"SUM({key}) AS {key}" for key in keys)} FROM (
+                {by_customer(open_now)}
+                UNION ALL
+                {by_customer(moved_since)}
+            ) parts
+            GROUP BY customer_id
+        ) s
+        JOIN {t["Customer"]} c ON c.id = s.customer_id
+        WHERE s.invoices > 0
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            AgingRow(customer_id, name, int(invoices), *(int(units or 0) for units in sums))
+            for customer_id, name, invoices, *sums in cursor.fetchall()
+        ]
 
 
 def _aging_report(as_of: datetime.date, rows: list[AgingRow]) -> AgingReport:

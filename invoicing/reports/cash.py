@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, DateField, F, Max, Min, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Max, Min, Q, Sum
 
 from ..models import Invoice, Payment, Refund
 from .periods import months
@@ -59,29 +58,31 @@ class CashReport:
 def cash_report(*, partner, date_from: datetime.date, date_to: datetime.date) -> CashReport:
     """Money in and out of every month from ``date_from`` to ``date_to`` (inclusive). Two queries."""
     rows = {month: CashRow(month=month) for month in months(date_from, date_to)}
+    # By day, added up by month here, off the payments' index alone: what was paid out is the payments on the
+    # partner's AP invoices (a set of ids, hashed once), what came in all the others (AR), so no payment is joined
+    # to its invoice.
+    paid_out = Q(invoice__in=Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AP).values("pk"))
     payments = (
         Payment.objects.filter(partner=partner, received_on__gte=date_from, received_on__lte=date_to)
         .order_by()
-        .values(month=TruncMonth("received_on", output_field=DateField()), kind=F("invoice__kind"))
-        .annotate(units=Sum("amount_units"), n=Count("pk"))
+        .values("received_on")
+        .annotate(units=Sum("amount_units"), n=Count("pk"), out_units=Sum("amount_units", filter=paid_out, default=0))
     )
     for item in payments:
-        row = rows[item["month"]]
-        if item["kind"] == Invoice.Kind.AR:
-            row.received_units += item["units"] or 0
-        else:
-            row.paid_out_units += item["units"] or 0
+        row = rows[item["received_on"].replace(day=1)]
+        row.received_units += (item["units"] or 0) - item["out_units"]
+        row.paid_out_units += item["out_units"]
         row.payments += item["n"]
     refunds = (
         Refund.objects.filter(
             partner=partner, status=Refund.Status.SUCCEEDED, refunded_on__gte=date_from, refunded_on__lte=date_to
         )
         .order_by()
-        .values(month=TruncMonth("refunded_on", output_field=DateField()))
+        .values("refunded_on")
         .annotate(units=Sum("amount_units"), n=Count("pk"))
     )
     for item in refunds:
-        row = rows[item["month"]]
+        row = rows[item["refunded_on"].replace(day=1)]
         row.refunded_units += item["units"] or 0
         row.refunds += item["n"]
     totals = CashRow()
