@@ -1,6 +1,19 @@
 """django-q2 tasks: thin wrappers that call the domain functions and return a short report.
 
 The schedules that run them are created by ``manage.py setup_schedules``.
+
+Several worker machines (``Q_BROKER=redis://...``, or the ORM broker on one PostgreSQL):
+
+- A due schedule is queued once. django-q2's scheduler, in every cluster, selects the due schedules ``FOR UPDATE``
+  and moves ``next_run`` on in the same transaction; a second cluster's scheduler waits on those rows and, once the
+  first commits, PostgreSQL re-checks ``next_run < now`` on the new row versions and skips them
+  (tests/test_redis_broker.py releases two schedulers onto one due schedule at once). Redis hands each queued task
+  to one worker (``BLPOP``). Should a task still run twice (the ORM broker re-delivers a task unacknowledged after
+  ``retry``) or be lost (a worker killed mid-task), every task here is idempotent and the next run catches up:
+  runs invoice closed periods and keep one run per partner at a time, reminders are queued once per step,
+  statements once per customer and month, overdue marking is a state check.
+- After-commit work never relies on the broker: it is an outbox row claimed ``FOR UPDATE SKIP LOCKED`` with a lease
+  (invoicing.outbox); a lost drain task is made good by the next nudge or the every-minute schedule.
 """
 
 from __future__ import annotations
