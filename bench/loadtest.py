@@ -289,6 +289,17 @@ def ids(page: Page, pattern: str) -> list[int]:
 # --- the users --------------------------------------------------------------------------------------------------
 
 
+def invoice_form(b: Browser, rng: random.Random, status: str, action: str) -> tuple[str | None, dict | None]:
+    """An AR invoice of ``status`` picked from the list, opened, and its ``action`` form (path, form); (None, None)
+    when the list has none, (path, None) when the page shows no such form."""
+    found = ids(b.get("office: AR list", f"/office/invoices/ar/?status={status}"), r"/office/invoices/(\d+)/")
+    if not found:
+        return None, None
+    pk = rng.choice(found)
+    path = f"/office/invoices/{pk}/"
+    return path, b.get("office: invoice page", path).form(action_re=rf"/office/invoices/{pk}/{action}/$")
+
+
 def staff_browse(b: Browser, rng: random.Random) -> None:
     step = rng.random()
     if step < 0.15:
@@ -335,14 +346,7 @@ def clerk_work(b: Browser, rng: random.Random) -> None:
         status, headers, _ = b.post_form("office: save draft invoice", path, form, data)
         b.stats.count("drafts saved" if status == 302 else "draft refused by the form", "actions")
     else:  # a payment by check on an open invoice
-        page = b.get("office: AR list", "/office/invoices/ar/?status=pending")
-        found = ids(page, r"/office/invoices/(\d+)/")
-        if not found:
-            return
-        pk = rng.choice(found)
-        path = f"/office/invoices/{pk}/"
-        page = b.get("office: invoice page", path)
-        form = page.form(action_re=rf"/office/invoices/{pk}/payments/$")
+        path, form = invoice_form(b, rng, "pending", "payments")
         if form is None:
             return
         data = form_data(
@@ -357,15 +361,10 @@ def clerk_work(b: Browser, rng: random.Random) -> None:
 
 
 def admin_work(b: Browser, rng: random.Random) -> None:
-    page = b.get("office: AR list", "/office/invoices/ar/?status=draft")
-    found = ids(page, r"/office/invoices/(\d+)/")
-    if not found:
+    path, form = invoice_form(b, rng, "draft", "issue")
+    if path is None:
         staff_browse(b, rng)
         return
-    pk = rng.choice(found)
-    path = f"/office/invoices/{pk}/"
-    page = b.get("office: invoice page", path)
-    form = page.form(action_re=rf"/office/invoices/{pk}/issue/$")
     if form is None:
         return
     status, headers, _ = b.post_form("office: issue invoice", path, form, form_data(form))

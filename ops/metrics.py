@@ -85,10 +85,13 @@ def task_queue_metrics() -> Iterable[Metric]:
 OUTBOX_STATUSES = (OutboxJob.Status.PENDING, OutboxJob.Status.RUNNING, OutboxJob.Status.FAILED)
 
 
+def _counts_by(queryset, field: str) -> dict:
+    """{value of ``field``: rows}, one grouped query."""
+    return dict(queryset.order_by().values_list(field).annotate(rows=Count("pk")))
+
+
 def outbox_metrics() -> Iterable[Metric]:
-    counts = dict(
-        OutboxJob.objects.filter(status__in=OUTBOX_STATUSES).order_by().values_list("status").annotate(jobs=Count("pk"))
-    )
+    counts = _counts_by(OutboxJob.objects.filter(status__in=OUTBOX_STATUSES), "status")
     family = GaugeMetricFamily(
         "octoo_outbox_jobs",
         "After-commit jobs (PDF, e-mail, charge, ...) not done: pending, running, or failed for good.",
@@ -110,9 +113,7 @@ def task_failure_metrics() -> Iterable[Metric]:
 
 
 def invoice_metrics() -> Iterable[Metric]:
-    counts = dict(
-        Invoice.objects.filter(number__isnull=False).order_by().values_list("kind").annotate(invoices=Count("pk"))
-    )
+    counts = _counts_by(Invoice.objects.filter(number__isnull=False), "kind")
     family = CounterMetricFamily(
         "octoo_invoices_issued",
         "Invoices issued (numbered, void ones included), by kind: read from the database, the same on every node.",
