@@ -417,7 +417,7 @@ def bench_issue_and_send(partner, lines: list[str], *, render_cpu: float) -> Non
         drained_s = time.perf_counter() - drain_started
         os.killpg(cluster.pid, signal.SIGTERM)  # our own cluster's process group only
         try:
-            cluster.wait(timeout=60)
+            cluster.wait(timeout=10)  # a SIGTERMed qcluster can hang in its stop: killed after 10 s
         except subprocess.TimeoutExpired:
             os.killpg(cluster.pid, signal.SIGKILL)
             cluster.wait()

@@ -123,9 +123,11 @@ def worker_queue(task: str, *args, **options) -> None:
 
 
 def outbox_nudge() -> None:
-    """Ask the worker to drain the outbox now. Never raises: the schedule drains it within a minute anyway."""
+    """Ask the worker to drain the outbox now. Never raises: the schedule drains it within a minute anyway.
+    ``save=False``: django-q2 keeps no result row for a drain that succeeded (a nudge per commit would make as many;
+    the jobs' own rows are the record), only for one that failed."""
     try:
-        worker_queue(DRAIN_TASK, task_name="outbox", group="outbox")
+        worker_queue(DRAIN_TASK, task_name="outbox", group="outbox", save=False)
     except Exception:  # noqa: BLE001 - logged; the rows are safe and the schedule picks them up
         logger.exception("could not queue the outbox drain; the schedule will run it")
 
@@ -136,15 +138,23 @@ def _due(now: datetime.datetime) -> Q:
 
 def outbox_claim(*, worker: str, limit: int = 20, now: datetime.datetime | None = None) -> list[OutboxJob]:
     """Claim up to ``limit`` due jobs for ``worker`` (rows another worker holds are skipped), recording the
-    attempt before any side effect. A job whose lease ran out (its worker died) is due again."""
+    attempt before any side effect. A job whose lease ran out (its worker died) is due again.
+
+    The other due jobs of the claimed jobs' invoices come along (so a few more than ``limit``): an invoice's e-mail
+    and charge run after its PDF in the same worker, instead of rendering it a second time in another worker
+    while the first is still at it (the stored PDF would be the same one; the render would be wasted)."""
     now = now or timezone.now()
+    claimable = (
+        OutboxJob.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(_due(now))
+        .select_related("invoice", "partner")
+    )
     with transaction.atomic():
-        jobs = list(
-            OutboxJob.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(_due(now))
-            .select_related("invoice", "partner")
-            .order_by("run_after", "id")[:limit]
-        )
+        jobs = list(claimable.order_by("run_after", "id")[:limit])
+        invoice_ids = {job.invoice_id for job in jobs if job.invoice_id is not None}
+        if invoice_ids:
+            jobs += claimable.filter(invoice_id__in=invoice_ids).exclude(pk__in=[job.pk for job in jobs])
+            jobs.sort(key=lambda job: (job.run_after, job.pk))
         for job in jobs:
             job.status = JobStatus.RUNNING
             job.attempts += 1

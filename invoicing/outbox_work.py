@@ -19,6 +19,8 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from customers.formats import partner_formats
 
 from .charging import invoice_auto_charge
@@ -27,7 +29,7 @@ from .credits import refund_through_gateway
 from .delivery import DeliveryError, invoice_send
 from .errors import BillingError
 from .models import Invoice, OutboxJob
-from .outbox import JobGiveUp, JobRetry, message_id, outbox_claim, outbox_job_done, outbox_job_failed
+from .outbox import JobGiveUp, JobRetry, message_id, outbox_claim, outbox_job_done, outbox_job_failed, outbox_nudge
 from .pdf.documents import PdfRenderError, invoice_pdf_store
 from .receipts import receipt_job_run
 from .reminders import reminder_job_run
@@ -132,6 +134,18 @@ def outbox_job_run(job: OutboxJob) -> None:
         outbox_job_done(job, result=result)
 
 
+def _jobs_run(jobs: list[OutboxJob], report: OutboxReport) -> None:
+    for job in jobs:
+        outbox_job_run(job)
+        if job.status == OutboxJob.Status.DONE:
+            report.done += 1
+        elif job.status == OutboxJob.Status.PENDING:
+            report.retried += 1
+        else:
+            report.failed += 1
+        report.results.append(f"{job.key}: {job.status}")
+
+
 def outbox_run(*, batch: int = 20, max_jobs: int | None = None, worker: str | None = None, now=None) -> OutboxReport:
     """Drain the outbox: claim due jobs a batch at a time and run them, until none is due (or ``max_jobs``)."""
     worker = worker or worker_name()
@@ -141,13 +155,22 @@ def outbox_run(*, batch: int = 20, max_jobs: int | None = None, worker: str | No
         jobs = outbox_claim(worker=worker, limit=size, now=now)
         if not jobs:
             break
-        for job in jobs:
-            outbox_job_run(job)
-            if job.status == OutboxJob.Status.DONE:
-                report.done += 1
-            elif job.status == OutboxJob.Status.PENDING:
-                report.retried += 1
-            else:
-                report.failed += 1
-            report.results.append(f"{job.key}: {job.status}")
+        _jobs_run(jobs, report)
+    return report
+
+
+def outbox_share(*, batch: int, worker: str | None = None) -> OutboxReport:
+    """One worker task's share of the outbox (``invoicing.tasks.outbox_task``): claim up to ``batch`` due jobs (and
+    their invoices' other due jobs) and run them. A full batch means more is probably due, so the next drain is
+    queued before this one runs its jobs: another worker process takes the next share while this one renders, a
+    backlog is spread over every worker process, and no task runs long enough to meet django-q2's timeout (which
+    would kill it and leave its claimed jobs waiting out their lease). With django-q2 in sync mode (tests, Q_SYNC)
+    a queued drain would run inline, one inside the other: the whole outbox is drained here instead."""
+    if settings.Q_CLUSTER.get("sync"):
+        return outbox_run(batch=batch, worker=worker)
+    report = OutboxReport()
+    jobs = outbox_claim(worker=worker or worker_name(), limit=batch)
+    if len(jobs) >= batch:
+        outbox_nudge()
+    _jobs_run(jobs, report)
     return report

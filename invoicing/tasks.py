@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+
 from .lifecycle import invoices_mark_overdue
 from .models import BillingRun
-from .outbox_work import outbox_run
+from .outbox_work import outbox_share
 from .proformas import proformas_sweep
 from .reminders import reminders_queue
 from .runs import run_execute, runs_scheduled
 from .statement_delivery import statements_monthly_queue
 
 logger = logging.getLogger(__name__)
+
+# Jobs one outbox task claims (a 1-page invoice's PDF and e-mail take ~0.1 s of CPU): small enough to spread a
+# backlog over the worker processes, large enough that a task's own cost (queue, claim) stays a few percent.
+OUTBOX_TASK_JOBS = 10
 
 # The names of the schedules (manage.py setup_schedules), recorded on the runs they start.
 AR_RUN_SCHEDULE = "AR invoice run"
@@ -37,8 +43,10 @@ AP_RUN_SCHEDULE = "AP invoice run"
 
 def outbox_task() -> dict:
     """Drain the outbox (invoicing.outbox): every issued invoice's PDF, e-mail and charge, retried with backoff.
-    Queued right after a commit that added work, and scheduled every minute so nothing waits on that."""
-    report = outbox_run()
+    Queued right after a commit that added work, and scheduled every minute so nothing waits on that. Each task
+    takes one bounded share (``OUTBOX_TASK_JOBS`` jobs) and queues the next when there is more, so a backlog is
+    spread over all the worker processes (invoicing.outbox_work.outbox_share)."""
+    report = outbox_share(batch=getattr(settings, "OUTBOX_TASK_JOBS", OUTBOX_TASK_JOBS))
     return {"done": report.done, "retried": report.retried, "failed": report.failed}
 
 

@@ -17,12 +17,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer
+from invoicing import outbox_work
 from invoicing.invoice_runs import ar_run
 from invoicing.lifecycle import invoice_issue
 from invoicing.models import Invoice, OutboxJob, Payment
 from invoicing.outbox import outbox_claim, outbox_jobs_retry
-from invoicing.outbox_work import outbox_run
+from invoicing.outbox_work import outbox_run, outbox_share
 from invoicing.pdf import documents
+from invoicing.tasks import outbox_task
 from tests.factories import CustomerFactory, draft_invoice, issued_invoice, proforma_with_slips
 from tests.invoicing.test_concurrency import run_at_once
 
@@ -269,3 +271,45 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_does_nothing_twice(settings
         assert len(set(mails[invoice.number])) == 1, mails[invoice.number]  # one e-mail (one Message-ID)
         payments = Payment.objects.filter(invoice=invoice).count()
         assert payments == (1 if invoice.customer.charges_automatically else 0)
+
+
+# --- Spreading the work over the worker processes ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_the_other_due_jobs_of_its_invoices_along(partner):
+    """An invoice's e-mail runs after its PDF in the same worker, never in another one that would render it again."""
+    invoices = [issued_invoice(CustomerFactory(partner=partner, auto_send=True)) for _ in range(3)]
+
+    claimed = outbox_claim(worker="a", limit=1)
+
+    assert [(job.invoice_id, job.kind) for job in claimed] == [(invoices[0].pk, "pdf"), (invoices[0].pk, "email")]
+    assert [job.kind for job in outbox_claim(worker="b", limit=3)] == ["pdf", "email", "pdf", "email"]
+
+
+@pytest.mark.django_db
+def test_an_outbox_task_takes_a_bounded_share_and_queues_the_next_while_more_is_due(
+    fake_render, monkeypatch, settings, partner, mailoutbox
+):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}  # a real worker: the next drain is only queued
+    queued = []
+    monkeypatch.setattr(outbox_work, "outbox_nudge", lambda: queued.append("drain"))
+    for _ in range(5):
+        issued_invoice(CustomerFactory(partner=partner, auto_send=True))
+
+    shares = [outbox_share(batch=4) for _ in range(3)]
+
+    assert [share.done for share in shares] == [4, 4, 2]
+    assert queued == ["drain", "drain"]  # after each full share; the last one found the outbox empty
+    assert len(mailoutbox) == 5 and not OutboxJob.objects.exclude(status="done").exists()
+
+
+@pytest.mark.django_db
+def test_in_sync_mode_an_outbox_task_drains_everything_itself(fake_render, monkeypatch, partner):
+    queued = []
+    monkeypatch.setattr(outbox_work, "outbox_nudge", lambda: queued.append("drain"))
+    for _ in range(3):
+        issued_invoice(CustomerFactory(partner=partner, auto_send=True))
+
+    assert outbox_task() == {"done": 6, "retried": 0, "failed": 0}
+    assert queued == []
