@@ -361,7 +361,7 @@ def bench_issue_and_send(partner, lines: list[str], *, render_cpu: float) -> Non
     from bench.table import record
     from customers.models import BillingContact, Customer
     from invoicing.lifecycle import invoice_issue
-    from invoicing.models import Invoice, Slip
+    from invoicing.models import Invoice, OutboxJob, Slip
     from invoicing.pricing import invoice_totals_refresh
 
     customers = Customer.objects.bulk_create(
@@ -385,9 +385,12 @@ def bench_issue_and_send(partner, lines: list[str], *, render_cpu: float) -> Non
     for invoice in invoices:
         invoice_totals_refresh(invoice)
     ids = [invoice.pk for invoice in invoices]
-    # Only this run's tasks: earlier benches' issues queued theirs and no worker ran them.
+    # Only this run's work: earlier benches' issues queued their drain tasks and left their invoices' delivery jobs
+    # (tens of thousands of PDFs and e-mails of synthetic invoices) in the outbox, which no worker ran; a worker
+    # started now would render those first.
     purged, _ = OrmQ.objects.all().delete()
     Task.objects.all().delete()
+    purged_jobs, _ = OutboxJob.objects.exclude(status=OutboxJob.Status.DONE).delete()
 
     started = time.perf_counter()
     for invoice in Invoice.objects.filter(pk__in=ids).order_by("pk"):
@@ -438,7 +441,8 @@ def bench_issue_and_send(partner, lines: list[str], *, render_cpu: float) -> Non
         f"| {drained_s:.1f} s | {sent / drained_s:,.1f} invoices/s |",
         f"| issue-and-send, end to end | {sent:,} | {total_s:.1f} s | **{sent / total_s:,.1f} invoices/s** |",
         "",
-        f"Failed tasks: {failed}. Tasks left queued by earlier benches and purged first: {purged:,}. "
+        f"Failed tasks: {failed}. Left by earlier benches and purged first: {purged:,} queued tasks, "
+        f"{purged_jobs:,} outbox jobs. "
         "The rendering is CPU-bound: throughput grows with the worker count up to the cores.",
         "",
     ]
