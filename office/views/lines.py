@@ -46,6 +46,10 @@ def slips_for_display(slips, currency: str = "USD") -> list:
 _DASH = '<span class="text-body-secondary">—</span>'
 
 
+# A line without a discount shows "—" in the table; on a phone's card the empty row is left out (.card-blank).
+_NO_DISCOUNT = " card-blank"
+
+
 def line_rows_html(slips, *, currency: str, ar: bool):
     """The <tr> of each line: the bill side (rate, discount, tax, total) for AR, the pay side for AP. Each figure
     carries its column's name (``data-label``) for the phone, where the lines are cards (``.table-cards``).
@@ -66,7 +70,7 @@ def line_rows_html(slips, *, currency: str, ar: bool):
             discount = f"−{escape(slip.m_discount)}" if slip.m_discount else _DASH
             tail = (
                 f'<td class="num" data-label="Rate">{escape(slip.m_rate)}</td>'
-                f'<td class="num" data-label="Discount">{discount}</td>'
+                f'<td class="num{_NO_DISCOUNT if not slip.m_discount else ""}" data-label="Discount">{discount}</td>'
                 f'<td class="num" data-label="Tax">{escape(slip.m_tax)}'
                 f'<span class="line-sub">{slip.tax_display}%</span></td>'
                 f'<td class="num fw-semibold" data-label="Total">{escape(slip.m_total)}</td></tr>'
