@@ -72,9 +72,22 @@ class PeriodForm(forms.Form):
         return cleaned
 
 
-class RevenueForm(PeriodForm):
+class IssuedPeriodForm(PeriodForm):
+    """A range of issue dates and the report's own choices, each given its default when none is chosen."""
+
     date_from = ReportDateField(label="Issued from", required=False)
     date_to = ReportDateField(label="Issued to", required=False)
+    choice_defaults: dict[str, str] = {}
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, default in self.choice_defaults.items():
+            cleaned[name] = cleaned.get(name) or default
+        return cleaned
+
+
+class RevenueForm(IssuedPeriodForm):
+    choice_defaults = {"by": "month"}
     by = forms.ChoiceField(
         label="Group by",
         choices=reports.REVENUE_GROUPINGS,
@@ -82,26 +95,15 @@ class RevenueForm(PeriodForm):
         error_messages={"invalid_choice": "Group by month, customer, provider or expense code."},
     )
 
-    def clean(self):
-        cleaned = super().clean()
-        cleaned["by"] = cleaned.get("by") or "month"
-        return cleaned
 
-
-class TaxForm(PeriodForm):
-    date_from = ReportDateField(label="Issued from", required=False)
-    date_to = ReportDateField(label="Issued to", required=False)
+class TaxForm(IssuedPeriodForm):
+    choice_defaults = {"per": "month"}
     per = forms.ChoiceField(
         label="Per",
         choices=reports.TAX_PERIODS,
         required=False,
         error_messages={"invalid_choice": "Choose month or quarter."},
     )
-
-    def clean(self):
-        cleaned = super().clean()
-        cleaned["per"] = cleaned.get("per") or "month"
-        return cleaned
 
 
 def default_revenue_start(date_to: datetime.date) -> datetime.date:
@@ -225,42 +227,61 @@ def _revenue_chart_link(row) -> str:
     return ""
 
 
-@staff_required
-def report_revenue(request):
-    data_range = _data_range(reports.revenue_dates(partner=request.partner))
-    form = RevenueForm(_with_default_range(request, data_range))
-    report = chart = None
+def _period_report(request, *, dates, form_class, build, to_csv, chart, template: str, extra=None):
+    """A report over a range of dates (revenue, cash, tax): the form opens on the months with data, the range presets
+    follow the range in effect, ``?format=csv`` answers the CSV; ``build`` makes the report from the form's data,
+    ``chart`` its chart."""
+    currency = request.partner.currency
+    data_range = _data_range(dates)
+    form = form_class(_with_default_range(request, data_range))
+    report = report_chart = None
     presets = period_presets(request, data_range, ())
     if form.is_valid():
-        data = form.cleaned_data
+        report = build(form.cleaned_data)
+        if _wants_csv(request):
+            return to_csv(report, currency)
+        presets = period_presets(request, data_range, (report.date_from, report.date_to))
+        report_chart = chart(report, currency)
+    context = {
+        "form": form,
+        "report": report,
+        "chart": report_chart,
+        "presets": presets,
+        "currency": currency,
+        "query": _without_format(request),
+    }
+    return render(request, template, {**context, **(extra or {})})
+
+
+@staff_required
+def report_revenue(request):
+    def build(data):
         report = reports.revenue_report(
             partner=request.partner, date_from=data["date_from"], date_to=data["date_to"], by=data["by"]
         )
         for row in report.rows:
             row.detail_url = _revenue_chart_link(row)
-        if _wants_csv(request):
-            return revenue_csv(report, request.partner.currency)
-        presets = period_presets(request, data_range, (report.date_from, report.date_to))
-        chart = charts.margin_chart(
+        return report
+
+    def chart(report, currency):
+        return charts.margin_chart(
             report=report,
-            currency=request.partner.currency,
+            currency=currency,
             chart_id="revenue",
             title=f"Revenue, provider cost and margin by {report.by_label.lower()}",
             link=_revenue_chart_link,
         )
-    return render(
+
+    form_by = request.GET.get("by") or "month"
+    return _period_report(
         request,
-        "office/reports/revenue.html",
-        {
-            "form": form,
-            "report": report,
-            "chart": chart,
-            "presets": presets,
-            "currency": request.partner.currency,
-            "groupings": reports.REVENUE_GROUPINGS,
-            "by": form.cleaned_data.get("by", "month") if form.is_valid() else request.GET.get("by", "month"),
-            "query": _without_format(request),
-        },
+        dates=reports.revenue_dates(partner=request.partner),
+        form_class=RevenueForm,
+        build=build,
+        to_csv=revenue_csv,
+        chart=chart,
+        template="office/reports/revenue.html",
+        extra={"groupings": reports.REVENUE_GROUPINGS, "by": form_by},
     )
 
 
@@ -304,28 +325,16 @@ def revenue_csv(report: reports.RevenueReport, currency: str) -> HttpResponse:
 
 @staff_required
 def report_cash(request):
-    data_range = _data_range(reports.cash_dates(partner=request.partner))
-    form = PeriodForm(_with_default_range(request, data_range))
-    report = chart = None
-    presets = period_presets(request, data_range, ())
-    if form.is_valid():
-        data = form.cleaned_data
-        report = reports.cash_report(partner=request.partner, date_from=data["date_from"], date_to=data["date_to"])
-        if _wants_csv(request):
-            return cash_csv(report, request.partner.currency)
-        presets = period_presets(request, data_range, (report.date_from, report.date_to))
-        chart = charts.cash_chart(cash=report, currency=request.partner.currency)
-    return render(
+    return _period_report(
         request,
-        "office/reports/cash.html",
-        {
-            "form": form,
-            "report": report,
-            "chart": chart,
-            "presets": presets,
-            "currency": request.partner.currency,
-            "query": _without_format(request),
-        },
+        dates=reports.cash_dates(partner=request.partner),
+        form_class=PeriodForm,
+        build=lambda data: reports.cash_report(
+            partner=request.partner, date_from=data["date_from"], date_to=data["date_to"]
+        ),
+        to_csv=cash_csv,
+        chart=lambda report, currency: charts.cash_chart(cash=report, currency=currency),
+        template="office/reports/cash.html",
     )
 
 
@@ -347,30 +356,16 @@ def cash_csv(report: reports.CashReport, currency: str) -> HttpResponse:
 
 @staff_required
 def report_tax(request):
-    data_range = _data_range(reports.revenue_dates(partner=request.partner))
-    form = TaxForm(_with_default_range(request, data_range))
-    report = chart = None
-    presets = period_presets(request, data_range, ())
-    if form.is_valid():
-        data = form.cleaned_data
-        report = reports.tax_report(
-            partner=request.partner, date_from=data["date_from"], date_to=data["date_to"], per=data["per"]
-        )
-        if _wants_csv(request):
-            return tax_csv(report, request.partner.currency)
-        presets = period_presets(request, data_range, (report.date_from, report.date_to))
-        chart = charts.tax_chart(report=report, currency=request.partner.currency)
-    return render(
+    return _period_report(
         request,
-        "office/reports/tax.html",
-        {
-            "form": form,
-            "report": report,
-            "chart": chart,
-            "presets": presets,
-            "currency": request.partner.currency,
-            "query": _without_format(request),
-        },
+        dates=reports.revenue_dates(partner=request.partner),
+        form_class=TaxForm,
+        build=lambda data: reports.tax_report(
+            partner=request.partner, date_from=data["date_from"], date_to=data["date_to"], per=data["per"]
+        ),
+        to_csv=tax_csv,
+        chart=lambda report, currency: charts.tax_chart(report=report, currency=currency),
+        template="office/reports/tax.html",
     )
 
 
