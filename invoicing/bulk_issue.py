@@ -36,10 +36,10 @@ from octoo_billing.bulk import rows_insert
 
 from .errors import BillingError, BillingRuleError
 from .lifecycle import ISSUE_FIELDS, issue_audit_data, issue_fill
-from .models import Invoice, InvoiceProforma, OutboxJob, Slip
+from .models import Invoice, OutboxJob
 from .numbering import format_number, number_take, series_prefix
 from .outbox import job_key, outbox_nudge_on_commit
-from .pricing import _SUM_COLUMNS, invoice_totals_apply
+from .pricing import NO_LINES, invoice_totals_apply, invoices_lines_sums
 from .workflow import Actor, TransitionRefused, action_check, action_effect_kinds, stale_refusal
 
 Status = Invoice.Status
@@ -121,13 +121,13 @@ def _prepare(ids, user, issue_date, expected_status, actor, refused) -> dict[int
             refused[invoice.pk] = error
             continue
         ready.append(invoice)
-    sums = _invoices_sums([invoice.pk for invoice in ready])
+    sums = invoices_lines_sums([invoice.pk for invoice in ready])
     contacts = _default_contacts(
         [i.customer_id for i in ready if i.kind == Invoice.Kind.AR and not i.billing_contact_id]
     )
     prepared = {}
     for invoice in ready:
-        invoice_totals_apply(invoice, sums.get(invoice.pk, _NO_LINES))
+        invoice_totals_apply(invoice, sums.get(invoice.pk, NO_LINES))
         try:
             issue_fill(
                 invoice,
@@ -159,35 +159,6 @@ def _default_contacts(customer_ids) -> dict[int, BillingContact]:
         return {}
     rows = BillingContact.objects.filter(customer_id__in=set(customer_ids), is_default=True)
     return {contact.customer_id: contact for contact in rows}
-
-
-_NO_LINES = {**{name: 0 for name, _ in _SUM_COLUMNS}, "lines": 0}
-
-
-def _invoices_sums(ids: list[int]) -> dict[int, dict]:
-    """The sums of each draft's lines (``pricing._invoice_sums`` for many drafts): its direct slips and the slips
-    of its live proformas, in one grouped query."""
-    if not ids:
-        return {}
-    slip, link = Slip._meta.db_table, InvoiceProforma._meta.db_table
-    cols = ", ".join(f"s.{column}" for _, column in _SUM_COLUMNS)
-    sums = ", ".join(f"COALESCE(SUM({column}), 0)" for _, column in _SUM_COLUMNS)
-    marks = ", ".join(["%s"] * len(ids))
-    sql = (
-        f"SELECT invoice_id, {sums}, COUNT(*) FROM ("  # noqa: S608 (table and column names only)
-        f"SELECT s.invoice_id AS invoice_id, {cols} FROM {slip} s WHERE s.invoice_id IN ({marks}) "
-        f"UNION ALL SELECT l.invoice_id, {cols} FROM {slip} s JOIN {link} l ON l.proforma_id = s.proforma_id "
-        f"WHERE l.invoice_id IN ({marks}) AND l.is_active) lines GROUP BY invoice_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, *ids])
-        rows = cursor.fetchall()
-    result = {}
-    for pk, *values in rows:
-        row = {name: int(value) for (name, _), value in zip(_SUM_COLUMNS, values, strict=False)}
-        row["lines"] = int(values[-1])
-        result[pk] = row
-    return result
 
 
 def _outbox_add(invoices: list[Invoice], deliver: bool) -> None:

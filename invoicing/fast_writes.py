@@ -25,6 +25,8 @@ from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
+from octoo_billing.bulk import keys_allocate
+
 _AS_THEY_ARE = (str, int, bool, NoneType, Decimal, datetime.date)
 
 # An audit row of a run (no actor, no reason, no from-status: ``audit.recording.audit_fields`` fills them so).
@@ -58,18 +60,6 @@ def _prepared(fields: list, values: Sequence, conn) -> list:
     return out
 
 
-def _keys_allocate(model: type[Model], count: int) -> list[int]:
-    """``count`` new primary keys from the table's sequence, ascending, in one query."""
-    opts = model._meta
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH seq AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS name) "
-            "SELECT nextval(seq.name) FROM seq, generate_series(1, %s)",
-            [connection.ops.quote_name(opts.db_table), opts.pk.column, count],
-        )
-        return sorted(key for (key,) in cursor.fetchall())
-
-
 def rows_write(
     model: type[Model], fields: Sequence[str], rows: Iterable[tuple], *, returning: bool = False
 ) -> list[int]:
@@ -91,7 +81,7 @@ def rows_write(
     columns = ([opts.pk] if returning else []) + given + extra_fields
     quote = connection.ops.quote_name
     names = ", ".join(quote(f.column) for f in columns)
-    keys = _keys_allocate(model, len(rows)) if returning else []
+    keys = keys_allocate(connection, model, len(rows)) if returning else []
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.copy(f"COPY {quote(opts.db_table)} ({names}) FROM STDIN") as copy:
             for i, row in enumerate(rows):

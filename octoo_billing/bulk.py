@@ -42,7 +42,7 @@ def _refuse_unsupported(model: type[Model], objects: list[Model]) -> None:
             raise ValueError(f"rows_insert inserts new rows only: {obj!r} already has a primary key.")
 
 
-def _keys_allocate(connection, model: type[Model], count: int) -> list[int]:
+def keys_allocate(connection, model: type[Model], count: int) -> list[int]:
     """``count`` new primary keys from the table's sequence, in one query (ascending, so rows keep their order)."""
     opts = model._meta
     with connection.cursor() as cursor:
@@ -141,7 +141,7 @@ def rows_insert(model: type[Model], objects: list[Model], *, batch_size: int = F
     for obj in objects:
         obj._prepare_related_fields_for_save(operation_name="rows_insert")
     with transaction.atomic(using=using, savepoint=False):
-        for obj, key in zip(objects, _keys_allocate(connection, model, len(objects)), strict=True):
+        for obj, key in zip(objects, keys_allocate(connection, model, len(objects)), strict=True):
             obj.pk = key
         try:
             _copy(connection, model, objects)
