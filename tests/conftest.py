@@ -49,13 +49,16 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True, scope="session")
 def _sqlite_flush_lifts_the_guards():
     """A transactional test ends with a flush: on SQLite a DELETE of every table, which the guard triggers
-    (issued invoices, their lines, the audit trail) refuse. The flush drops them and creates them again in the
-    same transaction. PostgreSQL truncates, which fires no row trigger."""
+    (issued invoices, their lines, the audit trail) refuse and the month figures' triggers would count. The flush
+    drops them and creates them again in the same transaction. PostgreSQL truncates, which fires no row trigger."""
     flush = SQLiteOperations.execute_sql_flush
 
     def execute_sql_flush(self, sql_list):
         with self.connection.cursor() as cursor:
-            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'guard%'")
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master "
+                "WHERE type = 'trigger' AND (name LIKE 'guard%' OR name LIKE 'figures%')"
+            )
             guards = cursor.fetchall()
         drops = [f'DROP TRIGGER "{name}"' for name, _ in guards]
         return flush(self, [*drops, *sql_list, *(sql for _, sql in guards)])

@@ -1,4 +1,5 @@
 from .credit import CreditApplication, CreditNote, CreditNoteLine, InvoiceReminder, Refund
+from .figures import MonthFigures, MonthVersion
 from .invoice import Invoice, InvoiceProforma
 from .numbering import NumberCounter
 from .outbox import OutboxJob
@@ -33,6 +34,8 @@ __all__ = [
     "Invoice",
     "InvoiceReminder",
     "InvoiceProforma",
+    "MonthFigures",
+    "MonthVersion",
     "NumberCounter",
     "OutboxJob",
     "PaySchedule",

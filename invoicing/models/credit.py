@@ -14,6 +14,8 @@ from django.db.models import F, Q
 
 from octoo_billing.money import format_units
 
+from .figures import credit_note_figures_triggers, credit_note_line_figures_triggers, refund_figures_triggers
+
 # What an issued credit note may still change: how its credit is used, and its delivery. The database refuses
 # any other change, and its deletion (these triggers on PostgreSQL; migration 0012 on SQLite).
 CREDIT_NOTE_WRITABLE_FIELDS = ("applied_units", "refunded_units", "pdf", "sent_at", "created_by")
@@ -62,6 +64,7 @@ class CreditNote(models.Model):
         triggers = [
             pgtrigger.ReadOnly(name="credit_note_frozen", exclude=list(CREDIT_NOTE_WRITABLE_FIELDS)),
             pgtrigger.Protect(name="credit_note_kept", operation=pgtrigger.Delete),
+            *credit_note_figures_triggers(),
         ]
 
     def __str__(self):
@@ -88,7 +91,10 @@ class CreditNoteLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount_units__gte=0) & Q(tax_units__gte=0), name="cn_line_positive"),
         ]
-        triggers = [pgtrigger.Protect(name="credit_note_line_kept", operation=pgtrigger.Update | pgtrigger.Delete)]
+        triggers = [
+            pgtrigger.Protect(name="credit_note_line_kept", operation=pgtrigger.Update | pgtrigger.Delete),
+            *credit_note_line_figures_triggers(),
+        ]
 
     @property
     def total_units(self) -> int:
@@ -155,6 +161,7 @@ class Refund(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["partner", "-refunded_on"])]
+        triggers = refund_figures_triggers()
 
     def __str__(self):
         invoice = self.invoice

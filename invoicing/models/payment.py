@@ -4,6 +4,8 @@ from django.db.models import F, Q
 
 from octoo_billing.money import format_units
 
+from .figures import payment_figures_triggers
+
 
 class Payment(models.Model):
     """Money received against an AR invoice (or paid out on an AP one). Partial payments are allowed."""
@@ -49,6 +51,7 @@ class Payment(models.Model):
                 name="payment_received_idx",
             )
         ]
+        triggers = payment_figures_triggers()
 
     def __str__(self):
         invoice = self.invoice

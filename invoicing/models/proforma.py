@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import F, Q
 
+from .figures import proforma_figures_triggers
+
 
 class Proforma(models.Model):
     class Status(models.TextChoices):
@@ -48,6 +50,7 @@ class Proforma(models.Model):
             models.Index(fields=["partner", "customer", "status", "service_date"]),
             models.Index(fields=["partner", "provider", "status", "service_date"]),
         ]
+        triggers = proforma_figures_triggers()
 
     def __str__(self):
         return self.number or f"Proforma #{self.pk}"

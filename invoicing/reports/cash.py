@@ -2,7 +2,8 @@
 
 Money in is what customers paid on AR invoices (by the day it was received). Money out is what was paid to
 providers on AP invoices (by the day it was paid) and what was refunded to customers (by the day the refund was
-made; pending and failed refunds moved no money). Net is in - out. Partner-scoped, two queries.
+made; pending and failed refunds moved no money). Net is in - out. Partner-scoped; the closed months' figures
+kept (invoicing.reports.kept), two queries for the rest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Min, Q, Sum
 
 from ..models import Invoice, Payment, Refund
+from .kept import figures_over
 from .periods import months
 
 
@@ -55,9 +57,36 @@ class CashReport:
     totals: CashRow = field(default_factory=CashRow)
 
 
+# A cash row's figures, in the order they are kept (invoicing.reports.kept).
+FIGURES = ("received_units", "refunded_units", "paid_out_units", "payments", "refunds")
+
+
 def cash_report(*, partner, date_from: datetime.date, date_to: datetime.date) -> CashReport:
-    """Money in and out of every month from ``date_from`` to ``date_to`` (inclusive). Two queries."""
+    """Money in and out of every month from ``date_from`` to ``date_to`` (inclusive). The closed months kept
+    (invoicing.reports.kept), two queries for the others."""
     rows = {month: CashRow(month=month) for month in months(date_from, date_to)}
+    figures = figures_over(
+        partner=partner,
+        kind="cash",
+        date_from=date_from,
+        date_to=date_to,
+        compute=lambda start, end: _cash_figures(partner, start, end),
+        dated_keys=True,
+    )
+    totals = CashRow()
+    for month, values in figures.items():
+        for row in (rows[month], totals):
+            for name, value in zip(FIGURES, values, strict=True):
+                setattr(row, name, getattr(row, name) + value)
+    return CashReport(date_from=date_from, date_to=date_to, rows=list(rows.values()), totals=totals)
+
+
+def _cash_figures(partner, date_from: datetime.date, date_to: datetime.date) -> dict[datetime.date, list[int]]:
+    figures: dict[datetime.date, list[int]] = {}
+
+    def row_for(day: datetime.date) -> list[int]:
+        return figures.setdefault(day.replace(day=1), [0] * len(FIGURES))
+
     # By day, added up by month here, off the payments' index alone: what was paid out is the payments on the
     # partner's AP invoices (a set of ids, hashed once), what came in all the others (AR), so no payment is joined
     # to its invoice.
@@ -69,10 +98,10 @@ def cash_report(*, partner, date_from: datetime.date, date_to: datetime.date) ->
         .annotate(units=Sum("amount_units"), n=Count("pk"), out_units=Sum("amount_units", filter=paid_out, default=0))
     )
     for item in payments:
-        row = rows[item["received_on"].replace(day=1)]
-        row.received_units += (item["units"] or 0) - item["out_units"]
-        row.paid_out_units += item["out_units"]
-        row.payments += item["n"]
+        row = row_for(item["received_on"])
+        row[0] += (item["units"] or 0) - item["out_units"]
+        row[2] += item["out_units"]
+        row[3] += item["n"]
     refunds = (
         Refund.objects.filter(
             partner=partner, status=Refund.Status.SUCCEEDED, refunded_on__gte=date_from, refunded_on__lte=date_to
@@ -82,17 +111,10 @@ def cash_report(*, partner, date_from: datetime.date, date_to: datetime.date) ->
         .annotate(units=Sum("amount_units"), n=Count("pk"))
     )
     for item in refunds:
-        row = rows[item["refunded_on"].replace(day=1)]
-        row.refunded_units += item["units"] or 0
-        row.refunds += item["n"]
-    totals = CashRow()
-    for row in rows.values():
-        totals.received_units += row.received_units
-        totals.refunded_units += row.refunded_units
-        totals.paid_out_units += row.paid_out_units
-        totals.payments += row.payments
-        totals.refunds += row.refunds
-    return CashReport(date_from=date_from, date_to=date_to, rows=list(rows.values()), totals=totals)
+        row = row_for(item["refunded_on"])
+        row[1] += item["units"] or 0
+        row[4] += item["n"]
+    return figures
 
 
 def cash_dates(*, partner) -> tuple[datetime.date | None, datetime.date | None]:

@@ -335,6 +335,8 @@ def test_revenue_costs_a_fixed_number_of_queries(client, staff_user, partner, re
     params = {"date_from": "2026-01-01", "date_to": "2026-03-31"}
 
     def count(by):
+        # once to compute and keep the closed months that changed (invoicing.reports.kept), then counted
+        client.get(url("report_revenue"), {**params, "by": by})
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(url("report_revenue"), {**params, "by": by}).status_code == 200
         return len(ctx.captured_queries)
