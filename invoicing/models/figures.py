@@ -9,10 +9,10 @@ so the figures are never stale after a commit. Changes dated in the current mont
 credit note) touch no row at all: concurrent issuers never wait on a shared row, and the current month is always
 computed from the invoices themselves.
 
-"Closed" is by the database's clock in UTC: a trigger counts a change dated before the first day of the current month
-(at the start of its transaction); the reports keep only months that ended before yesterday's month began
-(``invoicing.reports.kept.closed_before``), a day behind, so a month is never kept while a transaction that started
-before it closed could still change it without being counted.
+"Closed" is by the database's clock in UTC: a trigger counts a change dated before the first day of the month its
+transaction started in; the reports keep a month only from an hour after it ended (``CLOSING_LAG`` in
+invoicing.reports.kept), so a month is never kept while a transaction that started before it ended, and could still
+change it without being counted, is open.
 """
 
 import pgtrigger

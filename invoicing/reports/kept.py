@@ -25,10 +25,15 @@ Figures = dict[Hashable, list[int]]
 Compute = Callable[[datetime.date, datetime.date], Figures]
 
 
+# How far the reports' clock runs behind the triggers': longer than any transaction lasts (a write counts as closed
+# by the time its transaction started), and than the web and database servers' clocks can differ.
+CLOSING_LAG = datetime.timedelta(hours=1)
+
+
 def closed_before(now: datetime.datetime | None = None) -> datetime.date:
-    """The first month whose figures are not kept: yesterday's month (UTC), a day behind the triggers' clock."""
-    yesterday = (now or timezone.now()).astimezone(datetime.UTC).date() - datetime.timedelta(days=1)
-    return yesterday.replace(day=1)
+    """The first month whose figures are not kept: the current month in UTC, an hour (``CLOSING_LAG``) behind the
+    triggers' clock, so a month is kept only once no transaction that started before it ended is still open."""
+    return ((now or timezone.now()) - CLOSING_LAG).astimezone(datetime.UTC).date().replace(day=1)
 
 
 def figures_over(
