@@ -36,6 +36,7 @@ from .models import (
     Slip,
 )
 from .models.invoice import list_balance_expression
+from .reports.open_balances import open_figures
 from .workflow import proforma_adjust_refusal
 
 
@@ -107,16 +108,10 @@ class ServiceDetailParts(PageParts):
 def office_dashboard_figures(*, partner) -> OfficeDashboardFigures:
     today = timezone.localdate()
     ar = Invoice.objects.filter(partner=partner, kind=Invoice.Kind.AR)
-    # The open figures read the open invoices alone, off their own index (invoice_open_idx holds every column
-    # used here): the settled and void invoices are nearly all of a large partner's.
-    agg = ar.filter(status__in=Invoice.OPEN_STATUSES).aggregate(
-        open_total=Sum("total_units", default=0),
-        open_paid=Sum("paid_units", default=0),
-        open_children=Sum("children_units", default=0),
-        open_credited=Sum("credited_units", default=0),
-        open_count=Count("id"),
-        overdue_count=Count("id", filter=Q(status=Invoice.Status.OVERDUE) | Q(due_date__lt=today)),
-    )
+    # The open figures: the open balances kept per customer and due date (invoicing.reports.open_balances), not
+    # every open invoice (a large partner's open invoices can be a fifth of a million). Past due: due before today
+    # (what the hourly overdue marking then marks overdue).
+    owed = open_figures(partner=partner, today=today)
     # AR and AP drafts: both ranges of the status index
     drafts = Invoice.objects.filter(
         partner=partner, kind__in=Invoice.Kind.values, status=Invoice.Status.DRAFT
@@ -128,9 +123,9 @@ def office_dashboard_figures(*, partner) -> OfficeDashboardFigures:
     )
     return OfficeDashboardFigures(
         currency=partner.currency,
-        open_ar_units=agg["open_total"] - agg["open_paid"] - agg["open_children"] - agg["open_credited"],
-        open_ar_count=agg["open_count"],
-        overdue_count=agg["overdue_count"],
+        open_ar_units=owed["units"],
+        open_ar_count=owed["count"],
+        overdue_count=owed["overdue"],
         drafts_to_issue=drafts["ar"],
         ap_drafts=drafts["ap"],
         uninvoiced_proformas=uninvoiced["count"],

@@ -1,5 +1,5 @@
 from .credit import CreditApplication, CreditNote, CreditNoteLine, InvoiceReminder, Refund
-from .figures import MonthFigures, MonthVersion
+from .figures import MonthFigures, MonthVersion, OpenBalance
 from .invoice import Invoice, InvoiceProforma
 from .numbering import NumberCounter
 from .outbox import OutboxJob
@@ -37,6 +37,7 @@ __all__ = [
     "MonthFigures",
     "MonthVersion",
     "NumberCounter",
+    "OpenBalance",
     "OutboxJob",
     "PaySchedule",
     "Payment",

@@ -8,7 +8,7 @@ from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from customers.models import Customer
 from octoo_billing.triggers import plpgsql_refuse
 
-from .figures import invoice_figures_triggers
+from .figures import invoice_figures_triggers, open_balance_triggers
 
 # What an issued invoice may still change, and what changes it. Issuing freezes every other column: the
 # database refuses the change (the triggers below on PostgreSQL; migration 0005_integrity_guards on SQLite).
@@ -332,7 +332,7 @@ class Invoice(models.Model):
             models.Index(fields=["partner", "customer", "status"]),
             models.Index(fields=["partner", "provider", "status"]),
         ]
-        triggers = [*issued_invoice_triggers(), *invoice_figures_triggers()]
+        triggers = [*issued_invoice_triggers(), *invoice_figures_triggers(), *open_balance_triggers()]
 
     def __str__(self):
         return self.number or f"Draft {self.get_kind_display().split()[0]} #{self.pk}"
