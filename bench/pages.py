@@ -186,6 +186,7 @@ def build_page_world(*, invoices: int = INVOICES, slug: str = "bench-pages", use
     from django.db import connection
 
     from customers.models import BillingContact, Customer, Partner, StaffMembership
+    from invoicing.reports.open_balances import open_balances_compact
 
     today = datetime.date.today()
     partner = Partner.objects.create(name=f"Bench Pages Partner {slug}", slug=slug, ar_prefix="BP")
@@ -200,6 +201,8 @@ def build_page_world(*, invoices: int = INVOICES, slug: str = "bench-pages", use
     )
     _insert_invoices(partner, customers, today, invoices)
     _insert_payments(partner, today)
+    # What the worker's hourly schedule does: the open balances the COPY added, folded per customer and due date.
+    open_balances_compact(partner_id=partner.pk)
     user = get_user_model().objects.create_user(username, password=None)
     StaffMembership.objects.create(user=user, partner=partner, role=StaffMembership.Role.BILLING_ADMIN)
     if connection.vendor == "postgresql":

@@ -154,3 +154,15 @@ def test_kept_figures_add_up_to_what_the_documents_give(partner, customer, close
     assert {row.key: [row.count, row.net_units, row.tax_units, row.cost_units] for row in kept.rows if row.count} == {
         key: values[:4] for key, values in computed.items() if values[0]
     }
+
+
+def test_closed_months_keep_leaves_the_dashboard_nothing_to_compute(partner, closed_invoice):
+    from invoicing.overviews import closed_months_keep, office_dashboard
+
+    closed_months_keep(partner=partner)
+    kinds = set(MonthFigures.objects.filter(partner=partner, month=CLOSED).values_list("kind", flat=True))
+    assert kinds == {"billed", "cash", "revenue-month", "revenue-customer", "revenue-provider", "revenue-expense_code"}
+    _, queries = _queries(lambda: office_dashboard(partner=partner))
+    closed_months_keep(partner=partner)  # nothing changed: each kind's kept months read back, none computed again
+    assert MonthFigures.objects.filter(partner=partner, month=CLOSED).count() == len(kinds)
+    assert _queries(lambda: office_dashboard(partner=partner))[1] == queries
