@@ -22,7 +22,6 @@ from .filters.work import UNPRICED
 from .invoices_from_proformas import uninvoiced
 from .models import BillingRun, Invoice, Proforma, Quote, Service
 from .reports import (
-    REVENUE_GROUPINGS,
     AgingReport,
     CashReport,
     Range,
@@ -200,16 +199,3 @@ def office_dashboard(*, partner, today: datetime.date | None = None) -> OfficeDa
         by_provider=revenue_report(**span, by="provider"),
         by_code=revenue_report(**span, by="expense_code"),
     )
-
-
-def closed_months_keep(*, partner, today: datetime.date | None = None) -> None:
-    """Computes and keeps what the dashboard and the reports read of the last twelve months' closed months (what is
-    kept and current already costs one query a report), so that the first look after a month closes, or after a
-    change in a closed month, does not compute them on a request (invoicing.reports.kept). The worker's hourly
-    schedule calls it for every partner."""
-    period = last_months(today or timezone.localdate())
-    span = {"partner": partner, "date_from": period.date_from, "date_to": period.date_to}
-    billed_by_month(**span)
-    cash_report(**span)
-    for by, _ in REVENUE_GROUPINGS:
-        revenue_report(**span, by=by)

@@ -27,6 +27,7 @@ from .models import BillingRun
 from .outbox_work import outbox_share
 from .proformas import proformas_sweep
 from .reminders import reminders_queue
+from .reports.keeping import report_figures_upkeep
 from .runs import run_execute, runs_scheduled
 from .statement_delivery import statements_monthly_queue
 
@@ -97,3 +98,9 @@ def statements_task() -> dict:
     customer with monthly statements on, queued once per customer and month (invoicing.statement_delivery)."""
     report = statements_monthly_queue()
     return {"queued": report.queued, "already": report.already}
+
+
+def report_figures_task() -> int:
+    """Hourly: every partner's open balances folded and the closed months the dashboard and the reports read kept
+    (invoicing.reports.keeping), so no request computes them."""
+    return report_figures_upkeep()

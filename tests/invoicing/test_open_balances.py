@@ -117,3 +117,16 @@ def test_a_past_date_or_an_invoice_issued_after_the_date_reads_the_invoices(part
     # as of today the invoice issued tomorrow is not owed yet
     assert customer_aging(customer=customer, as_of=TODAY).total == 3000
     assert Invoice.objects.filter(partner=partner).aggregate(owed=Sum(F("total_units")))["owed"] == 4000
+
+
+def test_the_hourly_task_folds_the_open_balances_and_keeps_the_closed_months(partner, customer, monkeypatch):
+    from invoicing.models import MonthFigures
+    from invoicing.tasks import report_figures_task
+
+    for days in (200, 150, 70):
+        issued_invoice(customer, [5000], issue_date=_days(days))
+    before = _aging_both_ways(partner, monkeypatch)[1]
+    assert report_figures_task() >= 1
+    assert OpenBalance.objects.filter(partner=partner).count() == 2  # the two long past due dates folded into one
+    assert MonthFigures.objects.filter(partner=partner, kind="revenue-month").exists()
+    assert _aging_both_ways(partner, monkeypatch) == (before, before)

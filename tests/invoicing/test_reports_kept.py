@@ -157,7 +157,8 @@ def test_kept_figures_add_up_to_what_the_documents_give(partner, customer, close
 
 
 def test_closed_months_keep_leaves_the_dashboard_nothing_to_compute(partner, closed_invoice):
-    from invoicing.overviews import closed_months_keep, office_dashboard
+    from invoicing.overviews import office_dashboard
+    from invoicing.reports.keeping import closed_months_keep
 
     closed_months_keep(partner=partner)
     kinds = set(MonthFigures.objects.filter(partner=partner, month=CLOSED).values_list("kind", flat=True))

@@ -16,6 +16,8 @@ SCHEDULES = {
     # After-commit work (PDF, e-mail, charge) still due: failed attempts after their backoff, jobs whose worker
     # died; most jobs are drained right after their commit, this catches the rest.
     "Deliver issued invoices (outbox)": ("invoicing.tasks.outbox_task", Schedule.MINUTES, 1),
+    # The open balances folded and the closed months kept (invoicing.reports.keeping): no report computes them.
+    "Keep report figures": ("invoicing.tasks.report_figures_task", Schedule.HOURLY, None),
     # The worker's heartbeat, read by /readyz (ops app; named, not imported: ops sits above invoicing).
     "Worker heartbeat": ("ops.tasks.worker_heartbeat_task", Schedule.MINUTES, 1),
 }
