@@ -130,10 +130,13 @@ def coupon_applies(scope: CouponScope, slip: Slip, *, service_type_id=None, offe
     return offer_id is not None and offer_id in scope.extra_offer_ids
 
 
-def coupon_slips(coupon: Coupon, eligible: list[Slip], *, partner_id: int, currency: str, position: int) -> list[Slip]:
+def coupon_slips(
+    coupon: Coupon, eligible: list[Slip], *, partner_id: int, currency: str, position: int, line=Slip
+) -> list[Slip]:
     """The discount lines of ``coupon`` on the ``eligible`` lines: one per tax rate, each with a negative amount
     and that rate, so tax is charged on the discounted amount. A fixed amount is spread over the rates in
-    proportion to their amounts and never exceeds them."""
+    proportion to their amounts and never exceeds them. ``line``: the class of the lines made (``Slip``, or the
+    sweep's ``pricing.PricedSlip``)."""
     bases: dict[Decimal, int] = defaultdict(int)
     for slip in eligible:
         bases[slip.tax_rate] += max(slip.bill_amount_units - slip.line_discount_units, 0)
@@ -152,7 +155,7 @@ def coupon_slips(coupon: Coupon, eligible: list[Slip], *, partner_id: int, curre
             continue
         slips.append(
             slip_price(
-                Slip(
+                line(
                     partner_id=partner_id,
                     slip_type=Slip.Type.COUPON,
                     description=label if len(rates) == 1 else f"{label}, {rate.normalize():f}% tax",

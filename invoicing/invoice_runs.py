@@ -16,9 +16,11 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from customers.models import Customer, Provider
+from expense_codes.models import AppliedExpenseCode
 
+from .fast_writes import tables_analyze_stale
 from .invoices_from_proformas import ap_invoices_generate_many, ar_invoices_generate_many, uninvoiced
-from .models import Invoice, Proforma
+from .models import Invoice, InvoiceProforma, Proforma
 from .schedules import closed_period
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ def _run_in_chunks(parties, generate_many, run: InvoiceRun, what: str, progress=
         progress(RunProgress(total=len(parties), done=0))
     for start in range(0, len(parties), RUN_CHUNK):
         chunk = parties[start : start + RUN_CHUNK]
+        # the tables a chunk reads and the run fills, with statistics once the run has grown them (fast_writes)
+        tables_analyze_stale(Proforma, Invoice, InvoiceProforma, AppliedExpenseCode)
         made, failed = [], []
         try:
             made = generate_many(chunk)

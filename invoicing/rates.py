@@ -8,6 +8,7 @@ them.
 from __future__ import annotations
 
 import datetime
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -22,6 +23,8 @@ from .pricing import slip_price
 from .schedules import apply_time_policy, hours, split_by_pay_schedule
 
 RATE_STEP = Decimal("0.0001")
+WORKED_KEPT = 10_000  # distinct (start, end) splits a RateBook keeps
+FOUND_KEPT = 50_000  # distinct rate look-ups a RateBook keeps
 
 
 class HolidayCalendar:
@@ -86,9 +89,34 @@ class RateBook:
         own = dict(Holiday.objects.filter(partner=partner).values_list("date", "name"))
         self.holidays = HolidayCalendar(partner, own)
         self._coupons: dict[int, tuple[Coupon, CouponScope]] = {}
+        self._worked: dict[tuple, OrderedDict[str, int]] = {}
+        self._found: dict[tuple, tuple[Rate | None, str]] = {}
+
+    def worked(self, starts_at: datetime.datetime, ends_at: datetime.datetime) -> OrderedDict[str, int]:
+        """The minutes worked under each pay schedule (``schedules.split_by_pay_schedule``), split once per distinct
+        start and end: a sweep prices many services of the same hours. Shared: read it, never change it."""
+        key = (starts_at, ends_at)
+        found = self._worked.get(key)
+        if found is None:
+            if len(self._worked) >= WORKED_KEPT:  # a bound on memory over a long sweep
+                self._worked.clear()
+            found = self._worked[key] = split_by_pay_schedule(
+                starts_at, ends_at, partner=self.partner, holidays=self.holidays
+            )
+        return found
 
     def find(self, side: str, slip_type: str, schedule: str, service_type_id, party_id) -> tuple[Rate | None, str]:
-        """The rate row that prices ``side`` ("bill" or "pay") and which precedence level it matched at."""
+        """The rate row that prices ``side`` ("bill" or "pay") and which precedence level it matched at (looked up
+        once per distinct question: a sweep asks the same ones for every service of a customer)."""
+        key = (side, slip_type, schedule, service_type_id, party_id)
+        found = self._found.get(key)
+        if found is None:
+            if len(self._found) >= FOUND_KEPT:  # a bound on memory over a long sweep
+                self._found.clear()
+            found = self._found[key] = self._lookup(side, slip_type, schedule, service_type_id, party_id)
+        return found
+
+    def _lookup(self, side: str, slip_type: str, schedule: str, service_type_id, party_id) -> tuple[Rate | None, str]:
         attr = "bill_rate_units" if side == "bill" else "pay_rate_units"
         own, of_party, of_type, default = self.PRECEDENCE[side]
         candidates = []
@@ -156,15 +184,21 @@ class SlipSource:
     note: str = ""
 
 
-def service_slips(service: Service, book: RateBook, *, explain: bool = False, extras=None) -> list[Slip]:
+def service_slips(
+    service: Service, book: RateBook, *, explain: bool = False, extras=None, customer=None, line=Slip
+) -> list[Slip]:
     """Price a service into slips (not saved). Raises PricingError when a needed rate is missing.
 
     Seed 001's order: the lines from the service and its cart, the zone's price rule (multiplier on the service
     rate, surcharge line), discounts (the customer's subscription discount on each line, then the coupon's own
     line), and tax from the zone of the service address on what is left. Each time side follows its own policy.
     With ``explain`` each slip carries ``source`` (a ``SlipSource``). ``extras`` replaces the service's own (a
-    service built in memory for a preview has none to query)."""
-    customer = service.request.customer
+    service built in memory for a preview has none to query).
+
+    The sweep (``invoicing.proformas``) prices plain rows instead of model instances: ``service`` is then any
+    object with the attributes read here (``SweptService``), ``customer`` its customer (instead of
+    ``service.request.customer``) and ``line`` ``pricing.PricedSlip`` (instead of ``Slip``): the same values."""
+    customer = service.request.customer if customer is None else customer
     zone = service.zone or customer.zone
     tax_rate = zone.tax_rate if zone else Decimal(0)
     multiplier = zone.price_multiplier if zone else Decimal(1)
@@ -175,7 +209,7 @@ def service_slips(service: Service, book: RateBook, *, explain: bool = False, ex
     eligible: list[Slip] = []
 
     def add(slip_type, description, quantity, bill, pay, *, schedule="", taxed=True, discounted=True, **extra):
-        slip = Slip(
+        slip = line(
             partner_id=service.partner_id,
             slip_type=slip_type,
             pay_schedule=schedule,
@@ -210,7 +244,7 @@ def service_slips(service: Service, book: RateBook, *, explain: bool = False, ex
         source = SlipSource(bill, bill_level, pay, pay_level) if explain else None
         return bill.bill_rate_units, pay.pay_rate_units if pay is not None else Decimal(0), source
 
-    worked = split_by_pay_schedule(service.starts_at, service.ends_at, partner=book.partner, holidays=book.holidays)
+    worked = book.worked(service.starts_at, service.ends_at)
     bill_policy, pay_policy = book.policies_for(customer.pk, service.provider_id)
     bill_minutes = apply_time_policy(worked, bill_policy)
     pay_minutes = apply_time_policy(worked, pay_policy)
@@ -285,7 +319,12 @@ def service_slips(service: Service, book: RateBook, *, explain: bool = False, ex
         )
     if coupon is not None:
         discounts = coupon_slips(
-            coupon, eligible, partner_id=service.partner_id, currency=book.partner.currency, position=len(slips) + 1
+            coupon,
+            eligible,
+            partner_id=service.partner_id,
+            currency=book.partner.currency,
+            position=len(slips) + 1,
+            line=line,
         )
         if explain:
             for slip in discounts:

@@ -3,12 +3,14 @@ rows bulk_create writes from model instances; the run's audit rows carry the sam
 
 from decimal import Decimal
 
+import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
 from django.forms.models import model_to_dict
 
 from audit.models import AuditEvent
 from audit.recording import audit_fields
-from invoicing.fast_writes import AUDIT_FIELDS, rows_write
+from invoicing.fast_writes import AUDIT_FIELDS, STALE_MIN_ROWS, rows_write, tables_analyze_stale
 from invoicing.models import Proforma, Slip
 from invoicing.proformas import SLIP_FIELDS
 
@@ -63,3 +65,31 @@ def test_a_run_audit_row_matches_audit_fields(partner, customer):
     fast = AuditEvent.objects.exclude(pk=plain.pk).get(action="generate", target_id=proforma.pk)
     assert _row(fast) == _row(plain)
     assert fast.at is not None and fast.data == {"service_id": 7}
+
+
+def _audit_rows_load(partner, proforma, count: int) -> None:
+    target_type = ContentType.objects.get_for_model(Proforma).pk
+    rows_write(AuditEvent, AUDIT_FIELDS, [(partner.pk, target_type, proforma.pk, "generate", "confirmed", {})] * count)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # the counts of this backend, visible at once
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_table_loaded_past_its_statistics_is_analysed_once_until_it_grows_again(partner, customer):
+    proforma = Proforma.objects.create(
+        partner=partner, customer=customer, service_date="2025-01-31", number="PF-1", status="confirmed"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE invoicing_auditevent")
+    _audit_rows_load(partner, proforma, STALE_MIN_ROWS // 2)
+    assert tables_analyze_stale(AuditEvent, Proforma) == []  # a few rows more: its statistics still hold
+
+    _audit_rows_load(partner, proforma, STALE_MIN_ROWS)
+    with transaction.atomic():  # never inside a transaction (ANALYZE would hold its lock until COMMIT)
+        assert tables_analyze_stale(AuditEvent) == []
+    assert tables_analyze_stale(AuditEvent, Proforma) == ["invoicing_auditevent"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'invoicing_auditevent'")
+        assert cursor.fetchone()[0] >= STALE_MIN_ROWS
+    assert tables_analyze_stale(AuditEvent, Proforma) == []

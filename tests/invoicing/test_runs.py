@@ -6,9 +6,10 @@ import datetime
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
-from invoicing import invoice_runs, runs, tasks
+from invoicing import fast_writes, invoice_runs, runs, tasks
 from invoicing.delivery import invoice_resend_queue
 from invoicing.errors import BillingError, BillingRuleError, RunAlreadyOpen
 from invoicing.lifecycle import invoice_void
@@ -414,3 +415,36 @@ def test_progress_is_committed_chunk_by_chunk_for_other_connections_to_see(setti
     monkeypatch.setattr(runs._ProgressRecorder, "__call__", spy)
     runs.run_execute(run.pk)
     assert seen == [0, 1, 2, 3]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_analyses_the_tables_it_reads_once_they_outgrew_their_statistics(monkeypatch):
+    """Without statistics the planner hash-joined every invoice link written so far into each chunk's read of its
+    proformas (issue 15: an AR run of 10,000 customers took 17x the time of 1,000). The run analyses a table its
+    chunks read once it has outgrown what its statistics counted (``fast_writes.tables_analyze_stale``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE invoicing_proforma, invoicing_invoice")  # statistics of empty tables
+    partner = PartnerFactory()
+    for _ in range(2):
+        customer_with_work(partner)
+    monkeypatch.setattr(fast_writes, "STALE_MIN_ROWS", 0)  # so two proformas outgrow them
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # this connection's counts, visible at once
+    analysed = _last_analyze()
+
+    run = invoice_runs.ar_run(partner=partner, on_date=timezone.localdate())
+
+    assert len(run.invoices) == 2
+    after = _last_analyze()
+    assert after["invoicing_proforma"] != analysed["invoicing_proforma"]  # outgrown: analysed before the chunk
+    assert after["invoicing_invoice"] == analysed["invoicing_invoice"]  # nothing written yet when the chunk began
+
+
+def _last_analyze() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, last_analyze FROM pg_stat_user_tables "
+            "WHERE relname IN ('invoicing_proforma', 'invoicing_invoice')"
+        )
+        return dict(cursor.fetchall())
