@@ -188,12 +188,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='monthfigures',
             name='partner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.partner'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.partner'),
         ),
         migrations.AddField(
             model_name='monthversion',
             name='partner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.partner'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.partner'),
         ),
         migrations.AddConstraint(
             model_name='monthfigures',

@@ -84,12 +84,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='openbalance',
             name='customer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer'),
         ),
         migrations.AddField(
             model_name='openbalance',
             name='partner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.partner'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.partner'),
         ),
         migrations.AddIndex(
             model_name='openbalance',

@@ -167,11 +167,15 @@ def proforma_figures_triggers() -> list:
     ]
 
 
+# The kept figures' links to partners and customers are not foreign keys in the database: a trigger's INSERT would
+# take a key-share lock on the customer (or partner) row at COMMIT, behind any transaction holding it FOR UPDATE (an AR
+# run locks its customers) while that one waits for the invoice the trigger's statement updated: a deadlock.
+# Partners and customers are never deleted while they have invoices (PROTECT), so nothing is left pointing nowhere.
 class MonthVersion(models.Model):
     """How many changes a closed month of a partner has had: counted by the triggers above, in the transaction of
     each change. No row: none yet (version 0)."""
 
-    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     month = models.DateField()  # its first day
     version = models.BigIntegerField(default=0)
 
@@ -183,7 +187,7 @@ class MonthFigures(models.Model):
     """One kind of a closed month's figures (say revenue by customer), as computed at ``version`` of the month:
     ``rows`` holds [key, [integers]] pairs (invoicing.reports.kept)."""
 
-    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     month = models.DateField()
     kind = models.CharField(max_length=40)
     version = models.BigIntegerField()
@@ -269,8 +273,8 @@ class OpenBalance(models.Model):
     sum of a partner's rows, per customer and due date, is what its open invoices owe today, and their number. The
     triggers above add rows; ``invoicing.reports.open_balances.open_balances_compact`` folds them up (hourly)."""
 
-    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     due_date = models.DateField(null=True)
     units = models.BigIntegerField()
     invoices = models.IntegerField()
