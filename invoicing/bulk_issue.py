@@ -7,13 +7,17 @@ stopping the others (``strict=True``: the first refusal is raised and nothing is
 its drafts expects).
 
 Per chunk of ``CHUNK`` drafts it runs: one locking SELECT of the invoices (ascending id: the lock order of
-``invoicing.locking``), one read each of their customers, providers, partners and billing contacts, one grouped
-sums query over their lines; then, for the whole call, the outbox rows (one INSERT per chunk), the numbers as one
-block per partner and series (one UPDATE of the counter), the invoices' issue columns (one ``UPDATE ... FROM
-unnest`` per chunk on PostgreSQL, ``executemany`` elsewhere) and the audit rows (one COPY per chunk on
-PostgreSQL). The numbers are taken last, so the counter row stays locked only through the invoice UPDATE, the
-audit rows and the COMMIT. The checks are the workflow's own (``action_check("issue", ...)``, the stale-status
-check) and the fields are set by ``lifecycle.issue_fill``, the code the one-by-one issue runs.
+``invoicing.locking``), a read each of the partners, customers, providers and billing contacts not yet read in this
+call (a run's chunks share them), one grouped sums query over their lines; then, for the whole call, the outbox
+rows (one INSERT per chunk), the numbers as one block per partner and series (one UPDATE of the counter), and per
+chunk one statement for the invoices' issue columns and their audit rows (``issue_write``: on PostgreSQL an ``UPDATE
+... FROM json_to_recordset`` with the audit rows' INSERT; ``executemany`` and ``rows_insert`` elsewhere). On
+PostgreSQL the rows go as one JSON parameter each, parsed once into typed columns by the server, and a column with
+the same value in every row (the status, the dates, the actor) as one parameter: no model instances and no
+per-value quoting. The numbers are taken last, so the counter row stays locked only through the writes and the
+COMMIT. The checks are the workflow's own (``action_check("issue", ...)``, the stale-status check) and the fields
+are set by ``lifecycle.issue_fill``, the code the one-by-one issue runs; it writes through ``issue_outbox_add`` and
+``issue_write`` too.
 
 Used by the office's bulk issue (``invoicing.bulk``), by runs that issue what they generate
 (``invoicing.invoices_from_proformas``) and by the benchmark (``bench/issuing.py``).
@@ -27,6 +31,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -80,36 +86,37 @@ def invoices_issue_bulk(
         return result
     ready: dict[int, Invoice] = {}
     ids = sorted(order)
+    related = _Related()
+    issued_at = timezone.now()  # one moment for the whole issue, as it commits at once
     for start in range(0, len(ids), CHUNK):
-        ready.update(_prepare(ids[start : start + CHUNK], user, issue_date, expected_status, actor, result.refused))
+        chunk = ids[start : start + CHUNK]
+        ready.update(_prepare(chunk, related, issued_at, user, issue_date, expected_status, actor, result.refused))
     if strict and result.refused:
         raise next(result.refused[pk] for pk in order if pk in result.refused)
     issued = [ready[pk] for pk in order if pk in ready]
     if not issued:
         return result
     for start in range(0, len(issued), CHUNK):
-        _outbox_add(issued[start : start + CHUNK], deliver)
+        issue_outbox_add(issued[start : start + CHUNK], deliver=deliver)
     _numbers_take(issued)  # last but the writes: the counter rows stay locked from here to COMMIT
     now = timezone.now()
     for start in range(0, len(issued), CHUNK):
-        chunk = issued[start : start + CHUNK]
-        _invoices_update(chunk, now)
-        _audit_add(chunk, user)
+        issue_write(issued[start : start + CHUNK], user=user, now=now)
     result.issued = issued
     return result
 
 
-def _prepare(ids, user, issue_date, expected_status, actor, refused) -> dict[int, Invoice]:
+def _prepare(ids, related: _Related, now, user, issue_date, expected_status, actor, refused) -> dict[int, Invoice]:
     """Lock a chunk of drafts (ascending id), read what their issue needs, check them and fill them in."""
     locked = {
         invoice.pk: invoice
-        for invoice in Invoice.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+        for invoice in Invoice.objects.select_for_update(of=("self",)).filter(_ids_in(ids)).order_by("pk")
     }
     for pk in ids:
         if pk not in locked:
             refused[pk] = _Missing(f"Invoice #{pk} no longer exists.")
     invoices = list(locked.values())
-    _related_attach(invoices)
+    related.attach(invoices)
     ready = []
     for invoice in invoices:
         stale = stale_refusal(invoice, expected_status)
@@ -122,7 +129,7 @@ def _prepare(ids, user, issue_date, expected_status, actor, refused) -> dict[int
             continue
         ready.append(invoice)
     sums = invoices_lines_sums([invoice.pk for invoice in ready])
-    contacts = _default_contacts(
+    contacts = related.default_contacts(
         [i.customer_id for i in ready if i.kind == Invoice.Kind.AR and not i.billing_contact_id]
     )
     prepared = {}
@@ -133,6 +140,7 @@ def _prepare(ids, user, issue_date, expected_status, actor, refused) -> dict[int
                 invoice,
                 issue_date=issue_date or timezone.localdate(timezone=invoice.partner.tzinfo),
                 default_contact=lambda invoice=invoice: contacts.get(invoice.customer_id),
+                now=now,
             )
         except BillingError as error:
             refused[invoice.pk] = error
@@ -141,28 +149,59 @@ def _prepare(ids, user, issue_date, expected_status, actor, refused) -> dict[int
     return prepared
 
 
-def _related_attach(invoices: list[Invoice]) -> None:
-    """Put each invoice's partner, customer, provider and billing contact in place, read once per chunk."""
-    partners = Partner.objects.in_bulk({i.partner_id for i in invoices})
-    customers = Customer.objects.in_bulk({i.customer_id for i in invoices if i.customer_id})
-    providers = Provider.objects.in_bulk({i.provider_id for i in invoices if i.provider_id})
-    contacts = BillingContact.objects.in_bulk({i.billing_contact_id for i in invoices if i.billing_contact_id})
-    for invoice in invoices:
-        invoice.partner = partners[invoice.partner_id]
-        invoice.customer = customers.get(invoice.customer_id)
-        invoice.provider = providers.get(invoice.provider_id)
-        invoice.billing_contact = contacts.get(invoice.billing_contact_id)
+def _ids_in(ids, name: str = "pk") -> Q:
+    """``name`` in ``ids``: on PostgreSQL one array parameter (``= ANY``), not a placeholder per id to bind."""
+    if connection.vendor == "postgresql":
+        literal = "{" + ",".join(str(int(pk)) for pk in ids) + "}"  # one text parameter: nothing to quote per id
+        return Q(**{f"{name}__in": RawSQL("SELECT unnest(%s::bigint[])", [literal])})
+    return Q(**{f"{name}__in": ids})
 
 
-def _default_contacts(customer_ids) -> dict[int, BillingContact]:
-    if not customer_ids:
-        return {}
-    rows = BillingContact.objects.filter(customer_id__in=set(customer_ids), is_default=True)
-    return {contact.customer_id: contact for contact in rows}
+class _Related:
+    """The partners, customers, providers and billing contacts of a call's drafts, each read once per call (a
+    run's chunks share customers), and put in place on each invoice."""
+
+    def __init__(self):
+        self.partners: dict[int, Partner] = {}
+        self.customers: dict[int, Customer] = {}
+        self.providers: dict[int, Provider] = {}
+        self.contacts: dict[int, BillingContact] = {}
+        self.defaults: dict[int, BillingContact | None] = {}  # by customer id; None: it has no default
+
+    def attach(self, invoices: list[Invoice]) -> None:
+        for known, model, attname in (
+            (self.partners, Partner, "partner_id"),
+            (self.customers, Customer, "customer_id"),
+            (self.providers, Provider, "provider_id"),
+            (self.contacts, BillingContact, "billing_contact_id"),
+        ):
+            missing = {pk for i in invoices if (pk := getattr(i, attname)) is not None and pk not in known}
+            if missing:
+                known.update({obj.pk: obj for obj in model.objects.filter(_ids_in(missing))})
+        cache = [
+            (Invoice.partner.field, self.partners, "partner_id"),
+            (Invoice.customer.field, self.customers, "customer_id"),
+            (Invoice.provider.field, self.providers, "provider_id"),
+            (Invoice.billing_contact.field, self.contacts, "billing_contact_id"),
+        ]
+        for invoice in invoices:
+            for field_, known, attname in cache:  # the ids are the invoice's own: only the cache is filled
+                pk = getattr(invoice, attname)
+                field_.set_cached_value(invoice, known.get(pk) if pk is not None else None)
+
+    def default_contacts(self, customer_ids) -> dict[int, BillingContact]:
+        """Each customer's default billing contact (read once per call), by customer id; none left out."""
+        missing = set(customer_ids) - self.defaults.keys()
+        if missing:
+            self.defaults.update(dict.fromkeys(missing))
+            rows = BillingContact.objects.filter(_ids_in(missing, "customer_id"), is_default=True)
+            self.defaults.update({contact.customer_id: contact for contact in rows})
+        return {pk: self.defaults[pk] for pk in customer_ids if self.defaults[pk] is not None}
 
 
-def _outbox_add(invoices: list[Invoice], deliver: bool) -> None:
-    """Each invoice's delivery work, as ``outbox.outbox_add`` writes it (one job per kind, an existing one left)."""
+def issue_outbox_add(invoices: list[Invoice], *, deliver: bool = True) -> None:
+    """Each issued invoice's delivery work (the issue action's effects), as ``outbox.outbox_add`` writes it (one
+    job per kind, an existing one left), in one INSERT; the one-by-one issue adds its own through here too."""
     now = timezone.now()
     jobs = [
         {"partner_id": invoice.partner_id, "invoice_id": invoice.pk, "kind": kind, "key": job_key(kind, invoice.pk)}
@@ -192,54 +231,15 @@ def _numbers_take(invoices: list[Invoice]) -> None:
             invoice.number = format_number(prefix, invoice.issue_date.year, sequence)  # its own issue year
 
 
-_UPDATE_FIELDS = [name for name in ISSUE_FIELDS if name != "updated_at"]
-
-
-def _invoices_update(invoices: list[Invoice], now: datetime.datetime) -> None:
-    """Write the issue's columns (``lifecycle.ISSUE_FIELDS``, as ``save(update_fields=...)`` does) of a chunk:
-    one ``UPDATE ... FROM`` the rows sent as one JSON array on PostgreSQL, ``executemany`` elsewhere."""
-    meta = Invoice._meta
-    fields = [meta.get_field(name) for name in _UPDATE_FIELDS]
-    updated_at = meta.get_field("updated_at")
+def issue_write(invoices: list[Invoice], *, user=None, now: datetime.datetime | None = None) -> None:
+    """Write issued invoices (numbered, filled in by ``lifecycle.issue_fill``): their issue's columns
+    (``lifecycle.ISSUE_FIELDS``, as ``save(update_fields=...)`` writes them) and one ``issue`` audit row each (as
+    ``audit_record`` writes it). On PostgreSQL one statement (``UPDATE ... FROM json_to_recordset`` with the audit
+    rows' INSERT), the rows sent as JSON, each parsed once into typed columns; elsewhere ``executemany`` and
+    ``rows_insert``. The one-by-one issue (``lifecycle.invoice_issue``) writes through here too."""
+    now = now or timezone.now()
     for invoice in invoices:
         invoice.updated_at = now  # auto_now, as save() would set it
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    if connection.vendor == "postgresql":
-        columns = [quote(f.column) for f in fields]
-        rows = [[invoice.pk, *(getattr(invoice, f.attname) for f in fields)] for invoice in invoices]
-        values = ", ".join(
-            [
-                "(r->>0)::bigint AS id",
-                *(
-                    f"(r->>{i})::{f.db_type(connection)} AS {c}"
-                    for i, (f, c) in enumerate(zip(fields, columns, strict=True), 1)
-                ),
-            ]
-        )
-        sets = ", ".join(f"{column} = v.{column}" for column in columns)
-        sql = (
-            f"UPDATE {table} SET {sets}, {quote(updated_at.column)} = %s "  # noqa: S608 (names only)
-            f"FROM (SELECT {values} FROM json_array_elements(%s::json) AS r) AS v WHERE {table}.id = v.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [now, _json(rows)])
-        return
-    sets = ", ".join(f"{quote(f.column)} = %s" for f in [*fields, updated_at])
-    rows = [
-        [
-            *(f.get_db_prep_save(getattr(invoice, f.attname), connection) for f in fields),
-            updated_at.get_db_prep_save(now, connection),
-            invoice.pk,
-        ]
-        for invoice in invoices
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", rows)  # noqa: S608 (names only)
-
-
-def _audit_add(invoices: list[Invoice], user) -> None:
-    """One ``issue`` audit row per invoice, as ``audit_record`` writes it (one INSERT on PostgreSQL)."""
     events = [
         audit_fields(
             target=invoice,
@@ -252,13 +252,66 @@ def _audit_add(invoices: list[Invoice], user) -> None:
         for invoice in invoices
     ]
     if connection.vendor != "postgresql":
+        _invoices_update(invoices, now)
         rows_insert(AuditEvent, [AuditEvent(**event) for event in events])
         return
     rows = []
     for event in events:
         actor, target_type = event.pop("actor"), event.pop("target_type")
         rows.append({**event, "actor_id": actor.pk if actor else None, "target_type_id": target_type.pk})
-    _pg_insert(AuditEvent, rows, now=timezone.now())
+    update, update_params = _update_sql(invoices, now)
+    insert, insert_params = _insert_sql(AuditEvent, rows, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH issued AS ({update}) {insert}", [*update_params, *insert_params])
+
+
+_UPDATE_FIELDS = [Invoice._meta.get_field(name) for name in ISSUE_FIELDS if name != "updated_at"]
+
+
+def _update_sql(invoices: list[Invoice], now: datetime.datetime) -> tuple[str, list]:
+    """The UPDATE of the issue's columns, for PostgreSQL: a column with the same value in every row is one
+    parameter; the others come from one JSON array of the rows (``json_to_recordset``)."""
+    quote = connection.ops.quote_name
+    table = quote(Invoice._meta.db_table)
+    values = {f: [getattr(invoice, f.attname) for invoice in invoices] for f in _UPDATE_FIELDS}
+    same = {f: column[0] for f, column in values.items() if _all_same(column)}
+    varying = [f for f in _UPDATE_FIELDS if f not in same]
+    sets = [f"{quote(f.column)} = v.{quote(f.column)}" for f in varying]
+    sets += [f"{quote(f.column)} = %s" for f in [*same, Invoice._meta.get_field("updated_at")]]
+    typed = ", ".join(["id bigint", *(f"{quote(f.column)} {f.db_type(connection)}" for f in varying)])
+    names = ["id", *(f.column for f in varying)]
+    pks = [invoice.pk for invoice in invoices]
+    rows = [dict(zip(names, row, strict=True)) for row in zip(pks, *map(values.get, varying), strict=True)]
+    sql = (
+        f"UPDATE {table} SET {', '.join(sets)} "  # noqa: S608 (names only)
+        f"FROM json_to_recordset(%s::json) AS v({typed}) WHERE {table}.id = v.id"
+    )
+    params = [f.get_db_prep_save(value, connection) for f, value in same.items()]
+    return sql, [*params, now, _json(rows)]
+
+
+def _invoices_update(invoices: list[Invoice], now: datetime.datetime) -> None:
+    """The issue's columns of each invoice, ``executemany`` (where there is no ``UPDATE ... FROM``)."""
+    quote = connection.ops.quote_name
+    updated_at = Invoice._meta.get_field("updated_at")
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in [*_UPDATE_FIELDS, updated_at])
+    rows = [
+        [
+            *(f.get_db_prep_save(getattr(invoice, f.attname), connection) for f in _UPDATE_FIELDS),
+            updated_at.get_db_prep_save(now, connection),
+            invoice.pk,
+        ]
+        for invoice in invoices
+    ]
+    table = quote(Invoice._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", rows)  # noqa: S608 (names only)
+
+
+def _all_same(values: list) -> bool:
+    first = values[0]
+    kind = type(first)
+    return all(type(value) is kind and value == first for value in values)
 
 
 def _json(rows) -> str:
@@ -266,16 +319,30 @@ def _json(rows) -> str:
 
 
 def _pg_insert(model, rows: list[dict], *, now, constant: dict | None = None, ignore_conflicts: bool = False):
-    """Insert ``rows`` (dicts of attnames, the same keys in each) in one statement, the rows sent as one JSON
-    array; every other column gets what ``bulk_create`` would give it: ``constant``'s value, ``now`` for
-    ``auto_now``/``auto_now_add``, else the field's default. No model instances: a tenth of bulk_create's cost."""
+    sql, params = _insert_sql(model, rows, now=now, constant=constant, ignore_conflicts=ignore_conflicts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _insert_sql(model, rows: list[dict], *, now, constant: dict | None = None, ignore_conflicts: bool = False):
+    """Insert ``rows`` (dicts of attnames, the same keys in each) in one statement, the rows sent as one JSON array
+    of objects read as typed records (``json_to_recordset``: each row parsed once); every other column gets what
+    ``bulk_create`` would give it: ``constant``'s value, ``now`` for ``auto_now``/``auto_now_add``, else the
+    field's default. No model instances: a tenth of bulk_create's cost."""
     quote = connection.ops.quote_name
-    keys = list(rows[0])
+    constant = dict(constant or {})
+    for key in list(rows[0]):
+        column = [row[key] for row in rows]
+        if _all_same(column):  # the same in every row: one parameter, not a value per row
+            constant[key] = column[0]
+    keys = [key for key in rows[0] if key not in constant]
+    if not keys:  # one row per record is still needed: the first column stays in them
+        keys = [next(iter(rows[0]))]
+        del constant[keys[0]]
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     by_attname = {f.attname: f for f in fields}
     given = [by_attname[key] for key in keys]
     rest = [f for f in fields if f.attname not in keys]
-    constant = constant or {}
     params = []
     for f in rest:
         if f.attname in constant:
@@ -286,19 +353,16 @@ def _pg_insert(model, rows: list[dict], *, now, constant: dict | None = None, ig
             value = f.get_default()
         params.append(f.get_db_prep_save(value, connection))
     names = ", ".join(quote(f.column) for f in [*given, *rest])
-    values = ", ".join(
-        [
-            *(f"(r->>{i})::{f.db_type(connection)}" for i, f in enumerate(given)),
-            *(f"%s::{f.db_type(connection)}" for f in rest),
-        ]
-    )
+    typed = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in given)
+    values = ", ".join([*(f"r.{quote(f.column)}" for f in given), *(f"%s::{f.db_type(connection)}" for f in rest)])
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608 (names only)
-        f"SELECT {values} FROM json_array_elements(%s::json) AS r{conflict}"
+        f"SELECT {values} FROM json_to_recordset(%s::json) AS r({typed}){conflict}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, _json([[row[key] for key in keys] for row in rows])])
+    columns = {key: f.column for key, f in zip(keys, given, strict=True)}
+    payload = _json([{columns[key]: row[key] for key in keys} for row in rows])
+    return sql, [*params, payload]
 
 
 __all__ = ["BulkIssue", "invoices_issue_bulk"]

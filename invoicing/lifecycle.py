@@ -4,25 +4,27 @@ Each action runs through the declared workflow (``invoicing.workflow``): ``actio
 ``select_for_update()`` inside ``atomic()`` (in the one lock order of ``invoicing.locking``), refuses a stale page
 and checks role, status and guards; the change follows; ``action_done`` writes the audit row and the outbox rows
 (``invoicing.outbox``). The issue writes the same in its own order, so the number counter stays locked as briefly as
-possible: its delivery work first, then the number, the invoice's issue columns and its audit row, then COMMIT.
-Many drafts at once: ``invoicing.bulk_issue`` (the same result, a few statements per chunk).
+possible: its delivery work first, then the number, then one statement for the invoice's issue columns and its audit
+row (``bulk_issue.issue_write``, shared with the bulk issue), then COMMIT. On PostgreSQL its row lock reads the
+customer's default billing contact along (``locking.invoice_lock_issuing``). Many drafts at once:
+``invoicing.bulk_issue`` (the same result, a few statements per chunk).
 """
 
 from __future__ import annotations
 
 import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.recording import audit_fields, audit_record
-from customers.models import Partner
+from customers.models import BillingContact, Partner
 
 from .coupons import coupon_release
 from .errors import BillingRuleError
-from .locking import invoices_lock
+from .locking import invoice_lock_issuing, invoices_lock
 from .models import Invoice, InvoiceProforma
 from .numbering import number_take
 from .pricing import invoice_totals_refresh
@@ -33,7 +35,6 @@ from .workflow import (
     action_begin,
     action_check,
     action_done,
-    action_outbox_add,
     settled_status,
     stale_refusal,
 )
@@ -86,35 +87,48 @@ def invoice_issue(
     """Draft -> Pending: number, issue and due dates, frozen totals and billing-contact snapshot.
 
     ``deliver=False`` issues it as already delivered (no PDF, e-mail or charge work): the demo seed's history."""
-    invoice = action_begin("issue", invoice.pk, user=user, actor=actor, expected_status=expected_status)
+    from .bulk_issue import issue_outbox_add, issue_write  # cycle: bulk_issue -> lifecycle (issue_fill, ...)
+
+    invoice, default = _issue_begin(invoice.pk, user=user, actor=actor, expected_status=expected_status)
     invoice_totals_refresh(invoice, save=False)
     issue_fill(
         invoice,
         issue_date=issue_date or timezone.localdate(timezone=invoice.partner.tzinfo),  # the partner's today
-        default_contact=lambda: invoice.customer.contacts.filter(is_default=True).first(),
+        default_contact=lambda: default or invoice.customer.contacts.filter(is_default=True).first(),
     )
-    action_outbox_add("issue", invoice, deliver=deliver)  # the delivery work, before the number is taken
-    # The number last: the counter row stays locked from here to COMMIT, so only the invoice's UPDATE (of the
-    # issue's columns only) and its audit row come after it.
+    issue_outbox_add([invoice], deliver=deliver)  # the delivery work (action_outbox_add's), before the number
+    # The number last: the counter row stays locked from here to COMMIT, so only one statement comes after it:
+    # the invoice's UPDATE (of the issue's columns only) with its audit row.
     series = invoice.kind  # "ar" / "ap" are also the counter series
     on_date = invoice.issue_date
     [(invoice.sequence, invoice.number)] = number_take(partner=invoice.partner, series=series, on_date=on_date)
-    invoice.save(update_fields=ISSUE_FIELDS)
-    audit_record(
-        target=invoice,
-        action="issue",
-        actor=user,
-        from_status=Status.DRAFT,
-        to_status=invoice.status,
-        data=issue_audit_data(invoice),
-    )
+    issue_write([invoice], user=user)  # the issue's columns and its audit row (one statement on PostgreSQL)
     return invoice
 
 
-def issue_fill(invoice: Invoice, *, issue_date: datetime.date, default_contact) -> Invoice:
+def _issue_begin(invoice_id: int, *, user, actor, expected_status) -> tuple[Invoice, BillingContact | None]:
+    """``action_begin("issue", ...)``: the row lock, the stale-page check, then the workflow's checks. On PostgreSQL
+    the lock also reads the customer's default billing contact (``locking.invoice_lock_issuing``: one statement for
+    what took two); elsewhere that is asked when needed. Returns the locked invoice and that contact (or None)."""
+    if connection.vendor != "postgresql":
+        return action_begin("issue", invoice_id, user=user, actor=actor, expected_status=expected_status), None
+    invoice, default = invoice_lock_issuing(invoice_id)
+    if invoice is None:
+        raise Invoice.DoesNotExist("Invoice matching query does not exist.")  # as invoice_lock's get() raises
+    stale = stale_refusal(invoice, expected_status)
+    if stale is not None:
+        raise TransitionRefused(stale)
+    action_check("issue", invoice, user=user, actor=actor)
+    return invoice, default
+
+
+def issue_fill(
+    invoice: Invoice, *, issue_date: datetime.date, default_contact, now: datetime.datetime | None = None
+) -> Invoice:
     """Set what an issue sets on a draft with its totals refreshed, all but the number: the billing-contact
     snapshot, issue and due dates, ``issued_at`` and the status; refuse a draft that cannot be issued.
-    ``default_contact()`` gives the customer's default billing contact (asked only when the draft names none).
+    ``default_contact()`` gives the customer's default billing contact (asked only when the draft names none);
+    ``now`` is the moment of the issue (a bulk issue's drafts share it; default: this moment).
     The one-by-one issue and the bulk issue (``invoicing.bulk_issue``) both go through here."""
     if not invoice.line_count:
         raise BillingRuleError("An invoice needs at least one line before it can be issued.")
@@ -136,7 +150,7 @@ def issue_fill(invoice: Invoice, *, issue_date: datetime.date, default_contact) 
         invoice.contact_address = invoice.contact_address or invoice.provider.address
     invoice.issue_date = issue_date
     invoice.due_date = due_date_for(invoice, issue_date)
-    invoice.issued_at = timezone.now()
+    invoice.issued_at = now or timezone.now()
     invoice.status = issued_status(invoice)
     return invoice
 

@@ -15,6 +15,12 @@ On SQLite, ``select_for_update`` is a no-op: the database takes one writer at a 
 
 from __future__ import annotations
 
+from functools import cache
+
+from django.db import connection
+
+from customers.models import BillingContact, Customer, Partner
+
 from .errors import InvalidTransition
 from .models import Invoice, InvoiceProforma, Proforma
 
@@ -26,6 +32,57 @@ def invoices_lock(invoice_ids) -> dict[int, Invoice]:
         return {}
     rows = Invoice.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
     return {invoice.pk: invoice for invoice in rows}
+
+
+def invoice_lock_issuing(invoice_id: int) -> tuple[Invoice | None, BillingContact | None]:
+    """Lock one invoice as ``workflow.invoice_lock`` does (its row only, with its partner, customer and billing
+    contact read along), in one plain statement that also reads its customer's default billing contact when the
+    invoice names none: what an issue needs, without compiling a query. PostgreSQL only. Returns (None, None) when
+    it no longer exists; the default contact is None when there is none (or the invoice names its own)."""
+    sql, parts = _issuing_lock_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [invoice_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    objects, start = [], 0
+    for model, names in parts:
+        values = row[start : start + len(names)]
+        start += len(names)
+        objects.append(model.from_db(connection.alias, names, values) if values[0] is not None else None)
+    invoice, partner, customer, contact, default = objects
+    Invoice.partner.field.set_cached_value(invoice, partner)
+    Invoice.customer.field.set_cached_value(invoice, customer)
+    Invoice.billing_contact.field.set_cached_value(invoice, contact)
+    return invoice, default
+
+
+@cache
+def _issuing_lock_sql() -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    tables = [
+        (Invoice, "i", None),
+        (Partner, "p", "JOIN {table} p ON p.id = i.partner_id"),
+        (Customer, "c", "LEFT JOIN {table} c ON c.id = i.customer_id"),
+        (BillingContact, "b", "LEFT JOIN {table} b ON b.id = i.billing_contact_id"),
+        (
+            BillingContact,
+            "d",  # at most one default per customer (a unique constraint)
+            "LEFT JOIN {table} d ON i.billing_contact_id IS NULL AND d.customer_id = i.customer_id AND d.is_default",
+        ),
+    ]
+    columns, joins, parts = [], [], []
+    for model, alias, join in tables:
+        fields = [f for f in model._meta.concrete_fields if not f.generated]
+        columns += [f"{alias}.{quote(f.column)}" for f in fields]
+        parts.append((model, [f.attname for f in fields]))
+        if join:
+            joins.append(join.format(table=quote(model._meta.db_table)))
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(Invoice._meta.db_table)} i {' '.join(joins)} "  # noqa: S608
+        "WHERE i.id = %s FOR UPDATE OF i"
+    )
+    return sql, parts
 
 
 def proforma_lock(proforma_id: int) -> tuple[Proforma, dict[int, Invoice]]:

@@ -13,7 +13,8 @@ it again. Handlers are idempotent and keyed: the PDF is stored once, the e-mail 
 the job's key and is skipped once ``sent_at`` is recorded, and the charge uses the gateway's idempotency key.
 
 Nothing here imports the worker's tasks: after the commit, ``outbox_nudge`` asks django-q2 (by the task's
-dotted name) to drain the outbox now; if that is lost, the every-minute schedule drains it anyway.
+dotted name) to drain the outbox now, unless a drain already waits in the ORM broker's queue (``drain_waiting``:
+it will claim after this commit); if that is lost, the every-minute schedule drains it anyway.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import logging
 import uuid
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -123,13 +124,53 @@ def worker_queue(task: str, *args, **options) -> None:
 
 
 def outbox_nudge() -> None:
-    """Ask the worker to drain the outbox now. Never raises: the schedule drains it within a minute anyway.
-    ``save=False``: django-q2 keeps no result row for a drain that succeeded (a nudge per commit would make as many;
-    the jobs' own rows are the record), only for one that failed."""
+    """Ask the worker to drain the outbox now, unless a drain already waits in the queue (``drain_waiting``). Never
+    raises: the schedule drains it within a minute anyway. ``save=False``: django-q2 keeps no result row for a drain
+    that succeeded (a nudge per commit would make as many; the jobs' own rows are the record), only for one that
+    failed."""
     try:
+        if drain_waiting():
+            return
         worker_queue(DRAIN_TASK, task_name="outbox", group="outbox", save=False)
     except Exception:  # noqa: BLE001 - logged; the rows are safe and the schedule picks them up
         logger.exception("could not queue the outbox drain; the schedule will run it")
+
+
+DRAIN_LOOKBACK = 5  # the newest waiting tasks looked at for a drain
+_drain_rows: dict[int, bool] = {}  # queue row id -> whether it is a drain (its payload decoded once per process)
+
+
+def drain_waiting() -> bool:
+    """Whether a drain task waits in django-q2's ORM broker, not yet taken by a worker. Asked after the commit that
+    added the work: a waiting drain is taken (``lock`` moved into the future) only after this moment, so it claims
+    its jobs after this commit and finds them; a second drain queued now would only find the outbox empty. Spares
+    each issue a queue row and the transaction that writes it. With Redis (a push per nudge, no transaction) or
+    in sync mode: never (every nudge is queued, as before)."""
+    cluster = settings.Q_CLUSTER
+    if not cluster.get("orm") or cluster.get("sync"):
+        return False
+    from django_q.conf import Conf  # cycle: django_q's modules import the project's settings at load
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    with connections[Conf.ORM].cursor() as cursor:  # plain SQL: asked after every commit that adds work
+        cursor.execute(
+            f"SELECT id, payload FROM {OrmQ._meta.db_table} WHERE key = %s AND lock <= %s "  # noqa: S608 (name only)
+            "ORDER BY id DESC LIMIT %s",  # a taken task's lock is its retry time, ahead of now
+            [Conf.CLUSTER_NAME, timezone.now(), DRAIN_LOOKBACK],
+        )
+        waiting = cursor.fetchall()
+    for pk, payload in waiting:
+        if pk not in _drain_rows:
+            if len(_drain_rows) > 1000:
+                _drain_rows.clear()
+            try:
+                _drain_rows[pk] = SignedPackage.loads(payload).get("func") == DRAIN_TASK
+            except Exception:  # noqa: BLE001 - a row signed with another key is no drain of ours
+                _drain_rows[pk] = False
+        if _drain_rows[pk]:
+            return True
+    return False
 
 
 def _due(now: datetime.datetime) -> Q:
