@@ -35,30 +35,36 @@ def line_amounts(*, quantity, unit_price_units, tax_rate=0, discount_units: int 
     return LineAmounts(amount, discount_units, tax, taxable + tax)
 
 
+SLIP_COMPUTED_FIELDS = [
+    "bill_amount_units",
+    "line_discount_units",
+    "invoice_discount_units",
+    "bill_tax_units",
+    "bill_total_units",
+    "pay_total_units",
+]
+# What a priced slip is written with: what it is priced from, and what ``slip_price`` computes.
+PRICED_SLIP_FIELDS = (
+    "partner_id",
+    "position",
+    "slip_type",
+    "pay_schedule",
+    "description",
+    "quantity",
+    "pay_quantity",
+    "bill_rate_units",
+    "pay_rate_units",
+    "tax_rate",
+    *SLIP_COMPUTED_FIELDS,
+)
+
+
 class PricedSlip:
     """A slip priced in memory to be written as a plain row (the proforma sweep, ``invoicing.proformas``): the
     attributes ``service_slips`` and ``slip_price`` set on a ``Slip``, under the same names and with the same values,
     without building a model instance per line (issue 15: ``Model.__init__`` was a sixth of the sweep)."""
 
-    __slots__ = (
-        "partner_id",
-        "slip_type",
-        "pay_schedule",
-        "description",
-        "quantity",
-        "pay_quantity",
-        "bill_rate_units",
-        "pay_rate_units",
-        "tax_rate",
-        "position",
-        "bill_amount_units",
-        "line_discount_units",
-        "invoice_discount_units",
-        "bill_tax_units",
-        "bill_total_units",
-        "pay_total_units",
-        "source",
-    )
+    __slots__ = (*PRICED_SLIP_FIELDS, "source")
 
     def __init__(
         self,
@@ -98,16 +104,6 @@ def slip_price(slip: Slip) -> Slip:
     pay_quantity = slip.quantity if slip.pay_quantity is None else to_decimal(slip.pay_quantity)
     slip.pay_total_units = round_half_up(pay_quantity * to_decimal(slip.pay_rate_units))
     return slip
-
-
-SLIP_COMPUTED_FIELDS = [
-    "bill_amount_units",
-    "line_discount_units",
-    "invoice_discount_units",
-    "bill_tax_units",
-    "bill_total_units",
-    "pay_total_units",
-]
 
 
 def discount_spread(slips: list[Slip], discount_units: int) -> list[Slip]:

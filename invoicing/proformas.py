@@ -28,7 +28,7 @@ from .errors import InvalidTransition, PricingError
 from .fast_writes import AUDIT_FIELDS, rows_write
 from .models import Proforma, Service, ServiceExtra, ServiceType, Slip, Zone
 from .numbering import Series, number_take
-from .pricing import PricedSlip
+from .pricing import PRICED_SLIP_FIELDS, PricedSlip
 from .rates import RateBook, service_slips
 
 SERVICE_CHUNK = 500  # services per transaction: fewer round trips and COMMITs (issue 15), a lock held ~0.5 s
@@ -79,24 +79,7 @@ def proformas_create(*, service_ids: list[int], partner) -> ProformaRun:
 
 
 # The columns a proforma's slips are written with (``fast_writes.rows_write``), read off the priced slips.
-SLIP_FIELDS = (
-    "partner_id",
-    "position",
-    "slip_type",
-    "pay_schedule",
-    "description",
-    "quantity",
-    "pay_quantity",
-    "bill_rate_units",
-    "pay_rate_units",
-    "tax_rate",
-    "bill_amount_units",
-    "line_discount_units",
-    "invoice_discount_units",
-    "bill_tax_units",
-    "bill_total_units",
-    "pay_total_units",
-)
+SLIP_FIELDS = PRICED_SLIP_FIELDS
 PROFORMA_FIELDS = (
     "partner_id",
     "customer_id",
