@@ -72,9 +72,3 @@ def open_balances_compact(*, partner_id: int, today: datetime.date | None = None
             batch_size=5000,
         )
     return sum(1 for units, count in sums.values() if units or count)
-
-
-def open_balances_compact_all() -> None:
-    """Every partner with rows to fold (the worker's hourly schedule)."""
-    for partner_id in OpenBalance.objects.order_by().values_list("partner_id", flat=True).distinct():
-        open_balances_compact(partner_id=partner_id)
