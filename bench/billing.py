@@ -145,7 +145,7 @@ def bill_once(customers: int, services: int, n: int = 0) -> dict:
     return {
         "customers": customers,
         "proformas": report["created"],
-        "invoices": len(run.invoices),
+        "invoices": len(run.invoice_ids),
         "sweep_s": sweep_s,
         "ar_s": total_s - sweep_s,
         "total_s": total_s,

@@ -212,9 +212,9 @@ def bench_engine(lines: list[str]):
     slips = Slip.objects.filter(proforma__isnull=False).count()
     period = closed_period("monthly", datetime.date.today())
     run, ar_s, ar_q, ar_mem = measured(lambda: ar_run(partner=partner, period=period))
-    ar_invoices = len(run.invoices)
+    ar_invoices = len(run.invoice_ids)
     ap, ap_s, ap_q, ap_mem = measured(lambda: ap_run(partner=partner, period=period))
-    ap_invoices = len(ap.invoices)
+    ap_invoices = len(ap.invoice_ids)
     assert not run.errors and not ap.errors, (run.errors, ap.errors)
     assert Proforma.objects.count() == proformas == CUSTOMERS * SERVICES_PER_CUSTOMER
 

@@ -28,9 +28,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class InvoiceRun:
-    invoices: list[Invoice] = field(default_factory=list)
+    """What a run made: the ids of its invoices (a run of 10,000 customers keeps no model instances: its memory stays
+    flat however many it makes), the parties that failed and how many parties it looked at."""
+
+    invoice_ids: list[int] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # party -> message
     parties: int = 0
+
+    def invoices(self):
+        """The invoices the run made, read from the database in the order they were made."""
+        return Invoice.objects.filter(pk__in=self.invoice_ids).order_by("pk")
 
 
 @dataclass
@@ -47,14 +54,15 @@ class RunProgress:
 RUN_CHUNK = 100
 
 
-def _run_in_chunks(parties, generate_many, run: InvoiceRun, what: str, progress=None) -> InvoiceRun:
-    """Generate for parties in chunks: one transaction and a fixed number of queries per chunk. If a chunk
-    fails, it is rolled back whole and redone one party per transaction, so a failing party leaves nothing
-    half-made and the others still complete. ``progress(RunProgress)`` is called after each chunk's commit."""
+def _run_in_chunks(model, party_ids, generate_many, run: InvoiceRun, what: str, progress=None) -> InvoiceRun:
+    """Generate for parties (ids of ``model``) in chunks: one transaction and a fixed number of queries per chunk.
+    If a chunk fails, it is rolled back whole and redone one party per transaction, so a failing party leaves
+    nothing half-made and the others still complete. ``progress(RunProgress)`` is called after each chunk's
+    commit. Only ids are kept across chunks (parties are read as instances only to name one that failed)."""
     if progress is not None:
-        progress(RunProgress(total=len(parties), done=0))
-    for start in range(0, len(parties), RUN_CHUNK):
-        chunk = parties[start : start + RUN_CHUNK]
+        progress(RunProgress(total=len(party_ids), done=0))
+    for start in range(0, len(party_ids), RUN_CHUNK):
+        chunk = party_ids[start : start + RUN_CHUNK]
         # the tables a chunk reads and the run fills, with statistics once the run has grown them (fast_writes)
         tables_analyze_stale(Proforma, Invoice, InvoiceProforma, AppliedExpenseCode)
         made, failed = [], []
@@ -62,16 +70,18 @@ def _run_in_chunks(parties, generate_many, run: InvoiceRun, what: str, progress=
             made = generate_many(chunk)
         except Exception:
             logger.warning("%s run: a chunk failed, redoing it one party at a time", what, exc_info=True)
-            for party in chunk:
+            parties = model.objects.in_bulk(chunk)
+            for party_id in chunk:
                 try:
-                    made += generate_many([party])
+                    made += generate_many([party_id])
                 except Exception as error:  # one party's failure must not stop the others
-                    logger.exception("%s run failed for %s", what, party.pk)
+                    logger.exception("%s run failed for %s", what, party_id)
+                    party = parties[party_id]
                     run.errors[str(party)] = str(error)
                     failed.append((party, str(error)))
-        run.invoices += made
+        run.invoice_ids += [invoice.pk for invoice in made]
         if progress is not None:
-            progress(RunProgress(total=len(parties), done=start + len(chunk), invoices=made, failed=failed))
+            progress(RunProgress(total=len(party_ids), done=start + len(chunk), invoices=made, failed=failed))
     return run
 
 
@@ -104,14 +114,18 @@ def ar_run(
     if customers is not None:
         qs = qs.filter(pk__in=[c.pk for c in customers])
     run = InvoiceRun(parties=qs.count())
-    parties = list(_with_work(Invoice.Kind.AR, "customer", qs, period[1] if period else on_date).order_by("pk"))
+    party_ids = list(
+        _with_work(Invoice.Kind.AR, "customer", qs, period[1] if period else on_date)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
     def period_for(customer):
         return period if period is not None else closed_period(customer.invoicing_schedule, on_date)
 
     def generate_many(chunk):
         return ar_invoices_generate_many(
-            customer_ids=[c.pk for c in chunk],
+            customer_ids=chunk,
             period_for=period_for,
             user=user,
             issue=issue,
@@ -120,7 +134,7 @@ def ar_run(
             on_date=on_date if period is None else None,  # recurring occurrences up to the run's date
         )
 
-    return _run_in_chunks(parties, generate_many, run, "AR", progress)
+    return _run_in_chunks(Customer, party_ids, generate_many, run, "AR", progress)
 
 
 def ap_run(
@@ -143,11 +157,11 @@ def ap_run(
         qs = qs.filter(pk__in=[p.pk for p in providers])
     start, end = period if period is not None else closed_period("monthly", on_date)
     run = InvoiceRun(parties=qs.count())
-    parties = list(_with_work(Invoice.Kind.AP, "provider", qs, end).order_by("pk"))
+    party_ids = list(_with_work(Invoice.Kind.AP, "provider", qs, end).order_by("pk").values_list("pk", flat=True))
 
     def generate_many(chunk):
         return ap_invoices_generate_many(
-            provider_ids=[p.pk for p in chunk],
+            provider_ids=chunk,
             period=(start, end),
             user=user,
             issue=issue,
@@ -155,4 +169,4 @@ def ap_run(
             catch_up=period is None,
         )
 
-    return _run_in_chunks(parties, generate_many, run, "AP", progress)
+    return _run_in_chunks(Provider, party_ids, generate_many, run, "AP", progress)

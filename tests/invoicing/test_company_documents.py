@@ -227,4 +227,4 @@ def test_a_partners_run_closes_the_month_when_the_month_has_ended_there(zone, in
     proforma_with_slips(customer=customer, service_date=datetime.date(2026, 1, 20), number="PF-2026-00001")
     with mock.patch("django.utils.timezone.now", return_value=utc(2026, 2, 1, 3)):  # Jan 31, 19:00 in LA
         run = ar_run(partner=partner)
-    assert bool(run.invoices) is invoiced
+    assert bool(run.invoice_ids) is invoiced

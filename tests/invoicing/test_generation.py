@@ -220,8 +220,8 @@ def test_after_each_service_customers_get_one_invoice_per_proforma(world):
     customer.save()
     for day in (2, 3):
         service_publish_outcome(service=make_service(world, day=day))
-    assert len(ar_run(on_date=datetime.date(2026, 11, 4), partner=world["partner"]).invoices) == 2
-    assert ar_run(on_date=datetime.date(2026, 11, 5), partner=world["partner"]).invoices == []
+    assert len(ar_run(on_date=datetime.date(2026, 11, 4), partner=world["partner"]).invoice_ids) == 2
+    assert ar_run(on_date=datetime.date(2026, 11, 5), partner=world["partner"]).invoice_ids == []
 
 
 def test_ar_generation_twice_creates_nothing_new(world):
@@ -322,7 +322,7 @@ def test_ar_run_isolates_a_failing_customer(world, monkeypatch):
 
     monkeypatch.setattr(invoice_runs, "ar_invoices_generate_many", flaky)
     run = ar_run(on_date=datetime.date(2026, 12, 1), partner=world["partner"])
-    assert len(run.invoices) == 1 and run.invoices[0].customer == other
+    assert len(run.invoice_ids) == 1 and run.invoices().get().customer == other
     assert "disk full" in run.errors[str(world["customer"])]
     assert not Invoice.objects.filter(customer=world["customer"]).exists()  # nothing half-made
 

@@ -81,7 +81,7 @@ def test_a_run_whose_nudge_is_lost_still_delivers_every_invoice(fake_render, par
     partner.issue_generated_invoices = True
     partner.save()
     run = ar_run(on_date=datetime.date(2026, 11, 2), partner=partner)
-    assert len(run.invoices) == 6 and all(inv.status == "pending" for inv in run.invoices)
+    assert len(run.invoice_ids) == 6 and all(inv.status == "pending" for inv in run.invoices())
     assert OutboxJob.objects.filter(status="pending").count() == 12
 
     report = outbox_run()

@@ -327,12 +327,13 @@ def test_each_occurrence_gets_its_own_invoice_as_soon_as_its_proforma_exists(wor
     published(single)
 
     run = ar_run(on_date=datetime.date(2026, 11, 25), partner=partner)  # November has not ended
-    assert len(run.invoices) == 4
-    assert sorted(proformas_of(inv)[0] for inv in run.invoices) == [datetime.date(2026, 11, d) for d in (2, 9, 16, 23)]
-    assert all(len(proformas_of(inv)) == 1 for inv in run.invoices)
-    assert ar_run(on_date=datetime.date(2026, 11, 26), partner=partner).invoices == []  # made once
+    assert len(run.invoice_ids) == 4
+    made = list(run.invoices())
+    assert sorted(proformas_of(inv)[0] for inv in made) == [datetime.date(2026, 11, d) for d in (2, 9, 16, 23)]
+    assert all(len(proformas_of(inv)) == 1 for inv in made)
+    assert ar_run(on_date=datetime.date(2026, 11, 26), partner=partner).invoice_ids == []  # made once
 
-    [monthly] = ar_run(on_date=datetime.date(2026, 12, 1), partner=partner).invoices  # the customer's schedule
+    [monthly] = ar_run(on_date=datetime.date(2026, 12, 1), partner=partner).invoices()  # the customer's schedule
     assert proformas_of(monthly) == [datetime.date(2026, 11, 3)]
     assert (monthly.period_start, monthly.period_end) == (datetime.date(2026, 11, 1), datetime.date(2026, 11, 30))
 
@@ -343,13 +344,13 @@ def test_monthly_puts_a_months_occurrences_on_one_invoice_once_the_month_has_end
     request = recurring(world, utc(2026, 11, 16, 9), repeat_count=4, invoicing=MONTHLY)  # Nov 16, 23, 30, Dec 7
     published(request)
 
-    assert ar_run(on_date=datetime.date(2026, 11, 30), partner=partner).invoices == []  # November is not over
-    [november] = ar_run(on_date=datetime.date(2026, 12, 8), partner=partner).invoices
+    assert ar_run(on_date=datetime.date(2026, 11, 30), partner=partner).invoice_ids == []  # November is not over
+    [november] = ar_run(on_date=datetime.date(2026, 12, 8), partner=partner).invoices()
     assert proformas_of(november) == [datetime.date(2026, 11, d) for d in (16, 23, 30)]
     assert (november.period_start, november.period_end) == (datetime.date(2026, 11, 1), datetime.date(2026, 11, 30))
     assert november.total_units == 3 * 16000
-    assert ar_run(on_date=datetime.date(2026, 12, 31), partner=partner).invoices == []  # December is not over
-    [december] = ar_run(on_date=datetime.date(2027, 1, 1), partner=partner).invoices
+    assert ar_run(on_date=datetime.date(2026, 12, 31), partner=partner).invoice_ids == []  # December is not over
+    [december] = ar_run(on_date=datetime.date(2027, 1, 1), partner=partner).invoices()
     assert proformas_of(december) == [datetime.date(2026, 12, 7)]
 
 
@@ -359,7 +360,7 @@ def test_monthly_recurring_bookings_are_invoiced_one_per_booking_and_month(world
     second = recurring(world, utc(2026, 11, 3, 9), repeat_count=2, invoicing=MONTHLY)
     published(first)
     published(second)
-    invoices = ar_run(on_date=datetime.date(2026, 12, 1), partner=partner).invoices
+    invoices = ar_run(on_date=datetime.date(2026, 12, 1), partner=partner).invoices()
     assert sorted(proformas_of(inv) for inv in invoices) == [
         [datetime.date(2026, 11, 2), datetime.date(2026, 11, 9)],
         [datetime.date(2026, 11, 3), datetime.date(2026, 11, 10)],
@@ -391,8 +392,8 @@ def test_requests_that_do_not_repeat_keep_their_customers_schedule(world):
     )
     assert legacy.repeat == "" and set(legacy.services.values_list("occurrence", flat=True)) == {None}
     published(legacy)
-    assert ar_run(on_date=datetime.date(2026, 11, 8), partner=partner).invoices == []  # the week is not over
-    [week] = ar_run(on_date=datetime.date(2026, 11, 9), partner=partner).invoices
+    assert ar_run(on_date=datetime.date(2026, 11, 8), partner=partner).invoice_ids == []  # the week is not over
+    [week] = ar_run(on_date=datetime.date(2026, 11, 9), partner=partner).invoices()
     assert proformas_of(week) == [datetime.date(2026, 11, 2), datetime.date(2026, 11, 4)]
     assert week.generation_key.startswith(f"ar:c{customer.pk}:2026-11-08:")
     assert (week.period_start, week.period_end) == (datetime.date(2026, 11, 2), datetime.date(2026, 11, 8))

@@ -435,7 +435,7 @@ def test_a_run_analyses_the_tables_it_reads_once_they_outgrew_their_statistics(m
 
     run = invoice_runs.ar_run(partner=partner, on_date=timezone.localdate())
 
-    assert len(run.invoices) == 2
+    assert len(run.invoice_ids) == 2
     after = _last_analyze()
     assert after["invoicing_proforma"] != analysed["invoicing_proforma"]  # outgrown: analysed before the chunk
     assert after["invoicing_invoice"] == analysed["invoicing_invoice"]  # nothing written yet when the chunk began

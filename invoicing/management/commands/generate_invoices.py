@@ -47,8 +47,8 @@ class Command(BaseCommand):
                 providers = [found]
             run = ap_run(on_date=on_date, providers=providers, period=period_range)
             what = "providers"
-        self.stdout.write(f"{kind.upper()} run: {run.parties} {what} looked at, {len(run.invoices)} invoices made")
-        for invoice in run.invoices:
+        self.stdout.write(f"{kind.upper()} run: {run.parties} {what} looked at, {len(run.invoice_ids)} invoices made")
+        for invoice in run.invoices().iterator(chunk_size=1000):
             self.stdout.write(
                 f"  {invoice} {invoice.bill_to_name}: {format_units(invoice.total_units, invoice.currency)}"
                 f" ({invoice.get_status_display()}) {invoice.expense_code_key}"
