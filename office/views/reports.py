@@ -10,18 +10,22 @@ import csv
 import datetime
 import io
 from dataclasses import dataclass
+from html import escape
 
 from django import forms
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from customers.access import staff_required
 from invoicing import reports
+from octoo_billing.money import format_units
 from office.exports import CSV_BOM, cell, money_cell
 
 from . import charts
 from .customers import optional_url
+from .lists.base import DetailLinks
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATE_ERRORS = {"invalid": "Enter a date as YYYY-MM-DD."}
@@ -187,10 +191,12 @@ def report_aging(request):
     if form.is_valid():
         as_of = form.cleaned_data["as_of"]
         report = reports.ar_aging(partner=request.partner, as_of=as_of)
-        for row in report.rows:
-            row.detail_url = optional_url("office:customer_detail", row.customer_id)
         if _wants_csv(request):
             return aging_csv(report, request.partner.currency)
+        links = DetailLinks()
+        for row in report.rows:
+            row.html = aging_row_html(row, links("customer", row.customer_id), request.partner.currency)
+        report.totals.cells = aging_cells(report.totals, request.partner.currency)
     return render(
         request,
         "office/reports/aging.html",
@@ -202,6 +208,28 @@ def report_aging(request):
             "query": _without_format(request),
         },
     )
+
+
+def aging_cells(row: reports.AgingRow, currency: str) -> list[tuple[str, str]]:
+    """A row's amounts as the page shows them, (extra CSS classes, text) per bucket then the total: formatted here
+    once, so that the page's hundreds of rows render as plain values (a template tag and two conditions per cell
+    were most of the page's time)."""
+    cells = []
+    for key, _, amount in row.buckets:
+        css = " text-body-tertiary" if not amount else " text-danger fw-semibold" if key == "days_over_90" else ""
+        cells.append((css, format_units(amount, currency)))
+    cells.append((" fw-semibold", format_units(row.total, currency)))
+    return cells
+
+
+def aging_row_html(row: reports.AgingRow, url: str, currency: str) -> SafeString:
+    """One customer's row of the aging table, built here rather than in the template: the page shows every customer
+    that owes something (hundreds of rows of seven cells), and a template spends ~10 µs a cell resolving, escaping and
+    looping where this spends well under one (templates/office/reports/aging.html shows the markup's shape). Every
+    text is escaped (``html.escape`` escapes the same five characters as Django's ``escape``)."""
+    name = f'<a href="{escape(url)}">{escape(row.name)}</a>' if url else escape(row.name)
+    cells = "".join(f'<td class="num{css}">{escape(text)}</td>' for css, text in aging_cells(row, currency))
+    return mark_safe(f'<tr><td>{name}</td><td class="num">{row.invoices}</td>{cells}</tr>')  # noqa: S308 (escaped)
 
 
 def aging_csv(report: reports.AgingReport, currency: str) -> HttpResponse:

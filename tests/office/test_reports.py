@@ -139,6 +139,25 @@ def test_aging_page_and_csv_have_a_totals_row_and_no_other_partner(client, staff
     assert not any("Elsewhere" in cell for row in rows for cell in row)
 
 
+def test_aging_page_rows_link_each_customer_and_escape_its_name(client, staff_user, partner, aging_as_of):
+    owing = CustomerFactory(partner=partner, name='<b>Bold & "Sons"</b>')
+    due_in_the_past(owing, 90000, days_past_due=91, as_of=aging_as_of)
+    due_in_the_past(owing, 1050, days_past_due=0, as_of=aging_as_of)
+    client.force_login(staff_user)
+    page = client.get(url("report_aging"), {"as_of": aging_as_of.isoformat()}).content.decode()
+    detail = reverse("office:customer_detail", args=[owing.pk])
+    name = "&lt;b&gt;Bold &amp; &quot;Sons&quot;&lt;/b&gt;"
+    row = (
+        f'<tr><td><a href="{detail}">{name}</a></td><td class="num">2</td>'
+        + '<td class="num">$10.50</td>'  # current
+        + '<td class="num text-body-tertiary">$0.00</td>' * 3  # nothing 1-30, 31-60, 61-90 days past due
+        + '<td class="num text-danger fw-semibold">$900.00</td>'  # over 90 days
+        + '<td class="num fw-semibold">$910.50</td></tr>'
+    )
+    assert row in page
+    assert "<b>Bold" not in page
+
+
 def test_aging_with_a_bad_date_shows_the_error(client, staff_user):
     client.force_login(staff_user)
     response = client.get(url("report_aging"), {"as_of": "31/02/2026"})
