@@ -76,7 +76,7 @@ def _run_in_chunks(model, party_ids, generate_many, run: InvoiceRun, what: str, 
                     made += generate_many([party_id])
                 except Exception as error:  # one party's failure must not stop the others
                     logger.exception("%s run failed for %s", what, party_id)
-                    party = parties[party_id]
+                    party = parties.get(party_id) or model(pk=party_id, name=f"#{party_id}")  # deleted since
                     run.errors[str(party)] = str(error)
                     failed.append((party, str(error)))
         run.invoice_ids += [invoice.pk for invoice in made]
