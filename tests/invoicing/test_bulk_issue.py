@@ -4,12 +4,15 @@ drafts one by one would refuse are refused with the same error, the others issue
 in bulk at once get gapless, unique numbers."""
 
 import datetime
+import gc
 from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.db.models.signals import post_init
 
 from audit.models import AuditEvent
+from invoicing import bulk_issue
 from invoicing.bulk_issue import invoices_issue_bulk
 from invoicing.errors import BillingRuleError
 from invoicing.lifecycle import invoice_issue
@@ -134,6 +137,7 @@ def test_bulk_issue_by_a_user_on_a_given_date_matches_too():
 
 def test_a_chunked_bulk_issue_numbers_across_chunks_in_order(monkeypatch):
     monkeypatch.setattr("invoicing.bulk_issue.CHUNK", 3)
+    monkeypatch.setattr("invoicing.bulk_issue.PG_CHUNK", 3)
     customer = CustomerFactory()
     ids = [draft_invoice(customer, [100 + i]).pk for i in range(8)][::-1]
 
@@ -257,3 +261,71 @@ def test_bulk_and_single_issuers_at_once_share_one_gapless_series():
     assert sum(results) == 120
     sequences = sorted(Invoice.objects.filter(pk__in=ids).values_list("sequence", flat=True))
     assert sequences == list(range(1, 121))
+
+
+def _made_as_from_db(made, ids):
+    """Each instance holds what ``Invoice.objects.get`` gives: every column's value, saved, from this database."""
+    assert [invoice.pk for invoice in made] == sorted(ids)
+    for invoice in made:
+        read = Invoice.objects.get(pk=invoice.pk)
+        assert {k: v for k, v in vars(invoice).items() if k != "_state"} == {
+            k: v for k, v in vars(read).items() if k != "_state"
+        }
+        assert (invoice._state.adding, invoice._state.db) == (False, read._state.db)
+        assert invoice.customer == read.customer and invoice.pdf == read.pdf  # related rows and files as usual
+
+
+def test_the_locked_drafts_are_instances_as_the_orm_makes_them():
+    customer = CustomerFactory()
+    ids = [draft_invoice(customer, [1000 + i]).pk for i in range(3)]
+
+    with transaction.atomic():
+        _made_as_from_db(bulk_issue._lock([ids[2], ids[0], ids[1], 10**9]), ids)  # a missing id is left out
+
+
+def test_the_locked_drafts_are_made_by_the_orm_when_something_listens_to_their_init():
+    customer = CustomerFactory()
+    ids = [draft_invoice(customer, [1000 + i]).pk for i in range(2)]
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listener, sender=Invoice)
+    try:
+        with transaction.atomic():
+            made = bulk_issue._lock(ids)
+    finally:
+        post_init.disconnect(listener, sender=Invoice)
+
+    assert seen[: len(made)] == made  # each made (and announced) by Model.__init__
+    _made_as_from_db(made, ids)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_locked_drafts_skip_model_init():
+    customer = CustomerFactory()
+    ids = [draft_invoice(customer, [1000 + i]).pk for i in range(2)]
+    assert bulk_issue._plain_instances(Invoice)  # else the fast path is never taken
+
+    with transaction.atomic():
+        _made_as_from_db(bulk_issue._lock(ids), ids)
+
+
+def test_the_garbage_collector_is_on_again_after_a_bulk_issue_even_a_refused_one():
+    customer = CustomerFactory()
+    nobody = CustomerFactory(partner=customer.partner, default_contact=False)
+    assert gc.isenabled()
+
+    invoices_issue_bulk(invoice_ids=[draft_invoice(customer, [1000]).pk])
+    assert gc.isenabled()
+    with pytest.raises(BillingRuleError):
+        invoices_issue_bulk(invoice_ids=[draft_invoice(nobody, [1000]).pk], strict=True)
+    assert gc.isenabled()
+
+    gc.disable()  # the caller's choice is left as it was
+    try:
+        invoices_issue_bulk(invoice_ids=[draft_invoice(customer, [2000]).pk])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
