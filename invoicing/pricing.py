@@ -180,16 +180,19 @@ def invoices_lines_sums(ids: list[int], *, live_only: bool = True) -> dict[int, 
     slip, link = Slip._meta.db_table, InvoiceProforma._meta.db_table
     cols = ", ".join(f"s.{column}" for _, column in _SUM_COLUMNS)
     sums = ", ".join(f"COALESCE(SUM({column}), 0)" for _, column in _SUM_COLUMNS)
-    marks = ", ".join(["%s"] * len(ids))
+    if connection.vendor == "postgresql":  # the ids as one array parameter: nothing to bind per id
+        within, params = "= ANY(%s::bigint[])", ["{" + ",".join(str(int(pk)) for pk in ids) + "}"]
+    else:
+        within, params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
     only_live = " AND l.is_active" if live_only else ""
     sql = (
         f"SELECT invoice_id, {sums}, COUNT(*) FROM ("  # noqa: S608 (table and column names only)
-        f"SELECT s.invoice_id AS invoice_id, {cols} FROM {slip} s WHERE s.invoice_id IN ({marks}) "
+        f"SELECT s.invoice_id AS invoice_id, {cols} FROM {slip} s WHERE s.invoice_id {within} "
         f"UNION ALL SELECT l.invoice_id, {cols} FROM {slip} s JOIN {link} l ON l.proforma_id = s.proforma_id "
-        f"WHERE l.invoice_id IN ({marks}){only_live}) lines GROUP BY invoice_id"
+        f"WHERE l.invoice_id {within}{only_live}) lines GROUP BY invoice_id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, *ids])
+        cursor.execute(sql, params * 2)
         rows = cursor.fetchall()
     result = {}
     for pk, *values in rows:
