@@ -15,7 +15,7 @@ from email.utils import formataddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from audit.recording import audit_record
 from customers.formats import partner_formats
 
 from .errors import BillingError
-from .models import Invoice, OutboxJob, SupportingDocument
+from .models import Invoice, InvoiceProforma, OutboxJob, Quote, SupportingDocument
 from .paylinks import pay_link_url
 from .pdf.documents import PdfRenderError, invoice_pdf_store, pdf_filename
 from .recipients import invoice_recipients
@@ -97,10 +97,35 @@ def partner_email(
     return message
 
 
-def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | None = None) -> EmailMultiAlternatives:
+def invoice_send_read(invoice_id: int) -> Invoice:
+    """An invoice with everything its e-mail needs, in two queries: its partner, customer and billing contact, with
+    whether any supporting document may be attached (``may_have_documents``: it bills proformas or a quote, whose
+    requests may have some; False spares ``invoice_supporting_documents``' query), then the customer's contacts (for
+    ``invoice_recipients``, read along)."""
+    billed_requests = Exists(InvoiceProforma.objects.filter(invoice=OuterRef("pk"))) | Exists(
+        Quote.objects.filter(invoice=OuterRef("pk"))
+    )  # what invoice_supporting_documents follows to the requests, asked cheaply (two index probes)
+    return (
+        Invoice.objects.select_related("partner", "customer", "billing_contact")
+        .prefetch_related("customer__contacts")
+        .annotate(may_have_documents=billed_requests)
+        .get(pk=invoice_id)
+    )
+
+
+def invoice_email_build(
+    *,
+    invoice: Invoice,
+    documents=None,
+    message_id: str | None = None,
+    recipients: tuple[list[str], list[str]] | None = None,
+    pdf_data: bytes | None = None,
+) -> EmailMultiAlternatives:
     """The e-mail for an issued invoice, with its stored PDF and the supporting documents attached.
-    ``message_id``: the same on every attempt of one delivery, so a resend after a crash is one message."""
-    to, cc = invoice_recipients(invoice)
+    ``message_id``: the same on every attempt of one delivery, so a resend after a crash is one message.
+    ``recipients``: (to, cc) when the caller has them; ``pdf_data``: the stored PDF's bytes when the caller holds
+    them (the worker that just rendered and stored it), else the file is read from the storage."""
+    to, cc = recipients if recipients is not None else invoice_recipients(invoice)
     documents = list(invoice_supporting_documents(invoice) if documents is None else documents)
     attached, listed, budget = [], [], MAX_ATTACHMENT_BYTES
     for document in documents:
@@ -124,8 +149,10 @@ def invoice_email_build(*, invoice: Invoice, documents=None, message_id: str | N
         "pay_url": invoice_pay_url(invoice),
     }
     message = partner_email(invoice.partner, "invoice", context, to=to, cc=cc, message_id=message_id)
-    with invoice.pdf.open("rb") as handle:
-        message.attach(pdf_filename(invoice), handle.read(), "application/pdf")
+    if pdf_data is None:
+        with invoice.pdf.open("rb") as handle:
+            pdf_data = handle.read()
+    message.attach(pdf_filename(invoice), pdf_data, "application/pdf")
     for document in attached:
         with document.file.open("rb") as handle:
             message.attach(document.name, handle.read(), document.content_type)
@@ -139,27 +166,39 @@ def _failed(invoice: Invoice, user, message: str, *, retryable: bool) -> Deliver
     return DeliveryError(message, retryable=retryable)
 
 
-def invoice_send(*, invoice: Invoice, user=None, message_id: str | None = None) -> Invoice:
+def invoice_send(
+    *, invoice: Invoice, user=None, message_id: str | None = None, read: bool = True, pdf: tuple | None = None
+) -> Invoice:
     """E-mail an issued AR invoice (Send, and Resend once sent). Records ``sent_at`` and an audit event.
 
     Refuses drafts, void and AP invoices (``BillingError``); a delivery failure is recorded in ``send_error``
     and raised as ``DeliveryError``. The invoice's status never changes here.
+
+    ``read=False``: ``invoice`` was just read by ``invoice_send_read`` (the worker's e-mail job), not read again.
+    ``pdf``: (stored file name, its bytes) of a PDF the caller stored itself; attached when the invoice's stored
+    file is that one (a stored PDF never changes), instead of reading it back.
     """
-    invoice = Invoice.objects.select_related("partner", "customer", "billing_contact").get(pk=invoice.pk)
+    if read:
+        invoice = invoice_send_read(invoice.pk)
     try:
         action_check("send", invoice, user=user)
     except ActionRefused as error:  # e.g. nobody to send it to: recorded on the invoice, not tried again
         raise _failed(invoice, user, f"Not sent: {error.message}", retryable=False) from error
-    to, cc = invoice_recipients(invoice)
-    try:
-        stored = invoice_pdf_store(invoice=invoice, user=user)
-    except PdfRenderError as exc:
-        raise _failed(invoice, user, f"Not sent: {exc}", retryable=True) from exc
-    invoice.pdf = stored.pdf
-    documents = list(invoice_supporting_documents(invoice))
+    to, cc = invoice_recipients(invoice)  # no query: the contacts were read with the invoice
+    pdf_data = pdf[1] if pdf is not None and invoice.pdf and pdf[0] == invoice.pdf.name else None
+    if not invoice.pdf:  # read just now: a stored PDF is there for good, else it is rendered and stored here
+        try:
+            stored = invoice_pdf_store(invoice=invoice, user=user)
+        except PdfRenderError as exc:
+            raise _failed(invoice, user, f"Not sent: {exc}", retryable=True) from exc
+        invoice.pdf, pdf_data = stored.pdf, stored.rendered_pdf
+    may_have = getattr(invoice, "may_have_documents", True)
+    documents = list(invoice_supporting_documents(invoice)) if may_have else []
     resend = invoice.sent_at is not None
     try:
-        message = invoice_email_build(invoice=invoice, documents=documents, message_id=message_id)
+        message = invoice_email_build(
+            invoice=invoice, documents=documents, message_id=message_id, recipients=(to, cc), pdf_data=pdf_data
+        )
         message.send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001 - any backend failure (SMTP, network, file) is recorded, then raised
         logger.warning("Sending invoice %s failed: %s", invoice.pk, exc)
@@ -167,18 +206,19 @@ def invoice_send(*, invoice: Invoice, user=None, message_id: str | None = None) 
             invoice, user, f"Not sent: the mail server refused it ({type(exc).__name__}: {exc}).", retryable=True
         ) from exc
     now = timezone.now()
-    Invoice.objects.filter(pk=invoice.pk).update(sent_at=now, send_error="", updated_at=now)
-    invoice.sent_at, invoice.send_error = now, ""
-    audit_record(
-        target=invoice,
-        action="resend" if resend else "send",
-        actor=user,
-        data={
-            "to": message.to,
-            "cc": message.cc,
-            "attachments": [name for name, _content, _mime in message.attachments],
-        },
-    )
+    with transaction.atomic():  # the record and its audit row: one commit (one WAL flush) for both
+        Invoice.objects.filter(pk=invoice.pk).update(sent_at=now, send_error="", updated_at=now)
+        invoice.sent_at, invoice.send_error = now, ""
+        audit_record(
+            target=invoice,
+            action="resend" if resend else "send",
+            actor=user,
+            data={
+                "to": message.to,
+                "cc": message.cc,
+                "attachments": [name for name, _content, _mime in message.attachments],
+            },
+        )
     return invoice
 
 
@@ -209,5 +249,6 @@ __all__ = [
     "invoice_pay_url",
     "invoice_resend_queue",
     "invoice_send",
+    "invoice_send_read",
     "invoice_supporting_documents",
 ]

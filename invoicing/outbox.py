@@ -25,7 +25,7 @@ import uuid
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Q
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
 
 from audit.recording import audit_record
@@ -202,7 +202,14 @@ def outbox_claim(*, worker: str, limit: int = 20, now: datetime.datetime | None 
             job.lease_until = now + lease_length()
             job.claimed_by = worker[:100]
             job.updated_at = now
-        OutboxJob.objects.bulk_update(jobs, ["status", "attempts", "lease_until", "claimed_by", "updated_at"])
+        if jobs:  # one UPDATE of the rows just locked: every one +1 attempt, the same lease and worker
+            OutboxJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
+                status=JobStatus.RUNNING,
+                attempts=F("attempts") + 1,
+                lease_until=now + lease_length(),
+                claimed_by=worker[:100],
+                updated_at=now,
+            )
     return jobs
 
 
@@ -220,6 +227,31 @@ def _finish(job: OutboxJob, **fields) -> bool:
 def outbox_job_done(job: OutboxJob, *, result: str = "") -> bool:
     now = timezone.now()
     return _finish(job, status=JobStatus.DONE, done_at=now, lease_until=None, result=result[:200], last_error="")
+
+
+def outbox_jobs_done(done: list[tuple[OutboxJob, str]]) -> int:
+    """``outbox_job_done`` of several jobs (each with its result) in one statement: the same compare-and-set per
+    row (only the worker that still holds that attempt records it). Returns how many were recorded."""
+    if len(done) <= 1:
+        return sum(outbox_job_done(job, result=result) for job, result in done)
+    now = timezone.now()
+    held = Q()
+    by_result: dict[str, list[int]] = {}
+    for job, result in done:
+        held |= Q(pk=job.pk, claimed_by=job.claimed_by, attempts=job.attempts)
+        by_result.setdefault(result[:200], []).append(job.pk)
+    if len(by_result) == 1:
+        result_value = Value(next(iter(by_result)))
+    else:
+        whens = [When(pk__in=pks, then=Value(result)) for result, pks in by_result.items()]
+        result_value = Case(*whens, output_field=CharField())
+    fields = {"status": JobStatus.DONE, "done_at": now, "lease_until": None, "last_error": "", "updated_at": now}
+    updated = OutboxJob.objects.filter(held, status=JobStatus.RUNNING).update(result=result_value, **fields)
+    for job, result in done:
+        for name, value in fields.items():
+            setattr(job, name, value)
+        job.result = result[:200]
+    return updated
 
 
 def outbox_job_failed(job: OutboxJob, *, error: str, retryable: bool = True) -> bool:

@@ -33,9 +33,13 @@ from .statement_delivery import statements_monthly_queue
 
 logger = logging.getLogger(__name__)
 
-# Jobs one outbox task claims (a 1-page invoice's PDF and e-mail take ~0.1 s of CPU): small enough to spread a
-# backlog over the worker processes, large enough that a task's own cost (queue, claim) stays a few percent.
+# Jobs one outbox task claims at a time (a 1-page invoice's PDF and e-mail take ~0.1 s of CPU): small enough to
+# spread a backlog over the worker processes, large enough that a claim's own cost stays a few percent.
 OUTBOX_TASK_JOBS = 10
+# How long one outbox task goes on claiming the next share itself while the shares come full (then it ends, and the
+# drain it queued meanwhile goes on): its worker process never waits for the broker to hand it the next task, and a
+# task stays far from django-q2's timeout (300 s).
+OUTBOX_TASK_SECONDS = 20
 
 # The names of the schedules (manage.py setup_schedules), recorded on the runs they start.
 AR_RUN_SCHEDULE = "AR invoice run"
@@ -45,9 +49,13 @@ AP_RUN_SCHEDULE = "AP invoice run"
 def outbox_task() -> dict:
     """Drain the outbox (invoicing.outbox): every issued invoice's PDF, e-mail and charge, retried with backoff.
     Queued right after a commit that added work, and scheduled every minute so nothing waits on that. Each task
-    takes one bounded share (``OUTBOX_TASK_JOBS`` jobs) and queues the next when there is more, so a backlog is
-    spread over all the worker processes (invoicing.outbox_work.outbox_share)."""
-    report = outbox_share(batch=getattr(settings, "OUTBOX_TASK_JOBS", OUTBOX_TASK_JOBS))
+    takes a bounded share (``OUTBOX_TASK_JOBS`` jobs) and queues the next when there is more, so a backlog is
+    spread over all the worker processes, then goes on with the next share itself for up to ``OUTBOX_TASK_SECONDS``
+    (invoicing.outbox_work.outbox_share)."""
+    report = outbox_share(
+        batch=getattr(settings, "OUTBOX_TASK_JOBS", OUTBOX_TASK_JOBS),
+        seconds=getattr(settings, "OUTBOX_TASK_SECONDS", OUTBOX_TASK_SECONDS),
+    )
     return {"done": report.done, "retried": report.retried, "failed": report.failed}
 
 

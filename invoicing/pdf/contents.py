@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 from django.db.models import Q
 from django.utils import timezone
@@ -127,9 +128,19 @@ def _codes_by_owner(*conditions, **filters) -> dict:
     return found
 
 
+# The invoice's related rows its PDF shows, read with it.
+INVOICE_RELATED = ("partner", "customer", "provider", "billing_contact")
+# The first this many lines are read in one query; any beyond, in chunks through a server-side cursor (a huge
+# invoice's lines are never all held at once), which costs three round trips more.
+LINES_AT_ONCE = 2000
+
+
 def invoice_pdf_context(invoice: Invoice) -> dict:
-    """Everything an invoice PDF shows, in a fixed number of queries whatever its size."""
-    invoice = Invoice.objects.select_related("partner", "customer", "provider", "billing_contact").get(pk=invoice.pk)
+    """Everything an invoice PDF shows, in a fixed number of queries whatever its size. The invoice is read again
+    with ``INVOICE_RELATED``, unless it was just read so (``documents.invoice_pdf_read``: the PDF the worker
+    stores, read once for the check and the render)."""
+    if not getattr(invoice, "read_for_pdf", False):
+        invoice = Invoice.objects.select_related(*INVOICE_RELATED).get(pk=invoice.pk)
     side = "bill" if invoice.kind == Invoice.Kind.AR else "pay"
     currency = invoice.currency
     links = InvoiceProforma.objects.filter(invoice=invoice)
@@ -145,7 +156,9 @@ def invoice_pdf_context(invoice: Invoice) -> dict:
     groups = {p.pk: Group(proforma=p, codes=codes.get(("pf", p.pk), []) if per_proforma else []) for p in proformas}
     own = Group(proforma=None)
     billed = []  # the bill side's lines, for the tax per rate (pricing.tax_bands) without another query
-    for slip in slips.iterator(chunk_size=2000):
+    first = list(slips[:LINES_AT_ONCE])
+    rest = slips[LINES_AT_ONCE:].iterator(chunk_size=LINES_AT_ONCE) if len(first) == LINES_AT_ONCE else ()
+    for slip in chain(first, rest):
         group = groups.get(slip.proforma_id, own) if slip.proforma_id else own
         line = _line(slip, side, currency)
         group.lines.append(line)

@@ -17,7 +17,7 @@ from audit.recording import audit_record
 from customers.formats import partner_formats
 
 from ..models import Invoice, Proforma
-from .contents import invoice_pdf_context, proforma_pdf_context
+from .contents import INVOICE_RELATED, invoice_pdf_context, proforma_pdf_context
 from .engine import html_to_pdf
 
 logger = logging.getLogger(__name__)
@@ -46,13 +46,24 @@ def pdf_filename(invoice: Invoice) -> str:
     return f"{invoice.number or f'draft-{invoice.pk}'}.pdf"
 
 
+def invoice_pdf_read(invoice_id: int) -> Invoice:
+    """An invoice with what its PDF shows of the parties (``contents.INVOICE_RELATED``), in one query; marked so
+    that rendering it now does not read it again (``contents.invoice_pdf_context``)."""
+    invoice = Invoice.objects.select_related(*INVOICE_RELATED).get(pk=invoice_id)
+    invoice.read_for_pdf = True
+    return invoice
+
+
 def invoice_pdf_store(*, invoice: Invoice, user=None) -> Invoice:
     """Render an issued invoice and store the file, once: an invoice that already has its PDF keeps it.
 
-    A failure is recorded in ``pdf_error`` (and the audit trail) and raised as ``PdfRenderError``; it never
-    touches the invoice's status or number.
+    The invoice returned carries the bytes it stored in ``rendered_pdf`` when this call stored them (None when the
+    PDF was there already, or another worker stored its own meanwhile): the worker e-mails those bytes rather than
+    reading the file back. A failure is recorded in ``pdf_error`` (and the audit trail) and raised as
+    ``PdfRenderError``; it never touches the invoice's status or number.
     """
-    current = Invoice.objects.only("id", "status", "pdf", "number", "partner_id").get(pk=invoice.pk)
+    current = invoice_pdf_read(invoice.pk)  # what the render needs too: one read for both
+    current.rendered_pdf = None
     if current.is_draft:
         raise PdfRenderError("A draft is rendered on demand; only issued invoices have a stored PDF.")
     if current.pdf:
@@ -68,11 +79,13 @@ def invoice_pdf_store(*, invoice: Invoice, user=None) -> Invoice:
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().only("id", "pdf", "number", "partner_id").get(pk=current.pk)
         if locked.pdf:  # another worker stored it meanwhile: keep theirs, the document never changes
+            locked.rendered_pdf = None
             return locked
         locked.pdf.save(pdf_filename(locked), ContentFile(data), save=False)
         Invoice.objects.filter(pk=locked.pk).update(pdf=locked.pdf.name, pdf_error="", updated_at=timezone.now())
         audit_record(target=locked, action="pdf_stored", actor=user, data={"file": locked.pdf.name, "bytes": len(data)})
     invoice.pdf, invoice.pdf_error = locked.pdf.name, ""
+    locked.rendered_pdf = data  # the stored file's exact bytes
     return locked
 
 

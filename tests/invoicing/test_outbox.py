@@ -305,6 +305,34 @@ def test_an_outbox_task_takes_a_bounded_share_and_queues_the_next_while_more_is_
 
 
 @pytest.mark.django_db
+def test_an_outbox_task_goes_on_with_the_next_share_itself_for_a_while_and_queues_one_drain(
+    fake_render, monkeypatch, settings, partner, mailoutbox
+):
+    """Instead of waiting for the broker to hand its worker process the next task, a task claims the next share
+    itself while the shares come full, for up to ``seconds``; the one drain it queued (at its first full share)
+    takes what is left in another worker process meanwhile."""
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    queued = []
+    monkeypatch.setattr(outbox_work, "outbox_nudge", lambda: queued.append("drain"))
+    for _ in range(5):
+        issued_invoice(CustomerFactory(partner=partner, auto_send=True))
+    claims = []
+    real_claim = outbox_work.outbox_claim
+    monkeypatch.setattr(outbox_work, "outbox_claim", lambda **kw: claims.append(kw) or real_claim(**kw))
+
+    report = outbox_share(batch=4, seconds=60)
+
+    assert report.done == 10 and [claim["limit"] for claim in claims] == [4, 4, 4]  # the last one found 2
+    assert len({claim["worker"] for claim in claims}) == 1  # all as one worker
+    assert queued == ["drain"]
+    assert len(mailoutbox) == 5 and not OutboxJob.objects.exclude(status="done").exists()
+
+    for _ in range(3):
+        issued_invoice(CustomerFactory(partner=partner, auto_send=True))
+    assert outbox_share(batch=2, seconds=0).done == 2  # no time left: one share, the rest to the queued drain
+
+
+@pytest.mark.django_db
 def test_in_sync_mode_an_outbox_task_drains_everything_itself(fake_render, monkeypatch, partner):
     queued = []
     monkeypatch.setattr(outbox_work, "outbox_nudge", lambda: queued.append("drain"))
@@ -313,3 +341,175 @@ def test_in_sync_mode_an_outbox_task_drains_everything_itself(fake_render, monke
 
     assert outbox_task() == {"done": 6, "retried": 0, "failed": 0}
     assert queued == []
+
+
+# --- One worker's batch: the PDF it rendered is the one e-mailed, the jobs recorded together ----------------
+
+
+def distinct_render(monkeypatch):
+    """Each render its own bytes, so the attachment shows which render (and which stored file) it came from."""
+    renders = []
+
+    def render(html_text, **kwargs):
+        renders.append(b"%PDF-1.7\n% render " + str(len(renders) + 1).encode() + b"\n%%EOF\n")
+        return renders[-1]
+
+    monkeypatch.setattr(documents, "html_to_pdf", render)
+    return renders
+
+
+def storage_reads(monkeypatch) -> list[str]:
+    """The stored PDFs read back from the storage (FieldFile.open) from now on."""
+    from django.db.models.fields.files import FieldFile
+
+    reads, real_open = [], FieldFile.open
+
+    def counting_open(self, mode="rb"):
+        reads.append(self.name)
+        return real_open(self, mode)
+
+    monkeypatch.setattr(FieldFile, "open", counting_open)
+    return reads
+
+
+@pytest.mark.django_db
+def test_the_email_attaches_the_pdf_the_worker_just_stored_without_reading_it_back(
+    monkeypatch, settings, tmp_path, partner, mailoutbox
+):
+    settings.MEDIA_ROOT = tmp_path
+    renders = distinct_render(monkeypatch)
+    invoices = [issued_invoice(CustomerFactory(partner=partner, auto_send=True)) for _ in range(3)]
+    reads = storage_reads(monkeypatch)
+
+    assert outbox_run().done == 6
+
+    assert reads == []  # attached from the render, not read back
+    assert len(renders) == 3 and len(mailoutbox) == 3
+    for invoice in invoices:
+        invoice.refresh_from_db()
+        with invoice.pdf.open("rb") as handle:
+            stored = handle.read()
+        [message] = [m for m in mailoutbox if invoice.number in m.subject]
+        [(filename, attached, mime)] = message.attachments
+        assert (filename, mime) == (f"{invoice.number}.pdf", "application/pdf")
+        assert attached == stored  # the stored file's exact bytes
+
+
+@pytest.mark.django_db
+def test_an_email_whose_pdf_was_stored_by_another_worker_attaches_the_stored_file(
+    monkeypatch, settings, tmp_path, customer, mailoutbox
+):
+    """The PDF job's render lost the race (another worker stored its own first): the e-mail attaches the stored
+    file, read back, never the bytes of the render that was not kept."""
+    settings.MEDIA_ROOT = tmp_path
+    renders = distinct_render(monkeypatch)
+    customer.auto_send = True
+    customer.save()
+    invoice = issued_invoice(customer)
+    real_bytes = documents.invoice_pdf_bytes
+
+    def racing_render(**kwargs):  # while this worker renders, another one stores its PDF
+        data = real_bytes(**kwargs)
+        if len(renders) == 1:
+            documents.invoice_pdf_store(invoice=Invoice.objects.get(pk=invoice.pk))
+        return data
+
+    monkeypatch.setattr(documents, "invoice_pdf_bytes", racing_render)
+    reads = storage_reads(monkeypatch)
+
+    assert outbox_run().done == 2
+
+    invoice.refresh_from_db()
+    with invoice.pdf.open("rb") as handle:
+        stored = handle.read()
+    assert stored.endswith(b"% render 2\n%%EOF\n")  # the other worker's, stored first
+    assert reads == [invoice.pdf.name, invoice.pdf.name]  # the e-mail read it back (then this test)
+    [(_name, attached, _mime)] = mailoutbox[0].attachments
+    assert attached == stored
+
+
+@pytest.mark.django_db
+def test_an_email_job_run_apart_from_its_pdf_job_reads_the_stored_pdf(fake_render, monkeypatch, customer, mailoutbox):
+    customer.auto_send = True
+    customer.save()
+    invoice = issued_invoice(customer)
+    jobs = outbox_claim(worker="a", limit=1)  # the PDF, and the e-mail along
+    reads = storage_reads(monkeypatch)
+    for job in jobs:
+        outbox_work.outbox_job_run(job)  # each on its own, as in two batches
+    invoice.refresh_from_db()
+    assert reads == [invoice.pdf.name]
+    [(_name, attached, _mime)] = mailoutbox[0].attachments
+    assert attached == FAKE_PDF == invoice.pdf.read()
+
+
+@pytest.mark.django_db
+def test_each_jobs_queries_stay_few_and_a_batch_is_recorded_in_one_statement(
+    fake_render, partner, mailoutbox, django_assert_max_num_queries
+):
+    """A PDF job: the invoice with its parties, the lines, codes, links, payments and children, then the store
+    (lock, file name, audit); an e-mail job: the invoice with its parties and contacts, the sent record and its
+    audit. The batch's jobs are recorded done together."""
+    invoices = [issued_invoice(CustomerFactory(partner=partner, auto_send=True)) for _ in range(3)]
+    jobs = outbox_claim(worker="a", limit=10)
+    assert len(jobs) == 6
+    pdf, email = jobs[0], jobs[1]
+    assert (pdf.kind, email.kind, pdf.invoice_id, email.invoice_id) == ("pdf", "email", *[invoices[0].pk] * 2)
+    with django_assert_max_num_queries(11):  # 6 reads; savepoint, lock, pdf, audit, release
+        assert outbox_work._attempt(pdf) == "stored"
+    with django_assert_max_num_queries(6):  # 2 reads; savepoint, sent_at, audit, release
+        assert outbox_work._attempt(email) == "sent"
+    report = outbox_work.OutboxReport()
+    with django_assert_max_num_queries(2 * 11 + 2 * 6 + 1) as captured:
+        outbox_work._jobs_run(jobs[2:], report)
+    job_writes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "invoicing_outboxjob"')]
+    assert len(job_writes) == 1  # the four recorded together
+    assert report.done == 4 and len(mailoutbox) == 3
+    statuses = OutboxJob.objects.filter(pk__in=[job.pk for job in jobs[2:]]).values_list("status", "result")
+    assert sorted(statuses) == [("done", "sent"), ("done", "sent"), ("done", "stored"), ("done", "stored")]
+
+
+@pytest.mark.django_db
+def test_a_batch_records_only_the_jobs_its_worker_still_holds(fake_render, partner, mailoutbox):
+    """The batch's one statement keeps each row's compare-and-set: a job whose lease ran out and was claimed by
+    another worker meanwhile is not recorded by the late worker."""
+    for _ in range(2):
+        issued_invoice(CustomerFactory(partner=partner, auto_send=False))
+    jobs = outbox_claim(worker="slow", limit=10)
+    assert len(jobs) == 2
+    [taken] = outbox_claim(worker="fast", limit=1, now=timezone.now() + datetime.timedelta(minutes=10))
+    assert taken.pk == jobs[0].pk
+
+    from invoicing.outbox import outbox_jobs_done
+
+    assert outbox_jobs_done([(job, "stored") for job in jobs]) == 1
+    rows = dict(OutboxJob.objects.values_list("pk", "status"))
+    assert rows == {jobs[0].pk: "running", jobs[1].pk: "done"}
+    assert OutboxJob.objects.get(pk=jobs[0].pk).claimed_by == "fast"
+
+
+@pytest.mark.django_db
+def test_recipients_from_contacts_read_along_are_the_same_as_queried(partner):
+    from customers.models import BillingContact
+    from invoicing.delivery import invoice_send_read
+    from invoicing.recipients import invoice_recipients
+
+    customer = CustomerFactory(partner=partner, default_contact=False)
+    BillingContact.objects.create(customer=customer, name="Zed", email="zed@x.example", receives_invoices=True)
+    BillingContact.objects.create(customer=customer, name="Amy", email="AMY@x.example", receives_invoices=True)
+    BillingContact.objects.create(customer=customer, name="Bob", email="bob@x.example", is_default=True)
+    BillingContact.objects.create(customer=customer, name="Cat", email="amy@x.example", receives_invoices=True)
+    invoice = issued_invoice(customer)
+    queried, read = Invoice.objects.select_related("customer").get(pk=invoice.pk), invoice_send_read(invoice.pk)
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        along = invoice_recipients(read)
+    assert len(captured) == 0
+    assert along == invoice_recipients(queried) == (["bob@x.example"], ["AMY@x.example", "zed@x.example"])
+    for each in (queried, read):  # no billing contact on the invoice: the customer's default is the addressee
+        each.billing_contact, each.contact_email = None, ""
+    with CaptureQueriesContext(connection) as captured:
+        along = invoice_recipients(read)
+    assert len(captured) == 0
+    assert along == invoice_recipients(queried) == (["bob@x.example"], ["AMY@x.example", "zed@x.example"])

@@ -429,6 +429,16 @@ def test_pdf_context_costs_a_fixed_number_of_queries(customer, django_assert_max
     assert sum(len(group.lines) for group in context["groups"]) == 30
 
 
+def test_pdf_lines_beyond_the_first_read_come_in_chunks_in_the_same_order(customer, monkeypatch):
+    big = draft_with_proformas(
+        proformas=[proforma_with_slips(customer=customer, amounts=[100 + i] * 5) for i in range(3)], customer=customer
+    )
+    at_once = [line.total for group in contents.invoice_pdf_context(big)["groups"] for line in group.lines]
+    monkeypatch.setattr(contents, "LINES_AT_ONCE", 4)  # 4 lines in one query, the other 11 through the cursor
+    chunked = [line.total for group in contents.invoice_pdf_context(big)["groups"] for line in group.lines]
+    assert len(at_once) == 15 and chunked == at_once
+
+
 def test_a_pdf_job_whose_worker_died_is_claimed_again_and_the_invoice_gets_its_pdf_once(
     hooks_on, fake_render, customer
 ):
