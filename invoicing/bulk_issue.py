@@ -47,6 +47,7 @@ from customers.models import BillingContact, Customer, Partner, Provider
 from octoo_billing.bulk import rows_insert
 
 from .errors import BillingError, BillingRuleError
+from .fast_writes import ids_array
 from .lifecycle import ISSUE_FIELDS, issue_audit_data, issue_fill
 from .models import Invoice, OutboxJob
 from .numbering import format_number, number_take, series_prefix
@@ -187,7 +188,7 @@ def _lock(ids) -> list[Invoice]:
     columns = ", ".join(quote(f.column) for f in Invoice._meta.concrete_fields)
     sql = f"SELECT {columns} FROM {table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_array(ids)])
+        cursor.execute(sql, [ids_array(ids)])
         return _instances(Invoice, cursor.fetchall())
 
 
@@ -231,14 +232,10 @@ def _no_converters(model, vendor: str) -> bool:
     )
 
 
-def _array(ids) -> str:
-    return "{" + ",".join(str(int(pk)) for pk in ids) + "}"  # one text parameter: nothing to quote per id
-
-
 def _ids_in(ids, name: str = "pk") -> Q:
     """``name`` in ``ids``: on PostgreSQL one array parameter (``= ANY``), not a placeholder per id to bind."""
     if connection.vendor == "postgresql":
-        return Q(**{f"{name}__in": RawSQL("SELECT unnest(%s::bigint[])", [_array(ids)])})
+        return Q(**{f"{name}__in": RawSQL("SELECT unnest(%s::bigint[])", [ids_array(ids)])})
     return Q(**{f"{name}__in": ids})
 
 

@@ -100,6 +100,12 @@ def rows_write(
     return keys
 
 
+def ids_array(ids: Iterable[int]) -> str:
+    """Ids as one PostgreSQL array literal (``'{1,2,3}'``), to bind as a single parameter (``= ANY(%s::bigint[])``)
+    instead of a placeholder per id: nothing for the driver to adapt or quote per id."""
+    return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
+
+
 def tables_analyze(*models: type[Model]) -> None:
     """ANALYZE the tables after a bulk load (PostgreSQL), so the planner sees the new rows (issue 15: a sums
     query seq-scanned every slip of a table that had no statistics)."""

@@ -16,6 +16,7 @@ from django.db.models import Count, F, Q, Sum
 from octoo_billing.money import allocate, format_units, percent_of, round_half_up, to_decimal
 
 from .errors import BillingRuleError
+from .fast_writes import ids_array
 from .models import Invoice, InvoiceProforma, Proforma, Slip
 
 
@@ -181,7 +182,7 @@ def invoices_lines_sums(ids: list[int], *, live_only: bool = True) -> dict[int, 
     cols = ", ".join(f"s.{column}" for _, column in _SUM_COLUMNS)
     sums = ", ".join(f"COALESCE(SUM({column}), 0)" for _, column in _SUM_COLUMNS)
     if connection.vendor == "postgresql":  # the ids as one array parameter: nothing to bind per id
-        within, params = "= ANY(%s::bigint[])", ["{" + ",".join(str(int(pk)) for pk in ids) + "}"]
+        within, params = "= ANY(%s::bigint[])", [ids_array(ids)]
     else:
         within, params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
     only_live = " AND l.is_active" if live_only else ""
