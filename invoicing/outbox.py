@@ -196,19 +196,14 @@ def outbox_claim(*, worker: str, limit: int = 20, now: datetime.datetime | None 
         if invoice_ids:
             jobs += claimable.filter(invoice_id__in=invoice_ids).exclude(pk__in=[job.pk for job in jobs])
             jobs.sort(key=lambda job: (job.run_after, job.pk))
+        claimed = {"status": JobStatus.RUNNING, "lease_until": now + lease_length(), "claimed_by": worker[:100]}
         for job in jobs:
-            job.status = JobStatus.RUNNING
             job.attempts += 1
-            job.lease_until = now + lease_length()
-            job.claimed_by = worker[:100]
-            job.updated_at = now
+            for name, value in {**claimed, "updated_at": now}.items():
+                setattr(job, name, value)
         if jobs:  # one UPDATE of the rows just locked: every one +1 attempt, the same lease and worker
             OutboxJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
-                status=JobStatus.RUNNING,
-                attempts=F("attempts") + 1,
-                lease_until=now + lease_length(),
-                claimed_by=worker[:100],
-                updated_at=now,
+                attempts=F("attempts") + 1, updated_at=now, **claimed
             )
     return jobs
 
